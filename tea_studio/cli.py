@@ -1,0 +1,96 @@
+"""The ``tea-studio`` command: run | validate | export | layout | open.
+
+``tea-studio`` with no command, or with a file, opens the studio. Usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tea_studio import __version__
+
+COMMANDS = ("run", "validate", "export", "layout", "open")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tea-studio",
+        description="Design, run and debug The Edge Agent (TEA) YAML workflows.",
+    )
+    parser.add_argument("--version", action="version", version=f"tea-studio {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a workflow headless and print the final state as JSON")
+    run.add_argument("file", help="workflow YAML file")
+    run.add_argument("--input", "-i", default=None,
+                     help="initial state: a JSON object, or @state.json / @state.yaml")
+    run.add_argument("-o", "--output", default=None, help="also write the final state to this JSON file")
+    run.add_argument("--stream", action="store_true", help="print every run event as one JSON object per line")
+    run.add_argument("--strategy", choices=["thread", "process", "dask"], default=None,
+                     help="executor for parallel branches (default: settings.parallel.strategy or thread)")
+    run.add_argument("--auto-continue", action="store_true",
+                     help="continue at breakpoints without asking (implied when stdin is not a terminal)")
+
+    validate = sub.add_parser("validate", help="check workflows and print FILE:LINE:COL problems")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+
+    export = sub.add_parser("export", help="write clean YAML for headless use (without x-tea-studio)")
+    export.add_argument("file")
+    export.add_argument("-o", "--output", required=True, help="output file, or - for stdout")
+
+    layout = sub.add_parser("layout", help="write auto-layout positions under x-tea-studio")
+    layout.add_argument("file")
+    layout.add_argument("-o", "--output", default=None, help="output file (default: rewrite FILE in place)")
+
+    open_ = sub.add_parser("open", help="open the studio (optionally on a file)")
+    open_.add_argument("file", nargs="?", default=None)
+    open_.add_argument("--screenshot", metavar="OUT.png", default=None,
+                       help="render the window (fitted, after --run if given) to a PNG and exit")
+    open_.add_argument("--run", action="store_true", help="run the workflow once it is open (trusts the file)")
+    open_.add_argument("--input", "-i", default=None, help="initial state for --run (JSON or @file)")
+    return parser
+
+
+def _normalise_argv(argv: list[str]) -> list[str]:
+    """``tea-studio`` and ``tea-studio FILE ...`` mean ``tea-studio open ...``."""
+    if not argv:
+        return ["open"]
+    first = argv[0]
+    if first in COMMANDS or first in ("-h", "--help", "--version"):
+        return argv
+    return ["open", *argv]
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(_normalise_argv(argv))
+    try:
+        if args.command == "run":
+            from tea_studio.engine.headless import run_command
+
+            return run_command(args)
+        if args.command == "validate":
+            from tea_studio.workflow.headless import validate_command
+
+            return validate_command(args)
+        if args.command == "export":
+            from tea_studio.workflow.headless import export_command
+
+            return export_command(args)
+        if args.command == "layout":
+            from tea_studio.workflow.headless import layout_command
+
+            return layout_command(args)
+        from tea_studio.studio.app import run_studio
+
+        return run_studio(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Run events: small frozen dataclasses with monotonic timestamps, and the sink protocol.
+
+``t`` is ``time.monotonic()`` when the event happened. ``branch`` is the branch path ("" for the main flow; a
+branch is named after its start node, nested branches as ``outer/inner``). Every event serialises to one JSON
+object with :func:`event_to_dict` (the ``--stream`` / NDJSON format: ``type`` plus the fields, ``t`` relative to
+the run start).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    t: float
+
+
+@dataclass(frozen=True)
+class RunStarted(RunEvent):
+    run_id: str
+    workflow: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NodeStarted(RunEvent):
+    node: str
+    branch: str = ""
+    iteration: int = 1  # how many times this node has started in this flow, this one included
+
+
+@dataclass(frozen=True)
+class NodeFinished(RunEvent):
+    node: str
+    branch: str = ""
+    timing_ms: float = 0.0
+    ok: bool = True
+    update: dict[str, Any] | None = None  # what the node returned (merged into state)
+    state: dict[str, Any] | None = None  # the state after the node (a snapshot owned by the event)
+    error: str | None = None
+    line: int | None = None  # line inside the node's code for Lua errors
+
+
+@dataclass(frozen=True)
+class LogLine(RunEvent):
+    node: str
+    branch: str = ""
+    text: str = ""
+    level: str = "info"  # info | warning | error
+
+
+@dataclass(frozen=True)
+class BranchStarted(RunEvent):
+    branch: str
+    fork: str  # the fork node
+    fan_in: str | None
+    index: int  # position in edge declaration order
+    vm_ready_us: float = 0.0  # time from branch start until its fresh Lua VM was ready
+
+
+@dataclass(frozen=True)
+class BranchFinished(RunEvent):
+    branch: str
+    fork: str
+    fan_in: str | None
+    index: int
+    ok: bool
+    timing_ms: float
+    state: dict[str, Any] | None = None
+    error: str | None = None
+    node: str | None = None  # the failing node when not ok
+    vm_memory_kb: float | None = None
+
+
+@dataclass(frozen=True)
+class FanInReady(RunEvent):
+    node: str
+    branch: str = ""
+    results: int = 0
+    errors: int = 0
+
+
+@dataclass(frozen=True)
+class Paused(RunEvent):
+    node: str
+    branch: str = ""
+    when: str = "before"  # before | after
+    state: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Resumed(RunEvent):
+    node: str
+    branch: str = ""
+
+
+@dataclass(frozen=True)
+class RunWarning(RunEvent):
+    message: str
+    node: str | None = None
+    branch: str = ""
+
+
+@dataclass(frozen=True)
+class RunFinished(RunEvent):
+    state: dict[str, Any]
+    timing_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class RunFailed(RunEvent):
+    error: str
+    node: str | None = None
+    branch: str = ""
+    timing_ms: float = 0.0
+    line: int | None = None
+
+
+EVENT_TYPES: dict[str, type[RunEvent]] = {
+    "run_started": RunStarted,
+    "node_started": NodeStarted,
+    "node_finished": NodeFinished,
+    "log_line": LogLine,
+    "branch_started": BranchStarted,
+    "branch_finished": BranchFinished,
+    "fan_in_ready": FanInReady,
+    "paused": Paused,
+    "resumed": Resumed,
+    "warning": RunWarning,
+    "run_finished": RunFinished,
+    "run_failed": RunFailed,
+}
+_TYPE_NAMES = {cls: name for name, cls in EVENT_TYPES.items()}
+
+
+def event_type(event: RunEvent) -> str:
+    """The event's name in the stream, e.g. ``node_started``."""
+    return _TYPE_NAMES[type(event)]
+
+
+def event_to_dict(event: RunEvent, t0: float = 0.0) -> dict[str, Any]:
+    """The JSON form: ``{"type": ..., "t": seconds since t0, ...fields}``."""
+    data = {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
+    data["t"] = round(event.t - t0, 6)
+    return {"type": event_type(event), **data}
+
+
+def event_from_dict(data: dict[str, Any], t0: float = 0.0) -> RunEvent:
+    """Inverse of :func:`event_to_dict` (used to re-open saved runs)."""
+    cls = EVENT_TYPES[data["type"]]
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {k: v for k, v in data.items() if k in names}
+    kwargs["t"] = float(data.get("t", 0.0)) + t0
+    return cls(**kwargs)
+
+
+class EventSink(Protocol):
+    """Receives events from any thread. Must be thread-safe and cheap (never block the runner)."""
+
+    def emit(self, event: RunEvent) -> None: ...
+
+
+class NullSink:
+    def emit(self, event: RunEvent) -> None:
+        pass
+
+
+class ListSink:
+    """Collects events in a list (thread-safe); handy for tests and the CLI."""
+
+    def __init__(self) -> None:
+        self.events: list[RunEvent] = []
+        self._lock = threading.Lock()
+
+    def emit(self, event: RunEvent) -> None:
+        with self._lock:
+            self.events.append(event)
+
+    def of_type(self, cls: type[RunEvent]) -> list[RunEvent]:
+        with self._lock:
+            return [e for e in self.events if isinstance(e, cls)]
