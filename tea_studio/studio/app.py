@@ -1,0 +1,181 @@
+"""The studio application: QApplication set-up, light/dark themes, and ``run_studio`` (the ``open`` command)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QTimer
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+from tea_studio import __version__
+from tea_studio.studio.resources import APPLICATION, ORGANIZATION, THEMES, icon, theme_stylesheet
+
+SCREENSHOT_SIZE = (1400, 900)
+RUN_TIMEOUT_MS = 120_000
+
+# Window, base, alternate base, text, button, highlight, disabled text, placeholder of each theme.
+_PALETTES = {
+    "light": ("#f3f4f6", "#ffffff", "#f6f7f9", "#1f2328", "#f3f4f6", "#1a73e8", "#9aa0a6", "#8a929c"),
+    "dark": ("#25272b", "#1e1f22", "#2b2d31", "#e8eaed", "#2f3136", "#4c8df6", "#6b7078", "#7f858d"),
+}
+
+
+def create_application(argv: list[str] | None = None) -> QApplication:
+    """The QApplication (reused when one exists), named so that settings and data folders are the studio's."""
+    QCoreApplication.setOrganizationName(ORGANIZATION)
+    QCoreApplication.setApplicationName(APPLICATION)
+    QCoreApplication.setApplicationVersion(__version__)
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv if argv is not None else [sys.argv[0]])
+    app.setApplicationDisplayName("TEA Studio")
+    app.setWindowIcon(icon("tea-studio"))
+    return app
+
+
+def theme_palette(theme: str) -> QPalette:
+    window, base, alternate, text, button, highlight, disabled, placeholder = (QColor(c) for c in _PALETTES[theme])
+    palette = QPalette()
+    role = QPalette.ColorRole
+    for r, colour in ((role.Window, window), (role.Base, base), (role.AlternateBase, alternate),
+                      (role.WindowText, text), (role.Text, text), (role.Button, button), (role.ButtonText, text),
+                      (role.Highlight, highlight), (role.HighlightedText, QColor("#ffffff")),
+                      (role.ToolTipBase, base), (role.ToolTipText, text), (role.PlaceholderText, placeholder),
+                      (role.Link, highlight)):
+        palette.setColor(r, colour)
+    for r in (role.WindowText, role.Text, role.ButtonText):
+        palette.setColor(QPalette.ColorGroup.Disabled, r, disabled)
+    return palette
+
+
+def apply_theme(app: QApplication, theme: str) -> None:
+    """Fusion style with the theme's palette and style sheet (``resources/themes/<theme>.qss``)."""
+    if theme not in THEMES:
+        raise ValueError(f"unknown theme {theme!r}")
+    if app.property("teaTheme") == theme:
+        return
+    if not app.property("teaTheme"):
+        app.setStyle("Fusion")  # once: replacing the style later would pull it from under live widgets
+    app.setPalette(theme_palette(theme))
+    app.setStyleSheet(theme_stylesheet(theme))
+    app.setProperty("teaTheme", theme)
+
+
+def parse_inputs(text: str | None) -> dict[str, Any]:
+    """``--input``: a JSON object, or ``@file`` (JSON or YAML)."""
+    if not text:
+        return {}
+    if text.startswith("@"):
+        source = Path(text[1:]).read_text(encoding="utf-8")
+        if text.lower().endswith((".yaml", ".yml")):
+            import yaml
+
+            value = yaml.safe_load(source)
+        else:
+            value = json.loads(source)
+    else:
+        value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError("--input must be a JSON object")
+    return value
+
+
+def _wait_for_run(window, inputs: dict[str, Any]) -> bool | None:
+    """Start a run in the window and wait for its end; True/False = ok, None = no run happened."""
+    tools = window.run_tools
+    if tools is None:
+        print("tea-studio: --run is not available (the live-run tools are missing)", file=sys.stderr)
+        return None
+    outcome: list[bool] = []
+    loop = QEventLoop()
+
+    def ended(ok: bool) -> None:
+        outcome.append(bool(ok))
+        loop.quit()
+
+    tools.run_ended.connect(ended)
+    tools.start_run(inputs, trusted=True, auto_continue=True)
+    if not outcome:
+        QTimer.singleShot(RUN_TIMEOUT_MS, loop.quit)
+        loop.exec()
+    if not outcome:
+        print("tea-studio: the run did not end in time", file=sys.stderr)
+        return False
+    return outcome[0]
+
+
+def _settle(app: QApplication, rounds: int = 5) -> None:
+    for _ in range(rounds):
+        app.processEvents()
+
+
+def take_screenshot(window, out: str) -> bool:
+    """Render the whole window to a PNG (the workflow fitted in the view)."""
+    app = QApplication.instance()
+    _settle(app)
+    window.fit_all()
+    _settle(app)
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return window.grab().save(str(path), "PNG")
+
+
+def _select_first_code_node(window) -> None:
+    """For pictures: select the first node with code so the inspector shows the editor."""
+    for node in window.workflow.nodes:
+        if node.code:
+            window.select_node(node.name, centre=False)
+            return
+
+
+def run_studio(args) -> int:
+    """Open the studio (``tea-studio [open] [FILE] [--screenshot OUT.png] [--run] [--input JSON]``)."""
+    from tea_studio.studio.main_window import MainWindow
+
+    file = getattr(args, "file", None)
+    screenshot = getattr(args, "screenshot", None)
+    run = bool(getattr(args, "run", False))
+    try:
+        inputs = parse_inputs(getattr(args, "input", None))
+    except (OSError, ValueError) as exc:
+        print(f"tea-studio: bad --input: {exc}", file=sys.stderr)
+        return 2
+    if file is not None and not Path(file).is_file():
+        print(f"tea-studio: {file}: no such file", file=sys.stderr)
+        return 2
+
+    app = create_application()
+    if screenshot:
+        app.setAttribute(Qt.ApplicationAttribute.AA_DontShowIconsInMenus, False)
+        window = MainWindow(restore_state=False)
+        window.show_error = lambda title, message: print(f"tea-studio: {title}: {message}", file=sys.stderr)
+        window.resize(*SCREENSHOT_SIZE)
+        window.show()
+        _settle(app)
+        if file is not None and not window.load_file(file):
+            return 1
+        _select_first_code_node(window)
+        ok = True
+        if run:
+            result = _wait_for_run(window, inputs)
+            ok = bool(result)
+        written = take_screenshot(window, screenshot)
+        window.autosaver.stop()
+        if not written:
+            print(f"tea-studio: could not write {screenshot}", file=sys.stderr)
+            return 1
+        print(screenshot)
+        return 0 if ok else 1
+
+    window = MainWindow()
+    window.show()
+    if file is not None:
+        window.load_file(file)
+    QTimer.singleShot(0, window.offer_recoveries)
+    if run:
+        QTimer.singleShot(0, lambda: window.run_tools and window.run_tools.start_run(inputs, trusted=True))
+    return app.exec()

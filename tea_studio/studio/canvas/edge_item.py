@@ -1,0 +1,239 @@
+"""Route items: a cached curve from a node's out port to another node's in port, drawn by route style.
+
+The path (and its hit shape) is rebuilt only when an end node moves or the route changes. Routes from
+``__start__`` and to ``__end__`` are short stubs with a terminal dot.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPen,
+    QPolygonF,
+)
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from tea_studio.studio.canvas.theme import LIGHT, CanvasTheme
+from tea_studio.studio.document import CHAIN, CONDITIONAL, FORK, JOIN, Route
+
+STUB = 46.0
+LABEL_CHARS = 22
+LABEL_LOD = 0.5
+HANDLE_RADIUS = 6.0
+_label_font: tuple[QFont, QFontMetricsF] | None = None
+
+
+def _font() -> tuple[QFont, QFontMetricsF]:
+    global _label_font
+    if _label_font is None:
+        font = QFont()
+        font.setPointSizeF(8.0)
+        _label_font = (font, QFontMetricsF(font))
+    return _label_font
+
+
+def route_curve(start: QPointF, end: QPointF, lane: int = 0) -> QPainterPath:
+    """A left-to-right cubic curve; backward routes loop around below the nodes."""
+    path = QPainterPath(start)
+    dx = end.x() - start.x()
+    bend = lane * 16.0
+    if dx >= 30:
+        reach = max(40.0, dx * 0.5)
+        path.cubicTo(QPointF(start.x() + reach, start.y() + bend), QPointF(end.x() - reach, end.y() + bend), end)
+    else:  # a route going back (a loop): leave right, come in from the left, passing below
+        drop = 70.0 + abs(end.y() - start.y()) * 0.15 + bend
+        low = max(start.y(), end.y()) + drop
+        path.cubicTo(QPointF(start.x() + 90, start.y()), QPointF(start.x() + 90, low),
+                     QPointF((start.x() + end.x()) / 2, low))
+        path.cubicTo(QPointF(end.x() - 90, low), QPointF(end.x() - 90, end.y()), end)
+    return path
+
+
+class EdgeItem(QGraphicsItem):
+    """The item of one route. ``source_item``/``target_item`` are node items (None for __start__/__end__)."""
+
+    def __init__(self, route: Route, source_item, target_item, lane: int = 0) -> None:
+        super().__init__()
+        self.route = route
+        self.source_item = source_item
+        self.target_item = target_item
+        self.lane = lane
+        self.dragging_end: str | None = None  # hidden while its end is dragged
+        self._path = QPainterPath()
+        self._shape: QPainterPath | None = None
+        self._arrow = QPolygonF()
+        self._label_rect = QRectF()
+        self._label_text = ""
+        self._bounds = QRectF()
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, route.style != CHAIN)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(0.0 if route.style != CHAIN else -0.5)
+        self.set_route(route, lane)
+
+    @property
+    def ref(self):
+        return self.route.ref
+
+    def theme(self) -> CanvasTheme:
+        scene = self.scene()
+        return getattr(scene, "theme", LIGHT) if scene is not None else LIGHT
+
+    def set_route(self, route: Route, lane: int = 0) -> None:
+        """Take a (possibly changed) route description; the path is rebuilt only when the geometry changed."""
+        if route == self.route and lane == self.lane and not self._path.isEmpty():
+            return
+        changed = route.label != self.route.label or lane != self.lane or route.style != self.route.style
+        self.route = route
+        self.lane = lane
+        tip = {CONDITIONAL: "conditional route", FORK: "parallel branch", JOIN: "join into the fan-in",
+               CHAIN: "next node in the list (implicit)"}.get(route.style, "route")
+        text = f"{route.source} → {route.target}: {tip}"
+        if route.label:
+            text += f"\n{route.label}"
+        self.setToolTip(text)
+        if changed or self._path.isEmpty():
+            self.rebuild()
+
+    def end_points(self) -> tuple[QPointF, QPointF]:
+        if self.source_item is not None:
+            start = self.source_item.out_point()
+            end = self.target_item.in_point() if self.target_item is not None else start + QPointF(STUB, 0)
+        else:
+            end = self.target_item.in_point()
+            start = end - QPointF(STUB, 0)
+        return start, end
+
+    def rebuild(self) -> None:
+        """Recompute the cached path after an end moved."""
+        self.prepareGeometryChange()
+        start, end = self.end_points()
+        if self.source_item is None or self.target_item is None:
+            self._path = QPainterPath(start)
+            self._path.lineTo(end)
+        else:
+            self._path = route_curve(start, end, self.lane)
+        self._shape = None
+        self._arrow = self._arrow_head(end)
+        self._label_text = ""
+        self._label_rect = QRectF()
+        if self.route.label:
+            font, metrics = _font()
+            text = self.route.label
+            if len(text) > LABEL_CHARS:
+                text = text[: LABEL_CHARS - 1] + "…"
+            self._label_text = text
+            width = metrics.horizontalAdvance(text) + 10
+            mid = self._path.pointAtPercent(0.5)
+            self._label_rect = QRectF(mid.x() - width / 2, mid.y() - 9, width, 18)
+        self._bounds = self._path.boundingRect().united(self._arrow.boundingRect()).united(
+            self._label_rect).adjusted(-HANDLE_RADIUS - 2, -HANDLE_RADIUS - 2, HANDLE_RADIUS + 2, HANDLE_RADIUS + 2)
+        self.update()
+
+    def _arrow_head(self, end: QPointF) -> QPolygonF:
+        """The arrow at the target, pointing along the path's last tangent (its last control point)."""
+        count = self._path.elementCount()
+        element = self._path.elementAt(max(0, count - 2))
+        before = QPointF(element.x, element.y)
+        if QLineF(end, before).length() < 0.5:
+            before = end - QPointF(10, 0)
+        line = QLineF(end, before)
+        angle = math.atan2(line.dy(), line.dx())
+        size = 9.0
+        left = end + QPointF(math.cos(angle + 0.45) * size, math.sin(angle + 0.45) * size)
+        right = end + QPointF(math.cos(angle - 0.45) * size, math.sin(angle - 0.45) * size)
+        return QPolygonF([end, left, right])
+
+    def path(self) -> QPainterPath:
+        return self._path
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        if self._shape is None:
+            stroker = QPainterPathStroker()
+            stroker.setWidth(10)
+            self._shape = stroker.createStroke(self._path)
+            if not self._label_rect.isNull():
+                self._shape.addRect(self._label_rect)
+        return self._shape
+
+    def end_handle_at(self, scene_pos: QPointF, radius: float = 12.0) -> str | None:
+        """"source"/"target" when ``scene_pos`` is near that end of the route."""
+        start, end = self.end_points()
+        if QLineF(scene_pos, end).length() <= radius and self.target_item is not None:
+            return "target"
+        if QLineF(scene_pos, start).length() <= radius and self.source_item is not None:
+            return "source"
+        return None
+
+    def pen(self, theme: CanvasTheme) -> QPen:
+        style = self.route.style
+        colour = {CONDITIONAL: theme.edge_conditional, FORK: theme.edge_fork, JOIN: theme.edge_join,
+                  CHAIN: theme.edge_implicit}.get(style, theme.edge_sequential)
+        selected = self.isSelected() or (self.source_item is not None and self.source_item.isSelected()
+                                         and style != CHAIN)
+        if self.isSelected():
+            colour = theme.edge_selected
+        pen = QPen(colour, 2.4 if selected else 1.6)
+        if style == FORK:
+            pen.setStyle(Qt.PenStyle.DashLine)
+            pen.setWidthF(pen.widthF() + 0.4)
+        elif style == JOIN:
+            pen.setStyle(Qt.PenStyle.DashDotLine)
+        elif style == CHAIN:
+            pen.setStyle(Qt.PenStyle.DotLine)
+            pen.setWidthF(1.3)
+        return pen
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        if self.dragging_end is not None:
+            return
+        theme = self.theme()
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        pen = self.pen(theme)
+        if lod < LABEL_LOD:
+            pen.setStyle(Qt.PenStyle.SolidLine)
+            pen.setCosmetic(True)
+            pen.setWidthF(1.0)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawPath(self._path)
+            return
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self._path)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QBrush(pen.color()))
+        painter.drawPolygon(self._arrow)
+        if self.source_item is None:
+            painter.drawEllipse(self._path.pointAtPercent(0), 5, 5)
+        elif self.target_item is None:
+            end = self._path.pointAtPercent(1)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(QPen(pen.color(), 2))
+            painter.drawEllipse(end + QPointF(5, 0), 5, 5)
+        if self._label_text:
+            font, _ = _font()
+            painter.setPen(QPen(theme.edge_conditional, 1))
+            painter.setBrush(theme.label_fill)
+            painter.drawRoundedRect(self._label_rect, 9, 9)
+            painter.setFont(font)
+            painter.setPen(theme.label_text)
+            painter.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self._label_text)
+        if self.isSelected():
+            painter.setPen(QPen(theme.edge_selected, 1.5))
+            painter.setBrush(QColor(theme.node_fill))
+            start, end = self.end_points()
+            for point in (start, end):
+                painter.drawEllipse(point, HANDLE_RADIUS - 1.5, HANDLE_RADIUS - 1.5)

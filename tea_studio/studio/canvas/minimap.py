@@ -1,0 +1,121 @@
+"""A minimap overlay in a corner of the view: every node as a small rectangle and the visible area as a frame.
+
+The node picture is cached in a pixmap rebuilt (at most every 100 ms) when nodes change; the viewport frame is
+drawn on top at every scroll. Clicking or dragging on the minimap centres the view there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QWidget
+
+from tea_studio.studio.canvas.node_item import NODE_H, NODE_W
+
+if TYPE_CHECKING:
+    from tea_studio.studio.canvas.view import WorkflowView
+
+MARGIN = 10
+SIZE = (200, 130)
+
+
+class Minimap(QWidget):
+    def __init__(self, view: WorkflowView) -> None:
+        super().__init__(view)
+        self.view = view
+        self.setObjectName("canvasMinimap")
+        self.resize(*SIZE)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip("Minimap: click or drag to move the view")
+        self._pixmap: QPixmap | None = None
+        self._world = QRectF()
+        self._scale = 1.0
+        self._offset = QPointF()
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(100)
+        self._timer.timeout.connect(self.invalidate_nodes)
+        scene = view.workflow_scene
+        scene.nodes_changed.connect(self._timer.start)
+        scene.theme_changed.connect(lambda _name: self.invalidate_nodes())
+        view.horizontalScrollBar().valueChanged.connect(self.update)
+        view.verticalScrollBar().valueChanged.connect(self.update)
+
+    def place(self) -> None:
+        """Keep to the bottom-right corner of the view's viewport."""
+        viewport = self.view.viewport().geometry()
+        self.move(viewport.right() - self.width() - MARGIN, viewport.bottom() - self.height() - MARGIN)
+
+    def invalidate_nodes(self) -> None:
+        self._pixmap = None
+        self.update()
+
+    def _frame(self) -> None:
+        world = self.view.workflow_scene.nodes_rect()
+        if world.isNull():
+            world = QRectF(0, 0, NODE_W, NODE_H)
+        world = world.adjusted(-60, -60, 60, 60)
+        self._world = world
+        self._scale = min((self.width() - 8) / world.width(), (self.height() - 8) / world.height())
+        used_w, used_h = world.width() * self._scale, world.height() * self._scale
+        self._offset = QPointF((self.width() - used_w) / 2, (self.height() - used_h) / 2)
+
+    def to_map(self, point: QPointF) -> QPointF:
+        return (point - self._world.topLeft()) * self._scale + self._offset
+
+    def to_scene(self, point: QPointF) -> QPointF:
+        return (point - self._offset) / self._scale + self._world.topLeft()
+
+    def _render_nodes(self) -> QPixmap:
+        self._frame()
+        theme = self.view.workflow_scene.theme
+        pixmap = QPixmap(self.size())
+        pixmap.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(pixmap)
+        background = QColor(theme.node_fill)
+        background.setAlpha(225)
+        painter.setPen(QPen(theme.node_border, 1))
+        painter.setBrush(background)
+        painter.drawRoundedRect(QRectF(0.5, 0.5, self.width() - 1, self.height() - 1), 6, 6)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(theme.edge_sequential)
+        w = max(1.5, NODE_W * self._scale)
+        h = max(1.5, NODE_H * self._scale)
+        for item in self.view.workflow_scene.node_items():
+            p = self.to_map(item.pos())
+            painter.drawRect(QRectF(p.x(), p.y(), w, h))
+        painter.end()
+        return pixmap
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if self._pixmap is None or self._pixmap.size() != self.size():
+            self._pixmap = self._render_nodes()
+        painter = QPainter(self)
+        painter.drawPixmap(0, 0, self._pixmap)
+        visible = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
+        top_left, bottom_right = self.to_map(visible.topLeft()), self.to_map(visible.bottomRight())
+        frame = QRectF(top_left, bottom_right).intersected(QRectF(self.rect()).adjusted(1, 1, -1, -1))
+        theme = self.view.workflow_scene.theme
+        painter.setPen(QPen(theme.node_selected, 1.5))
+        fill = QColor(theme.node_selected)
+        fill.setAlpha(40)
+        painter.setBrush(fill)
+        painter.drawRect(frame)
+        painter.end()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+        self._centre_at(event.position())
+        event.accept()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
+        if event.buttons() & Qt.MouseButton.LeftButton:
+            self._centre_at(event.position())
+        event.accept()
+
+    def _centre_at(self, point: QPointF) -> None:
+        if self._pixmap is None:
+            self._pixmap = self._render_nodes()
+        self.view.centerOn(self.to_scene(point))
+        self.update()

@@ -1,0 +1,297 @@
+"""Node items: a box showing a node's name, kind glyph, fan-in count, breakpoints, problems and run status.
+
+An item keeps the model node it shows and reads it when painting; the only state of its own is what the view
+overlays (validation problems, live-run status), which the window and the run view feed in.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from tea_studio.studio.canvas.port_item import IN, OUT, PortItem
+from tea_studio.studio.canvas.theme import LIGHT, CanvasTheme
+from tea_studio.workflow.model import ACTION, DYNAMIC_PARALLEL, LUA, NOOP, PYTHON, WHILE_LOOP, Node
+
+try:
+    from tea_studio.workflow.layout import NODE_H, NODE_W
+except ImportError:  # pragma: no cover - layout arrives with the workflow package
+    NODE_W, NODE_H = 180, 64
+
+TEXT_LOD = 0.45  # below this zoom a node is a coloured box without text
+STATUSES = ("waiting", "running", "done", "failed", "skipped", "paused")
+KIND_LABELS = {LUA: "Lua", PYTHON: "Python", ACTION: "action", NOOP: "no-op", WHILE_LOOP: "loop",
+               DYNAMIC_PARALLEL: "dynamic fan-out"}
+
+_fonts: dict[str, tuple[QFont, QFontMetricsF]] = {}
+
+
+def _font(role: str) -> tuple[QFont, QFontMetricsF]:
+    if role not in _fonts:
+        font = QFont()
+        if role == "name":
+            font.setPointSizeF(10.0)
+            font.setBold(True)
+        else:
+            font.setPointSizeF(8.0)
+        _fonts[role] = (font, QFontMetricsF(font))
+    return _fonts[role]
+
+
+def kind_key(node: Node, fan_in: bool) -> str:
+    """The glyph/colour key of a node: its kind, or "fan_in" for a collector."""
+    return "fan_in" if fan_in else node.kind
+
+
+def kind_label(node: Node, fan_in_count: int | None) -> str:
+    label = KIND_LABELS.get(node.kind, node.kind)
+    if fan_in_count is not None:
+        return f"fan-in · waits for {fan_in_count}" if node.kind == NOOP else f"{label} · fan-in of {fan_in_count}"
+    if node.kind == ACTION and node.uses:
+        return f"action · {node.uses}"
+    return label
+
+
+def draw_kind_glyph(painter: QPainter, key: str, rect: QRectF, colour: QColor) -> None:
+    """A small vector glyph for a node kind inside ``rect``."""
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    c = rect.center()
+    r = min(rect.width(), rect.height()) / 2
+    pen = QPen(colour, max(1.2, r / 4.5))
+    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+    pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+    painter.setPen(pen)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    if key == LUA:  # the Lua planet with its moon
+        painter.setBrush(QBrush(colour))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.drawEllipse(QPointF(c.x() - r * 0.12, c.y() + r * 0.12), r * 0.78, r * 0.78)
+        painter.setBrush(QBrush(QColor("white")))
+        painter.drawEllipse(QPointF(c.x() + r * 0.1, c.y() - r * 0.05), r * 0.22, r * 0.22)
+        painter.setBrush(QBrush(colour))
+        painter.drawEllipse(QPointF(c.x() + r * 0.72, c.y() - r * 0.72), r * 0.22, r * 0.22)
+    elif key == PYTHON:  # two interlocking rounded squares
+        s = r * 1.05
+        painter.drawRoundedRect(QRectF(c.x() - s, c.y() - s, s * 1.25, s * 1.25), r * 0.3, r * 0.3)
+        painter.drawRoundedRect(QRectF(c.x() - s * 0.25, c.y() - s * 0.25, s * 1.25, s * 1.25), r * 0.3, r * 0.3)
+    elif key == ACTION:  # a lightning bolt
+        painter.setBrush(QBrush(colour))
+        painter.setPen(Qt.PenStyle.NoPen)
+        pts = [(0.2, -1.0), (-0.55, 0.15), (-0.05, 0.15), (-0.25, 1.0), (0.55, -0.2), (0.05, -0.2)]
+        painter.drawPolygon(QPolygonF([QPointF(c.x() + x * r, c.y() + y * r) for x, y in pts]))
+    elif key == "fan_in":  # three lines converging into one
+        end = QPointF(c.x() + r * 0.9, c.y())
+        for dy in (-0.85, 0.0, 0.85):
+            painter.drawLine(QPointF(c.x() - r * 0.9, c.y() + dy * r), QPointF(c.x() + r * 0.15, c.y()))
+        painter.drawLine(QPointF(c.x() + r * 0.15, c.y()), end)
+    elif key in (WHILE_LOOP, DYNAMIC_PARALLEL):  # a circular arrow
+        painter.drawArc(QRectF(c.x() - r * 0.8, c.y() - r * 0.8, r * 1.6, r * 1.6), 60 * 16, 280 * 16)
+        tip = QPointF(c.x() + r * 0.8 * math.cos(math.radians(60)), c.y() - r * 0.8 * math.sin(math.radians(60)))
+        painter.drawLine(tip, tip + QPointF(r * 0.45, 0))
+        painter.drawLine(tip, tip + QPointF(0, r * 0.45))
+    else:  # no-op: a hollow ring
+        painter.drawEllipse(c, r * 0.7, r * 0.7)
+    painter.restore()
+
+
+class NodeItem(QGraphicsItem):
+    """The item of one workflow node."""
+
+    def __init__(self, node: Node) -> None:
+        super().__init__()
+        self.node = node
+        self.problems: list[tuple[str, str]] = []
+        self.run_status: str | None = None
+        self.run_badge: str | None = None
+        self.fan_in_progress: tuple[int, int] | None = None
+        self.fan_in_count: int | None = None
+        self.edges: set = set()  # edge items attached to this node (kept by the scene)
+        self._elided: tuple[str, str] | None = None
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(1.0)
+        self.in_port = PortItem(IN, self)
+        self.in_port.setPos(0, NODE_H / 2)
+        self.out_port = PortItem(OUT, self)
+        self.out_port.setPos(NODE_W, NODE_H / 2)
+        self._refresh_tooltip()
+
+    # -- identity ------------------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    def theme(self) -> CanvasTheme:
+        scene = self.scene()
+        return getattr(scene, "theme", LIGHT) if scene is not None else LIGHT
+
+    def _document(self):
+        scene = self.scene()
+        return getattr(scene, "document", None) if scene is not None else None
+
+    def in_point(self) -> QPointF:
+        return self.pos() + QPointF(0, NODE_H / 2)
+
+    def out_point(self) -> QPointF:
+        return self.pos() + QPointF(NODE_W, NODE_H / 2)
+
+    def box(self) -> QRectF:
+        return QRectF(0, 0, NODE_W, NODE_H)
+
+    # -- overlays fed from outside -------------------------------------------------------------------------
+    def set_problems(self, problems: list[tuple[str, str]]) -> None:
+        """Validation problems of this node as (severity, message); shown as a marker and in the tooltip."""
+        problems = list(problems)
+        if problems != self.problems:
+            self.problems = problems
+            self._refresh_tooltip()
+            self.update()
+
+    def set_run_info(self, status: str | None, badge: str | None = None,
+                     fan_in_progress: tuple[int, int] | None = None) -> None:
+        """Live-run overlay: status colour, a duration badge and k/N for a fan-in. Repaints this item only."""
+        if (status, badge, fan_in_progress) != (self.run_status, self.run_badge, self.fan_in_progress):
+            self.run_status, self.run_badge, self.fan_in_progress = status, badge, fan_in_progress
+            self.update()
+
+    def clear_run_info(self) -> None:
+        self.set_run_info(None)
+
+    def set_fan_in_count(self, count: int | None) -> None:
+        if count != self.fan_in_count:
+            self.fan_in_count = count
+            self.update()
+
+    def refresh(self) -> None:
+        """The node changed (name, kind, code, breakpoints): repaint and refresh the tooltip."""
+        self._elided = None
+        self._refresh_tooltip()
+        self.update()
+
+    def _refresh_tooltip(self) -> None:
+        lines = [f"<b>{_escape(self.node.name) or '(no name)'}</b> — {kind_label(self.node, self.fan_in_count)}"]
+        for severity, message in self.problems:
+            lines.append(f"{'⛔' if severity == 'error' else '⚠'} {_escape(message)}")
+        self.setToolTip("<br>".join(lines))
+
+    # -- painting ------------------------------------------------------------------------------------------
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
+        return QRectF(-8, -8, NODE_W + 16, NODE_H + 16)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRect(self.box())
+        return path
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        theme = self.theme()
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        node = self.node
+        key = kind_key(node, self.fan_in_count is not None or node.fan_in)
+        accent = theme.kind_colours.get(key, theme.node_border)
+        status_colour = theme.status_colours.get(self.run_status) if self.run_status else None
+        selected = self.isSelected()
+        box = self.box()
+        if lod < TEXT_LOD:  # far out: a plain box in the kind (or status) colour
+            painter.setPen(QPen(theme.node_selected, 3 / max(lod, 0.01)) if selected else Qt.PenStyle.NoPen)
+            painter.setBrush(status_colour or accent)
+            painter.drawRect(box)
+            if self.problems:
+                painter.setBrush(self._problem_colour(theme))
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.drawRect(QRectF(NODE_W - 40, 0, 40, 24))
+            return
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        fill = theme.node_fill
+        if self.run_status == "skipped":
+            fill = QColor(fill)
+            fill.setAlpha(110)
+        border = theme.node_selected if selected else (status_colour or theme.node_border)
+        painter.setPen(QPen(border, 2.6 if (selected or status_colour) else 1.2))
+        painter.setBrush(fill)
+        painter.drawRoundedRect(box, 8, 8)
+        # kind stripe on the left
+        stripe = QPainterPath()
+        stripe.addRoundedRect(QRectF(0.6, 0.6, 14, NODE_H - 1.2), 7, 7)
+        clip = QPainterPath()
+        clip.addRect(QRectF(0, 0, 6, NODE_H))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(status_colour or accent)
+        painter.drawPath(stripe.intersected(clip))
+        # glyph, name and kind
+        draw_kind_glyph(painter, key, QRectF(16, 10, 18, 18), accent)
+        name_font, name_metrics = _font("name")
+        small_font, small_metrics = _font("small")
+        name = node.name or "(no name)"
+        if self._elided is None or self._elided[0] != name:
+            self._elided = (name, name_metrics.elidedText(name, Qt.TextElideMode.ElideRight, NODE_W - 64))
+        painter.setFont(name_font)
+        painter.setPen(theme.node_text if node.name else theme.error)
+        painter.drawText(QRectF(40, 8, NODE_W - 64, 22), Qt.AlignmentFlag.AlignVCenter, self._elided[1])
+        painter.setFont(small_font)
+        painter.setPen(theme.node_subtext)
+        sub = small_metrics.elidedText(kind_label(node, self.fan_in_count), Qt.TextElideMode.ElideRight,
+                                       NODE_W - 28)
+        painter.drawText(QRectF(16, 34, NODE_W - 28, 18), Qt.AlignmentFlag.AlignVCenter, sub)
+        self._paint_run_overlay(painter, theme, status_colour)
+        self._paint_breakpoints(painter, theme)
+        if self.problems:
+            self._paint_problem_marker(painter, theme)
+
+    def _paint_run_overlay(self, painter: QPainter, theme: CanvasTheme, status_colour: QColor | None) -> None:
+        texts = []
+        if self.fan_in_progress is not None:
+            done, total = self.fan_in_progress
+            texts.append(f"{done}/{total}")
+        if self.run_badge:
+            texts.append(self.run_badge)
+        if not texts or status_colour is None and not texts:
+            return
+        font, metrics = _font("small")
+        text = " · ".join(texts)
+        width = metrics.horizontalAdvance(text) + 12
+        rect = QRectF(NODE_W - width - 6, NODE_H - 20, width, 16)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(status_colour or theme.node_header)
+        painter.drawRoundedRect(rect, 8, 8)
+        painter.setFont(font)
+        painter.setPen(QColor("white") if status_colour is not None else theme.node_text)
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+
+    def _paint_breakpoints(self, painter: QPainter, theme: CanvasTheme) -> None:
+        document = self._document()
+        if document is None:
+            return
+        before, after = document.breakpoints(self.node.name)
+        painter.setPen(QPen(theme.node_fill, 1.5))
+        painter.setBrush(theme.breakpoint)
+        if before:
+            painter.drawEllipse(QPointF(0, 14), 5.5, 5.5)
+        if after:
+            painter.drawEllipse(QPointF(NODE_W, 14), 5.5, 5.5)
+
+    def _problem_colour(self, theme: CanvasTheme) -> QColor:
+        return theme.error if any(s == "error" for s, _ in self.problems) else theme.warning
+
+    def _paint_problem_marker(self, painter: QPainter, theme: CanvasTheme) -> None:
+        centre = QPointF(NODE_W - 14, 14)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(self._problem_colour(theme))
+        painter.drawEllipse(centre, 8, 8)
+        painter.setPen(QPen(QColor("white"), 2.2))
+        painter.drawLine(centre + QPointF(0, -4.2), centre + QPointF(0, 1.2))
+        painter.drawPoint(centre + QPointF(0, 4.2))
+
+    def itemChange(self, change, value):  # noqa: N802 - Qt's name
+        if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            for edge in self.edges:
+                edge.update()
+        return super().itemChange(change, value)
+
+
+def _escape(text: str) -> str:
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

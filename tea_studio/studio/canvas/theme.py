@@ -1,0 +1,81 @@
+"""Canvas colours for the light and dark themes; the scene hands its theme to the items that paint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PySide6.QtGui import QColor
+
+
+def _c(text: str) -> QColor:
+    return QColor(text)
+
+
+@dataclass(frozen=True)
+class CanvasTheme:
+    name: str
+    background: QColor
+    grid_minor: QColor
+    grid_major: QColor
+    node_fill: QColor
+    node_header: QColor
+    node_border: QColor
+    node_selected: QColor
+    node_text: QColor
+    node_subtext: QColor
+    port: QColor
+    port_hover: QColor
+    edge_sequential: QColor
+    edge_conditional: QColor
+    edge_fork: QColor
+    edge_join: QColor
+    edge_implicit: QColor
+    edge_selected: QColor
+    label_fill: QColor
+    label_text: QColor
+    breakpoint: QColor
+    error: QColor
+    warning: QColor
+    kind_colours: dict[str, QColor] = field(default_factory=dict)
+    status_colours: dict[str, QColor] = field(default_factory=dict)
+
+
+_STATUS_LIGHT = {"waiting": "#9aa0a6", "running": "#1a73e8", "done": "#1e8e3e", "failed": "#d93025",
+                 "skipped": "#c8ccd0", "paused": "#f29900"}
+_STATUS_DARK = {"waiting": "#80868b", "running": "#4c8df6", "done": "#34a853", "failed": "#f05545",
+                "skipped": "#4a4f55", "paused": "#fbbc04"}
+_KINDS_LIGHT = {"lua": "#2c5aa0", "python": "#3b7a57", "action": "#8e5b00", "noop": "#6b7280",
+                "fan_in": "#7b3fa0", "while_loop": "#a0522d", "dynamic_parallel": "#a0522d"}
+_KINDS_DARK = {"lua": "#6ea0f0", "python": "#6cc08e", "action": "#e0a64a", "noop": "#9ca3af",
+               "fan_in": "#c08ae0", "while_loop": "#e09070", "dynamic_parallel": "#e09070"}
+
+LIGHT = CanvasTheme(
+    name="light", background=_c("#f6f7f9"), grid_minor=_c("#e8eaee"), grid_major=_c("#d9dce2"),
+    node_fill=_c("#ffffff"), node_header=_c("#eef1f6"), node_border=_c("#b8bec8"), node_selected=_c("#1a73e8"),
+    node_text=_c("#1f2328"), node_subtext=_c("#5f6670"), port=_c("#8a929c"), port_hover=_c("#1a73e8"),
+    edge_sequential=_c("#5f6670"), edge_conditional=_c("#b06000"), edge_fork=_c("#8430ce"),
+    edge_join=_c("#0b8043"), edge_implicit=_c("#a8aeb6"), edge_selected=_c("#1a73e8"),
+    label_fill=_c("#fff8e6"), label_text=_c("#5c3c00"), breakpoint=_c("#d93025"), error=_c("#d93025"),
+    warning=_c("#e37400"),
+    kind_colours={k: _c(v) for k, v in _KINDS_LIGHT.items()},
+    status_colours={k: _c(v) for k, v in _STATUS_LIGHT.items()},
+)
+
+DARK = CanvasTheme(
+    name="dark", background=_c("#1e1f22"), grid_minor=_c("#26282c"), grid_major=_c("#303338"),
+    node_fill=_c("#2b2d31"), node_header=_c("#33363b"), node_border=_c("#4a4e55"), node_selected=_c("#4c8df6"),
+    node_text=_c("#e8eaed"), node_subtext=_c("#a0a6ad"), port=_c("#8a929c"), port_hover=_c("#4c8df6"),
+    edge_sequential=_c("#a0a6ad"), edge_conditional=_c("#f0a040"), edge_fork=_c("#c58af9"),
+    edge_join=_c("#5bd08a"), edge_implicit=_c("#5a5f66"), edge_selected=_c("#4c8df6"),
+    label_fill=_c("#3a3020"), label_text=_c("#f5d9a8"), breakpoint=_c("#f05545"), error=_c("#f05545"),
+    warning=_c("#fbbc04"),
+    kind_colours={k: _c(v) for k, v in _KINDS_DARK.items()},
+    status_colours={k: _c(v) for k, v in _STATUS_DARK.items()},
+)
+
+THEMES = {"light": LIGHT, "dark": DARK}
+
+
+def canvas_theme(name: str) -> CanvasTheme:
+    """The canvas colours for "light" or "dark" (unknown names give light)."""
+    return THEMES.get(name, LIGHT)

@@ -1,0 +1,355 @@
+"""The run timeline: a Gantt chart with the main flow and one lane per branch, painted by hand.
+
+A bar per node execution, a tick for each branch's VM-ready time, tooltips with timing and VM memory. Click a
+bar to select that execution; the wheel zooms around the cursor (Shift+wheel pans). Repaints happen only when
+the live run's tick says something changed.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+from PySide6.QtCore import QPoint, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QPen, QWheelEvent
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QScrollBar,
+    QToolButton,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
+
+from tea_studio.studio.live_run import Execution, Lane, RunDelta, RunModel, format_ms
+
+LANE_H = 20
+LABEL_W = 130
+AXIS_H = 18
+MIN_SCALE = 1.0  # px per second
+MAX_SCALE = 5e6
+
+BAR_COLOURS = {
+    True: QColor("#4caf50"),
+    False: QColor("#e53935"),
+    None: QColor("#2196f3"),  # still running
+}
+SELECTED = QColor("#ffb300")
+VM_READY = QColor("#7e57c2")
+
+
+class TimelineCanvas(QWidget):
+    """The painted lanes. Horizontal zoom/pan is its own (scale + origin); vertical scrolling is the scroll area's."""
+
+    execution_clicked = Signal(object)  # Execution
+    view_changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model: RunModel | None = None
+        self.scale = 100.0  # px per second
+        self.origin = 0.0  # seconds at the left edge of the bar area
+        self.follow = True  # keep the whole run in view while it grows
+        self.selected: Execution | None = None
+        self.setMouseTracking(True)
+        self.setMinimumHeight(AXIS_H + LANE_H)
+
+    # data ----------------------------------------------------------------------------------------------------
+    def set_model(self, model: RunModel | None) -> None:
+        self.model = model
+        self.selected = None
+        self.follow = True
+        self._resize_lanes()
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self.follow:
+            self.fit()
+        self.update()
+
+    def _resize_lanes(self) -> None:
+        lanes = len(self.model.lane_order) if self.model else 1
+        self.setMinimumHeight(AXIS_H + LANE_H * lanes)
+
+    def apply(self, delta: RunDelta) -> None:
+        if delta.lanes or delta.reset:
+            self._resize_lanes()
+        self.refresh()
+
+    @property
+    def duration(self) -> float:
+        if self.model is None:
+            return 1.0
+        return max(self.model.end or 0.0, self.model.now, 1e-3)
+
+    # zoom ----------------------------------------------------------------------------------------------------
+    def bar_width(self) -> int:
+        return max(10, self.width() - LABEL_W - 8)
+
+    def fit(self) -> None:
+        self.scale = min(MAX_SCALE, max(MIN_SCALE, self.bar_width() / self.duration))
+        self.origin = 0.0
+        self.view_changed.emit()
+
+    def zoom(self, factor: float, anchor_x: float | None = None) -> None:
+        anchor_x = LABEL_W + self.bar_width() / 2 if anchor_x is None else anchor_x
+        anchor_t = self.time_at(anchor_x)
+        self.scale = min(MAX_SCALE, max(MIN_SCALE, self.scale * factor))
+        self.origin = max(0.0, anchor_t - (anchor_x - LABEL_W) / self.scale)
+        self.follow = False
+        self.view_changed.emit()
+        self.update()
+
+    def set_origin(self, seconds: float) -> None:
+        self.origin = max(0.0, seconds)
+        self.follow = False
+        self.update()
+
+    def x_of(self, t: float) -> float:
+        return LABEL_W + (t - self.origin) * self.scale
+
+    def time_at(self, x: float) -> float:
+        return self.origin + (x - LABEL_W) / self.scale
+
+    # geometry ------------------------------------------------------------------------------------------------
+    def lane_at(self, y: float) -> Lane | None:
+        if self.model is None or y < AXIS_H:
+            return None
+        row = int((y - AXIS_H) // LANE_H)
+        order = self.model.lane_order
+        return self.model.lanes[order[row]] if 0 <= row < len(order) else None
+
+    def execution_at(self, pos: QPoint) -> Execution | None:
+        lane = self.lane_at(pos.y())
+        if lane is None or pos.x() < LABEL_W:
+            return None
+        t = self.time_at(pos.x())
+        slack = 3 / self.scale  # a few pixels, so tiny bars can be hit
+        i = bisect.bisect_right(lane.starts, t + slack)
+        for execution in reversed(lane.executions[max(0, i - 8):i]):
+            end = execution.end if execution.end is not None else self.duration
+            if execution.start - slack <= t <= end + slack:
+                return execution
+        return None
+
+    def bar_rect(self, lane_row: int, execution: Execution) -> QRectF:
+        end = execution.end if execution.end is not None else self.duration
+        x0, x1 = self.x_of(execution.start), self.x_of(end)
+        return QRectF(x0, AXIS_H + lane_row * LANE_H + 3, max(1.0, x1 - x0), LANE_H - 6)
+
+    # painting ------------------------------------------------------------------------------------------------
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        painter = QPainter(self)
+        painter.fillRect(event.rect(), self.palette().base())
+        if self.model is None:
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No run yet")
+            return
+        clip: QRect = event.rect()
+        text_colour = self.palette().text().color()
+        metrics = QFontMetrics(self.font())
+        order = self.model.lane_order
+        first = max(0, (clip.top() - AXIS_H) // LANE_H)
+        last = min(len(order) - 1, (clip.bottom() - AXIS_H) // LANE_H + 1)
+        t_from, t_to = self.time_at(LABEL_W), self.time_at(self.width())
+        painter.setClipRect(QRect(LABEL_W, 0, self.width() - LABEL_W, self.height()))
+        for row in range(first, last + 1):
+            lane = self.model.lanes[order[row]]
+            y = AXIS_H + row * LANE_H
+            if row % 2:
+                painter.fillRect(QRect(LABEL_W, y, self.width(), LANE_H), self.palette().alternateBase())
+            self._paint_lane(painter, row, lane, t_from, t_to)
+        painter.setClipping(False)
+        # lane labels and axis on top
+        painter.fillRect(QRect(0, 0, LABEL_W, self.height()), self.palette().window())
+        painter.setPen(text_colour)
+        for row in range(first, last + 1):
+            lane = self.model.lanes[order[row]]
+            label = lane.branch or "main flow"
+            if lane.ok is False:
+                label = "✗ " + label
+            text = metrics.elidedText(label, Qt.TextElideMode.ElideMiddle, LABEL_W - 8)
+            painter.drawText(QRect(4, AXIS_H + row * LANE_H, LABEL_W - 8, LANE_H),
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)
+        self._paint_axis(painter, t_from, t_to, metrics, text_colour)
+
+    def _paint_lane(self, painter: QPainter, row: int, lane: Lane, t_from: float, t_to: float) -> None:
+        executions, starts = lane.executions, lane.starts
+        i = lane.visible(t_from, t_to)
+        n = len(executions)
+        drawn_to = -1.0
+        y = AXIS_H + row * LANE_H + 3
+        h = LANE_H - 6
+        duration = self.duration
+        painter.setPen(Qt.PenStyle.NoPen)
+        while i < n:
+            execution = executions[i]
+            if execution.start > t_to:
+                break
+            end = execution.end if execution.end is not None else duration
+            x0 = self.x_of(execution.start)
+            x1 = max(x0 + 1.0, self.x_of(end))
+            if x1 > drawn_to or execution is self.selected:
+                colour = SELECTED if execution is self.selected else BAR_COLOURS[execution.ok]
+                painter.fillRect(QRectF(x0, y, x1 - x0, h), colour)
+                drawn_to = max(drawn_to, x1)
+            if x1 - x0 < 1.5 and execution is not self.selected:
+                # many sub-pixel bars: jump to the first one that starts right of what is drawn
+                i = max(i + 1, bisect.bisect_left(starts, self.time_at(drawn_to + 1), i + 1) - 1)
+            else:
+                i += 1
+        if lane.vm_ready is not None and t_from <= lane.vm_ready <= t_to:
+            x = self.x_of(lane.vm_ready)
+            painter.setPen(QPen(VM_READY, 2))
+            painter.drawLine(int(x), y - 2, int(x), y + h + 2)
+
+    def _paint_axis(self, painter: QPainter, t_from: float, t_to: float, metrics: QFontMetrics, colour) -> None:
+        painter.fillRect(QRect(LABEL_W, 0, self.width() - LABEL_W, AXIS_H), self.palette().window())
+        span = max(t_to - t_from, 1e-6)
+        step = 10 ** int(f"{span / 6:e}".split("e")[1])
+        while span / step > 8:
+            step *= 2
+        t = (int(t_from / step) + 1) * step if t_from > 0 else 0.0
+        painter.setPen(colour)
+        while t <= t_to:
+            x = int(self.x_of(t))
+            painter.drawLine(x, AXIS_H - 4, x, AXIS_H)
+            painter.drawText(x + 2, AXIS_H - 5, format_ms(t * 1000))
+            t += step
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if self.follow and event.oldSize().width() != event.size().width():
+            self.fit()
+
+    # interaction ---------------------------------------------------------------------------------------------
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        execution = self.execution_at(event.position().toPoint())
+        if execution is not None:
+            self.select(execution)
+            self.execution_clicked.emit(execution)
+        super().mousePressEvent(event)
+
+    def select(self, execution: Execution | None) -> None:
+        self.selected = execution
+        self.update()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        pos = event.position().toPoint()
+        execution = self.execution_at(pos)
+        if execution is None:
+            QToolTip.hideText()
+        else:
+            QToolTip.showText(event.globalPosition().toPoint(), self.tooltip(execution), self)
+        super().mouseMoveEvent(event)
+
+    def tooltip(self, execution: Execution) -> str:
+        lane = self.model.lanes.get(execution.branch) if self.model else None
+        lines = [f"<b>{execution.node}</b>" + (f" (x{execution.iteration})" if execution.iteration > 1 else ""),
+                 f"flow: {execution.branch or 'main'}",
+                 f"start: {format_ms(execution.start * 1000)}"]
+        if execution.timing_ms is not None:
+            lines.append(f"duration: {format_ms(execution.timing_ms)}")
+        else:
+            lines.append("running…")
+        if execution.error:
+            lines.append(f"error: {execution.error}")
+        if lane is not None and lane.branch:
+            if lane.vm_ready is not None and lane.start is not None:
+                lines.append(f"VM ready: {format_ms((lane.vm_ready - lane.start) * 1000)} after branch start")
+            if lane.vm_memory_kb is not None:
+                lines.append(f"VM memory: {lane.vm_memory_kb:.0f} KiB")
+        return "<br>".join(lines)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
+        delta = event.angleDelta().y() or event.angleDelta().x()
+        if not delta:
+            return
+        if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+            self.set_origin(self.origin - delta / 120 * 60 / self.scale)
+            self.view_changed.emit()
+        else:
+            self.zoom(1.25 if delta > 0 else 0.8, event.position().x())
+        event.accept()
+
+
+class TimelineView(QWidget):
+    """The timeline dock's widget: zoom buttons, the lanes and a horizontal scroll bar."""
+
+    execution_clicked = Signal(object)  # Execution
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.canvas = TimelineCanvas()
+        self.canvas.execution_clicked.connect(self.execution_clicked)
+        self.canvas.view_changed.connect(self._sync_scrollbar)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setWidget(self.canvas)
+        self.hbar = QScrollBar(Qt.Orientation.Horizontal)
+        self.hbar.valueChanged.connect(self._scrolled)
+        self.summary = QLabel()
+        bar = QHBoxLayout()
+        bar.setContentsMargins(2, 2, 2, 2)
+        for text, tip, slot in (("−", "Zoom out", lambda: self.canvas.zoom(0.5)),
+                                ("+", "Zoom in", lambda: self.canvas.zoom(2.0)),
+                                ("Fit", "Show the whole run", self.fit)):
+            button = QToolButton()
+            button.setText(text)
+            button.setToolTip(tip)
+            button.clicked.connect(slot)
+            bar.addWidget(button)
+        bar.addWidget(self.summary, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addLayout(bar)
+        layout.addWidget(self.scroll, 1)
+        layout.addWidget(self.hbar)
+        self._syncing = False
+
+    def set_model(self, model: RunModel | None) -> None:
+        self.canvas.set_model(model)
+        self._update_summary()
+
+    def apply(self, delta: RunDelta) -> None:
+        self.canvas.apply(delta)
+        if delta.lanes or delta.finished or delta.reset:
+            self._update_summary()
+
+    def fit(self) -> None:
+        self.canvas.follow = True
+        self.canvas.refresh()
+
+    def select(self, execution: Execution | None) -> None:
+        self.canvas.select(execution)
+
+    @property
+    def lane_count(self) -> int:
+        return len(self.canvas.model.lane_order) if self.canvas.model else 0
+
+    def _update_summary(self) -> None:
+        model = self.canvas.model
+        if model is None:
+            self.summary.setText("")
+            return
+        branches = len(model.branch_lanes)
+        text = f"{branches} branch{'es' if branches != 1 else ''}"
+        if model.end is not None:
+            text += f" · {format_ms(model.end * 1000)}"
+        self.summary.setText(text)
+
+    def _sync_scrollbar(self) -> None:
+        canvas = self.canvas
+        visible = canvas.bar_width() / canvas.scale
+        total = max(canvas.duration, canvas.origin + visible)
+        self._syncing = True
+        self.hbar.setRange(0, max(0, int((total - visible) * 1000)))
+        self.hbar.setPageStep(max(1, int(visible * 1000)))
+        self.hbar.setValue(int(canvas.origin * 1000))
+        self._syncing = False
+
+    def _scrolled(self, value: int) -> None:
+        if not self._syncing:
+            self.canvas.set_origin(value / 1000)

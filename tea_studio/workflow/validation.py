@@ -1,0 +1,601 @@
+"""Static checks on a workflow: every problem FORMAT.md implies, located at the node, goto rule or edge concerned.
+
+``validate(workflow)`` never runs anything: Lua code is only compiled (in a fresh ``lupa.lua54`` runtime), Python
+code only parsed, conditions only parsed by Jinja2's sandboxed environment. Codes are TEA's where TEA has one.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import re
+import textwrap
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from tea_studio.workflow.model import (
+    ACTION,
+    DYNAMIC_PARALLEL,
+    END,
+    FORM_MARKER,
+    LUA,
+    PYTHON,
+    START,
+    WHILE_LOOP,
+    Edge,
+    GotoRule,
+    Node,
+    Workflow,
+)
+
+ERROR = "error"
+WARNING = "warning"
+
+# Every code validate() or the loader can report, with its severity.
+SEVERITIES: dict[str, str] = {
+    # from the loader (yaml_io.WorkflowError)
+    "FILE_READ": ERROR,
+    "YAML_PARSE": ERROR,
+    "INVALID_ROOT": ERROR,
+    "INVALID_NODES": ERROR,
+    "INVALID_NODE": ERROR,
+    "INVALID_FIELD": ERROR,
+    # nodes
+    "MISSING_NODE_NAME": ERROR,
+    "DUPLICATE_NODE": ERROR,
+    "RESERVED_NODE_NAME": ERROR,
+    "LUA_SYNTAX": ERROR,
+    "PYTHON_SYNTAX": ERROR,
+    "LUA_MARKER_FORM": WARNING,
+    "ACTION_NOT_SUPPORTED": WARNING,
+    "NODE_TYPE_NOT_SUPPORTED": WARNING,
+    "INVALID_INTERRUPT": WARNING,
+    "EMPTY_WORKFLOW": WARNING,
+    # routing
+    "GOTO_UNDEFINED": ERROR,
+    "EDGE_FROM_UNDEFINED": ERROR,
+    "EDGE_TO_UNDEFINED": ERROR,
+    "INVALID_CONDITION": ERROR,
+    "DUPLICATE_GOTO_TARGET": WARNING,
+    "GOTO_RULE_NEVER_TRIED": WARNING,
+    "EDGE_IGNORED": WARNING,
+    "UNREACHABLE_NODE": WARNING,
+    "NO_PATH_TO_END": WARNING,
+    # parallel
+    "PARALLEL_FAN_IN_UNDEFINED": ERROR,
+    "FAN_IN_MISMATCH": ERROR,
+    "FORK_WITH_GOTO": ERROR,
+    "BRANCH_NOT_JOINED": WARNING,
+    # settings and config
+    "INVALID_SETTING": WARNING,
+    "INTERRUPT_UNDEFINED": WARNING,
+}
+
+PARALLEL_STRATEGIES = ("thread", "process", "dask")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding. ``line``/``col`` are 1-based positions in the file (0 when unknown)."""
+
+    code: str
+    severity: str
+    node: str | None
+    message: str
+    line: int = 0
+    col: int = 0
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+    def format(self, path: str) -> str:
+        """``FILE:LINE:COL: severity [CODE]: message`` (an unknown position shows as 1:1)."""
+        return f"{path}:{max(self.line, 1)}:{max(self.col, 1)}: {self.severity} [{self.code}]: {self.message}"
+
+
+def problem_from_error(error: Any) -> Problem:
+    """The Problem for a loader ``WorkflowError`` (code, message, line, col)."""
+    code = getattr(error, "code", None) or "YAML_PARSE"
+    message = getattr(error, "message", None) or str(error)
+    return Problem(code, SEVERITIES.get(code, ERROR), None, message,
+                   getattr(error, "line", 0) or 0, getattr(error, "col", 0) or 0)
+
+
+# -- code checks --------------------------------------------------------------------------------------------
+
+_LUA_CHUNK = "node"
+_LUA_MESSAGE = re.compile(rf"^{_LUA_CHUNK}:(\d+): (.*)$", re.DOTALL)
+
+
+class LuaSyntaxChecker:
+    """Compiles Lua chunks without running them, in one fresh ``lupa.lua54`` runtime kept for its lifetime."""
+
+    def __init__(self) -> None:
+        import lupa.lua54
+
+        self._load = lupa.lua54.LuaRuntime(register_eval=False).globals().load
+
+    def __call__(self, code: str) -> tuple[int, str] | None:
+        try:
+            result = self._load(code, "=" + _LUA_CHUNK, "t")
+        except (UnicodeError, MemoryError) as exc:  # e.g. a lone surrogate that cannot become UTF-8
+            return 1, str(exc) or type(exc).__name__
+        if not isinstance(result, tuple) or result[0] is not None:
+            return None
+        message = str(result[1])
+        match = _LUA_MESSAGE.match(message)
+        if match:
+            return int(match.group(1)), match.group(2)
+        return 1, message
+
+
+def lua_syntax_error(code: str) -> tuple[int, str] | None:
+    """``(line, message)`` when ``code`` (a node's Lua body, ``local state = ...``) does not compile, else None.
+
+    The line counts from the code's first line. The code is compiled in a fresh Lua 5.4 runtime, never run.
+    """
+    return LuaSyntaxChecker()(code)
+
+
+_TEMPLATE_MARKERS = ("{{", "{%", "${")
+
+
+def python_syntax_error(code: str) -> tuple[int, str] | None:
+    """``(line, message)`` when inline Python code does not parse under TEA's rules, else None.
+
+    Code containing ``return`` is a function body; templated code (``{{``, ``{%``, ``${``) is only known after
+    rendering and is not checked.
+    """
+    if any(marker in code for marker in _TEMPLATE_MARKERS):
+        return None
+    code = textwrap.dedent(code)
+    as_function = "return" in code
+    source = "def _node():\n" + "".join("    " + line for line in code.splitlines(True)) if as_function else code
+    if as_function and not source.endswith("\n"):
+        source += "\n"
+    if as_function and not code.strip():
+        source += "    pass\n"
+    try:
+        compile(source, "<node>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as exc:
+        line = (exc.lineno or 1) - (1 if as_function else 0)
+        return max(line, 1), exc.msg
+    except (ValueError, RecursionError, MemoryError) as exc:  # e.g. a NUL character, absurd nesting
+        return 1, str(exc) or type(exc).__name__
+    return None
+
+
+_EDGE_CONSTANTS = ("true", "false")
+_NEGATED_KEY = re.compile(r"^!\S+$")
+
+
+def goto_condition_error(expression: Any) -> str | None:
+    """Why a goto ``if:`` is not a valid Jinja2 expression (or ``{{ }}`` template), or None."""
+    return expression_error(expression) if isinstance(expression, str) else None
+
+
+def edge_condition_error(expression: Any) -> str | None:
+    """Why an edge ``condition``/``when`` does not parse (``true``, ``false``, ``!key`` and ``key`` are fine)."""
+    if not isinstance(expression, str):
+        return None
+    text = expression.strip()
+    if text.lower() in _EDGE_CONSTANTS or _NEGATED_KEY.match(text):
+        return None
+    return expression_error(expression)
+
+
+@functools.lru_cache(maxsize=8192)
+def expression_error(expression: str) -> str | None:
+    """Why ``expression`` does not parse in Jinja2's sandboxed environment, or None (results are cached)."""
+    from jinja2 import TemplateSyntaxError
+    from jinja2.parser import Parser
+
+    if not expression.strip():
+        return "empty expression"
+    env = _jinja()
+    try:
+        if "{{" in expression or "{%" in expression:
+            env.parse(expression)
+            return None
+        parser = Parser(env, expression, state="variable")
+        parser.parse_expression()
+        if not parser.stream.eos:
+            return f"unexpected {parser.stream.current.value!r} after the expression"
+    except TemplateSyntaxError as exc:
+        return exc.message or "syntax error"
+    except (RecursionError, MemoryError) as exc:
+        return f"expression too deeply nested ({type(exc).__name__})"
+    return None
+
+
+@functools.cache
+def _jinja():
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment()
+
+
+# -- the checks ---------------------------------------------------------------------------------------------
+
+
+def validate(workflow: Workflow) -> list[Problem]:
+    """Every problem in ``workflow``, sorted by position in the file."""
+    return _Validation(workflow).run()
+
+
+class _Validation:
+    def __init__(self, workflow: Workflow) -> None:
+        self.workflow = workflow
+        self.problems: list[Problem] = []
+        self.defined: dict[str, Node] = {}  # first node of each valid name
+        self._lua: LuaSyntaxChecker | None = None
+        self.source = _SourceLocator(workflow)
+
+    def run(self) -> list[Problem]:
+        wf = self.workflow
+        if not wf.nodes:
+            self.add("EMPTY_WORKFLOW", None, "the workflow has no nodes", self.source.section_key("nodes"))
+        self.check_names()
+        for node in wf.nodes:
+            self.check_node(node)
+        forks = self.check_edges()
+        self.check_gotos()
+        self.check_settings()
+        self.check_graph(forks)
+        return sorted(self.problems, key=lambda p: (p.line, p.col))
+
+    def add(self, code: str, node: str | None, message: str, where: Any = None, line: int = 0, col: int = 0) -> None:
+        if isinstance(where, tuple):
+            line, col = where
+        elif where is not None and not line:
+            line, col = getattr(where, "line", 0) or 0, getattr(where, "col", 0) or 0
+        self.problems.append(Problem(code, SEVERITIES[code], node, message, line, col))
+
+    def is_node(self, name: Any) -> bool:
+        return isinstance(name, str) and name in self.defined
+
+    # nodes --------------------------------------------------------------------------------------------
+    def check_names(self) -> None:
+        for node in self.workflow.nodes:
+            name = node.name
+            if not isinstance(name, str) or not name.strip():
+                self.add("MISSING_NODE_NAME", None, "a node has no name", node)
+            elif name in (START, END):
+                self.add("RESERVED_NODE_NAME", name, f"'{name}' is reserved and cannot name a node", node)
+            elif name in self.defined:
+                first = self.defined[name]
+                where = f" (first at line {first.line})" if first.line else ""
+                self.add("DUPLICATE_NODE", name, f"node '{name}' is defined twice{where}", node)
+            else:
+                self.defined[name] = node
+
+    def check_node(self, node: Node) -> None:
+        name = node.name or None
+        label = f"node '{node.name}'" if node.name else "a nameless node"
+        if node.kind == LUA and isinstance(node.code, str):
+            if self._lua is None:
+                self._lua = LuaSyntaxChecker()
+            self.code_problem("LUA_SYNTAX", node, label, self._lua(node.code))
+            if node.code_form == FORM_MARKER:
+                self.add("LUA_MARKER_FORM", name, f"{label} marks Lua with a '-- lua' comment: TEA's own CLI runs it "
+                         "as Python; write 'language: lua' instead", node)
+        elif node.kind == PYTHON and isinstance(node.code, str):
+            self.code_problem("PYTHON_SYNTAX", node, label, python_syntax_error(node.code))
+        elif node.kind == ACTION:
+            self.add("ACTION_NOT_SUPPORTED", name, f"{label} uses action '{node.uses}', which TEA Studio cannot run: "
+                     "export and run it with tea", node)
+        elif node.kind in (WHILE_LOOP, DYNAMIC_PARALLEL):
+            self.add("NODE_TYPE_NOT_SUPPORTED", name, f"{label} is a {node.kind} node, not supported by TEA Studio "
+                     "runs yet", node)
+        if node.interrupt not in (None, "before", "after"):
+            self.add("INVALID_INTERRUPT", name, f"{label}: interrupt must be 'before' or 'after', not "
+                     f"{node.interrupt!r}", node)
+
+    def code_problem(self, code: str, node: Node, label: str, error: tuple[int, str] | None) -> None:
+        if error is None:
+            return
+        code_line, message = error
+        line, col = self.source.code(node, code_line)
+        self.add(code, node.name or None, f"{label} line {code_line}: {message}", node, line, col)
+
+    # routes -------------------------------------------------------------------------------------------
+    def check_gotos(self) -> None:
+        for node in self.workflow.nodes:
+            rules = node.goto_rules
+            if not rules:
+                continue
+            targets: dict[str, GotoRule] = {}
+            always: GotoRule | None = None
+            for rule in rules:
+                where: Any = rule if rule.line else self.source.key(node, "goto")
+                if always is not None:
+                    self.add("GOTO_RULE_NEVER_TRIED", node.name, f"node '{node.name}': goto rule to '{rule.to}' is "
+                             f"never tried: an earlier rule always holds", where)
+                if rule.to != END and not self.is_node(rule.to):
+                    self.add("GOTO_UNDEFINED", node.name, f"node '{node.name}': goto target '{rule.to}' is not a "
+                             "node", where)
+                elif rule.to in targets:
+                    self.add("DUPLICATE_GOTO_TARGET", node.name, f"node '{node.name}': two goto rules lead to "
+                             f"'{rule.to}' (TEA would merge them; TEA Studio tries both in order)", where)
+                targets.setdefault(rule.to, rule)
+                if rule.condition is None:
+                    always = always or rule
+                else:
+                    error = goto_condition_error(rule.condition)
+                    if error:
+                        self.add("INVALID_CONDITION", node.name, f"node '{node.name}': goto condition "
+                                 f"{rule.condition!r} is not a valid expression: {error}", where)
+
+    def check_edges(self) -> dict[str, list[Edge]]:
+        """Check every edge; return the forks: node name -> its parallel edges (file order)."""
+        forks: dict[str, list[Edge]] = {}
+        for edge in self.workflow.edges:
+            source = edge.source
+            arrow = f"edge {source} -> {', '.join(map(str, edge.targets))}"
+            if source != START and not self.is_node(source):
+                why = "edges cannot leave __end__" if source == END else f"'{source}' is not a node"
+                self.add("EDGE_FROM_UNDEFINED", None, f"{arrow}: {why}", edge)
+            for target in edge.targets:
+                if target == END and not edge.parallel:
+                    continue
+                if not self.is_node(target):
+                    why = "a parallel branch must start at a node" if target == END else f"'{target}' is not a node"
+                    self.add("EDGE_TO_UNDEFINED", self._node_of(source), f"{arrow}: {why}", edge)
+            if edge.parallel:
+                if edge.fan_in is None or edge.fan_in == "":
+                    self.add("PARALLEL_FAN_IN_UNDEFINED", self._node_of(source), f"parallel {arrow} has no fan_in",
+                             edge)
+                elif not self.is_node(edge.fan_in):
+                    self.add("PARALLEL_FAN_IN_UNDEFINED", self._node_of(source), f"parallel {arrow}: fan_in "
+                             f"'{edge.fan_in}' is not a node", edge)
+                if edge.parallel_strategy is not None and edge.parallel_strategy not in PARALLEL_STRATEGIES:
+                    self.add("INVALID_SETTING", self._node_of(source), f"parallel {arrow}: parallel_strategy "
+                             f"{edge.parallel_strategy!r} is not one of {', '.join(PARALLEL_STRATEGIES)}", edge)
+                if self.is_node(source):
+                    forks.setdefault(source, []).append(edge)
+                continue
+            for key in ("condition", "when"):
+                value = getattr(edge, key)
+                error = edge_condition_error(value)
+                if error:
+                    self.add("INVALID_CONDITION", self._node_of(source), f"{arrow}: {key} {value!r} is not a valid "
+                             f"expression: {error}", edge)
+            if self.is_node(source) and self.defined[source].goto is not None:
+                self.add("EDGE_IGNORED", source, f"{arrow} is ignored: node '{source}' has goto, which takes "
+                         "precedence", edge)
+        for name, edges in forks.items():
+            node = self.defined[name]
+            if node.goto is not None:
+                self.add("FORK_WITH_GOTO", name, f"node '{name}' forks into parallel branches and also has goto; "
+                         "a fork continues at its fan-in node", self.source.key(node, "goto"))
+            fan_ins = _unique(e.fan_in for e in edges if e.fan_in)
+            if len(fan_ins) > 1:
+                self.add("FAN_IN_MISMATCH", name, f"the branches of fork '{name}' join at different nodes "
+                         f"({', '.join(fan_ins)}); they must share one fan-in", node)
+        return forks
+
+    def _node_of(self, name: str) -> str | None:
+        return name if self.is_node(name) else None
+
+    # settings -----------------------------------------------------------------------------------------
+    def check_settings(self) -> None:
+        wf = self.workflow
+        strategy = wf.setting("parallel", "strategy")
+        if strategy is not None and strategy not in PARALLEL_STRATEGIES:
+            self.add("INVALID_SETTING", None, f"settings.parallel.strategy {strategy!r} is not one of "
+                     f"{', '.join(PARALLEL_STRATEGIES)} (TEA Studio cannot run it)",
+                     self.source.section_key("settings", "strategy"))
+        for path, integral in ((("lua", "timeout"), False), (("lua", "max_memory_mb"), False),
+                               (("max_iterations",), True), (("parallel", "max_workers"), True)):
+            value = wf.setting(*path)
+            if value is None:
+                continue
+            kinds = (int,) if integral else (int, float)
+            if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+                what = "a positive integer" if integral else "a positive number"
+                self.add("INVALID_SETTING", None, f"settings.{'.'.join(path)} must be {what}, not {value!r}",
+                         self.source.section_key("settings", path[-1]))
+        config = wf.section("config")
+        for key in ("interrupt_before", "interrupt_after"):
+            names = config.get(key)
+            if names is None:
+                continue
+            for name in names if isinstance(names, list) else [names]:
+                if not self.is_node(name):
+                    self.add("INTERRUPT_UNDEFINED", None, f"config.{key} names '{name}', which is not a node",
+                             self.source.section_key("config", key))
+
+    # graph --------------------------------------------------------------------------------------------
+    def check_graph(self, forks: dict[str, list[Edge]]) -> None:
+        if not self.defined:
+            return
+        import networkx as nx
+
+        flow = nx.DiGraph()
+        flow.add_node(END)
+        flow.add_nodes_from(self.defined)
+        for name, successors in flow_successors(self.workflow, self.defined, forks).items():
+            flow.add_edges_from((name, s) for s in successors)
+        everything = flow.copy()
+        for name, edges in forks.items():
+            everything.add_edges_from((name, t) for e in edges for t in e.targets if self.is_node(t))
+
+        entries = entry_nodes(self.workflow, self.defined)
+        reached: set[str] = set(entries)
+        for entry in entries:
+            reached |= nx.descendants(everything, entry)
+        first = entries[0] if entries else None
+        for name, node in self.defined.items():
+            if name not in reached:
+                self.add("UNREACHABLE_NODE", name, f"node '{name}' is never reached from the entry '{first}'", node)
+
+        # A route to an unknown node is an error already: count it as an exit so it raises no second warning.
+        broken = "\0broken"
+        routes = {name: [r.to for r in node.goto_rules] for name, node in self.defined.items()}
+        for edge in self.workflow.edges:
+            routes.get(edge.source, []).extend(edge.targets)
+        for name, targets in routes.items():
+            if any(t != END and not self.is_node(t) for t in targets):
+                everything.add_edge(name, broken)
+        finishing = nx.ancestors(everything, END)
+        if broken in everything:
+            finishing |= nx.ancestors(everything, broken)
+        trapped = [name for name in self.defined if name in reached and name not in finishing]
+        trapped_set = set(trapped)
+        for name in trapped:
+            if name in entries or any(p not in trapped_set for p in everything.predecessors(name)):
+                self.add("NO_PATH_TO_END", name, f"no path from node '{name}' reaches __end__: the run can only "
+                         "stop at max_iterations or an error", self.defined[name])
+
+        for fork, edges in forks.items():
+            for edge in edges:
+                fan_in = edge.fan_in
+                if not self.is_node(fan_in):
+                    continue
+                for target in edge.targets:
+                    if not self.is_node(target) or target == fan_in:
+                        continue
+                    ahead = nx.restricted_view(flow, [fan_in], [])
+                    if nx.has_path(ahead, target, END):
+                        self.add("BRANCH_NOT_JOINED", fork, f"branch '{target}' of fork '{fork}' can reach __end__ "
+                                 f"without passing its fan-in '{fan_in}'", edge)
+
+
+def entry_nodes(workflow: Workflow, defined: dict[str, Node]) -> list[str]:
+    """Where a run starts: the targets of ``__start__`` edges, else the first node (FORMAT.md §3)."""
+    starts = [t for e in workflow.edges if e.source == START and not e.parallel for t in e.targets if t in defined]
+    if starts:
+        return _unique(starts)
+    first = workflow.nodes[0].name if workflow.nodes else None
+    return [first] if first in defined else []
+
+
+def flow_successors(workflow: Workflow, defined: dict[str, Node],
+                    forks: dict[str, list[Edge]]) -> dict[str, list[str]]:
+    """Where the flow may go after each node (FORMAT.md §3 precedence); a fork continues at its fan-in node.
+
+    Parallel branch starts are not included: callers add them from ``forks``. ``__end__`` appears as a name.
+    """
+    sequential: dict[str, list[str]] = {}
+    for edge in workflow.edges:
+        if not edge.parallel and edge.source in defined:
+            sequential.setdefault(edge.source, []).extend(edge.targets)
+    result: dict[str, list[str]] = {}
+    nodes = workflow.nodes
+    for index, node in enumerate(nodes):
+        name = node.name
+        if name not in defined or defined[name] is not node:
+            continue
+        if node.goto is not None:
+            targets = [rule.to for rule in node.goto_rules]
+        elif name in forks:
+            targets = [e.fan_in for e in forks[name] if e.fan_in]
+        elif name in sequential:
+            targets = sequential[name]
+        else:
+            following = nodes[index + 1].name if index + 1 < len(nodes) else END
+            targets = [following]
+        if name in forks and node.goto is not None:
+            targets = targets + [e.fan_in for e in forks[name] if e.fan_in]
+        result[name] = [t for t in _unique(targets) if t == END or t in defined]
+    return result
+
+
+def _unique(items: Iterable[Any]) -> list[Any]:
+    return list(dict.fromkeys(items))
+
+
+class _SourceLocator:
+    """Finds a node's keys, and lines of its code, in the loaded file text (when that text is known)."""
+
+    _KEY = re.compile(r"^(\s*)(?:-\s+)?([A-Za-z_][\w-]*)\s*:(?:\s+(.*)|$)")
+    _BLOCK = re.compile(r"^[|>][-+0-9]*\s*(#.*)?$")
+    CODE_KEYS = ("run", "script", "code")
+
+    def __init__(self, workflow: Workflow) -> None:
+        self._lines: list[str] | None = None
+        self._workflow = workflow
+
+    def _text_lines(self) -> list[str]:
+        if self._lines is None:
+            text = _source_text(self._workflow)
+            self._lines = text.splitlines() if text else []
+        return self._lines
+
+    def _find(self, node: Node, keys: tuple[str, ...]) -> tuple[int, re.Match] | None:
+        """(0-based line index, match) of the first of ``keys`` written on a line of its own within the node."""
+        lines = self._text_lines()
+        if not node.line or node.line > len(lines):
+            return None
+        start = node.line - 1
+        item_indent = _indent(lines[start])
+        for i in range(start, len(lines)):
+            text = lines[i]
+            stripped = text.lstrip()
+            if i > start and stripped and not stripped.startswith("#") and _indent(text) <= item_indent \
+                    and (stripped.startswith("-") or _indent(text) < item_indent):
+                return None
+            match = self._KEY.match(text)
+            if match and match.group(2) in keys:
+                return i, match
+        return None
+
+    def section_key(self, section: str, key: str | None = None) -> tuple[int, int]:
+        """Line and column of a top-level ``section:`` key, or of the first ``key`` written inside it (0, 0 if
+        not found). Keys in flow mappings (``lua: {timeout: 1}``) are found on their line too."""
+        lines = self._text_lines()
+        for i, text in enumerate(lines):
+            if not text.startswith(section + ":"):
+                continue
+            if key is None:
+                return i + 1, 1
+            pattern = re.compile(rf"(?<![\w-]){re.escape(key)}\s*:")
+            for j in range(i, len(lines)):
+                body = lines[j]
+                if j > i and body.strip() and not body[0].isspace() and not body.startswith("#"):
+                    break
+                found = pattern.search(body, len(section) + 1 if j == i else 0)
+                if found:
+                    return j + 1, found.start() + 1
+            return i + 1, 1
+        return 0, 0
+
+    def key(self, node: Node, key: str) -> tuple[int, int]:
+        """Line and column of ``key``'s value in the node (the node's own position when not found)."""
+        found = self._find(node, (key,))
+        if found is None:
+            return node.line, node.col
+        i, match = found
+        return i + 1, (match.start(3) if match.group(3) else match.start(2)) + 1
+
+    def code(self, node: Node, code_line: int) -> tuple[int, int]:
+        """Line and column in the file of line ``code_line`` (1-based) of the node's code."""
+        found = self._find(node, self.CODE_KEYS)
+        if found is None:
+            return node.line, node.col
+        i, match = found
+        rest = (match.group(3) or "").strip()
+        lines = self._text_lines()
+        if self._BLOCK.match(rest):
+            line = i + 1 + code_line
+            if line <= len(lines):
+                return line, _indent(lines[line - 1]) + 1
+        elif not rest:  # a nested mapping: run: / code: |
+            nested = Node(name=node.name, line=i + 2)
+            return self.code(nested, code_line) if i + 2 <= len(lines) else (node.line, node.col)
+        return i + 1, (match.start(3) if match.group(3) else match.start(2)) + 1
+
+
+def _indent(text: str) -> int:
+    return len(text) - len(text.lstrip(" "))
+
+
+def _source_text(workflow: Workflow) -> str | None:
+    """The text the workflow was loaded from, when yaml_io kept it (a str, or a record with ``text``)."""
+    source = workflow.source
+    if isinstance(source, str):
+        return source
+    text = getattr(source, "text", None)
+    return text if isinstance(text, str) else None
