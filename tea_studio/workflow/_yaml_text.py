@@ -56,6 +56,8 @@ class SourceRecord:
     text: str
     root: yaml.Node
     data: dict[str, Any]
+    prefix: str = ""  # a byte order mark, written back as it was
+    aliases: bool = False  # the text uses anchors/aliases or merge keys: a spliced result is checked by a reload
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -352,10 +354,12 @@ class Splicer:
                 header_end = self.text.find("\n", node.start_mark.index, end)
                 if "+" in self.text[node.start_mark.index:header_end if header_end >= 0 else end]:
                     return end
+                content_col = _block_content_col(self.text, node, 0, 0)
                 while end > node.start_mark.index:
                     prev = self.text.rfind("\n", node.start_mark.index, end - 1)
-                    if prev < 0 or self.text[prev + 1:end].strip(" \t\r\n"):
-                        break
+                    line = self.text[prev + 1:end].rstrip("\r\n")
+                    if prev < 0 or line.strip(" \t") or (content_col and len(line) > content_col):
+                        break  # a line with more spaces than the indentation is content
                     end = prev + 1
                 return end
             return node.end_mark.index
@@ -657,13 +661,23 @@ def _fingerprint(value: Any) -> str:
 def splice_document(source: SourceRecord, data: dict) -> str:
     """The loaded text with the changes from ``source.data`` to ``data`` written in."""
     if same(source.data, data):
-        return source.text
+        return source.prefix + source.text
     splicer = Splicer(source)
     root = source.root
     if not isinstance(root, yaml.MappingNode) or root.flow_style:
         return document_text(data, splicer.style)
     try:
         splicer.block_mapping(root, source.data, data, _Ctx("root", 0))
-        return splicer.result()
+        return source.prefix + splicer.result()
     except _CannotSplice:
         return document_text(data, splicer.style)
+
+
+def new_document_text(source: SourceRecord | None, data: dict) -> str:
+    """A clean document in the loaded file's indentation style (or FORMAT.md's for a new one)."""
+    return document_text(data, learn_style(source.root, source.text) if source is not None else None)
+
+
+def uses_aliases(text: str) -> bool:
+    """True when the text may hold anchors, aliases or merge keys (a cheap, conservative test)."""
+    return "&" in text and ("*" in text or "<<" in text)

@@ -7,6 +7,7 @@ comments, key order, quoting, flow style and unknown keys survive (see :mod:`tea
 
 from __future__ import annotations
 
+import gc
 import os
 import stat
 import tempfile
@@ -103,15 +104,23 @@ def load_workflow_text(text: str, path: str | None = None) -> Workflow:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise WorkflowError("YAML_PARSE", "the text is not UTF-8", path, 1, 1) from exc
-    root = compose(text, path)
+    collecting = gc.isenabled()
+    gc.disable()  # a load allocates many small objects that all live on: collecting meanwhile only costs time
     try:
-        workflow = _WorkflowReader(path).read(root)
-    except WorkflowError:
-        raise
-    except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:  # e.g. a bad !!timestamp in a value
-        raise WorkflowError("YAML_PARSE", f"unreadable value: {exc}", path, 1, 1) from None
-    workflow.path = path
-    workflow.source = yt.SourceRecord(text, root, workflow_to_data(workflow, copy_values=True))
+        prefix = "\ufeff" if text.startswith("\ufeff") else ""
+        root = compose(text[len(prefix):], path)
+        try:
+            workflow = _WorkflowReader(path).read(root)
+        except WorkflowError:
+            raise
+        except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:  # e.g. a bad !!timestamp value
+            raise WorkflowError("YAML_PARSE", f"unreadable value: {exc}", path, 1, 1) from None
+        workflow.path = path
+        workflow.source = yt.SourceRecord(text[len(prefix):], root, workflow_to_data(workflow, copy_values=True),
+                                          prefix, yt.uses_aliases(text))
+    finally:
+        if collecting:
+            gc.enable()
     return workflow
 
 
@@ -553,7 +562,16 @@ def _text_of(wf: Workflow, studio: bool) -> str:
     source = wf.source if isinstance(wf.source, yt.SourceRecord) else None
     if source is None:
         return yt.document_text(data)
-    return yt.splice_document(source, data)
+    text = yt.splice_document(source, data)
+    if source.aliases and text != source.prefix + source.text:
+        # an edit near an anchor or alias may change what the alias means: keep the splice only if it reads back
+        try:
+            faithful = yt.same(workflow_to_data(load_workflow_text(text), studio=studio), data)
+        except WorkflowError:
+            faithful = False
+        if not faithful:
+            text = yt.new_document_text(source, data)
+    return text
 
 
 def save_workflow(wf: Workflow, path: str | os.PathLike) -> None:

@@ -580,3 +580,19 @@ def test_fragment_accepts_tea_node_lists_and_single_nodes():
 def test_bad_fragment_is_a_workflow_error(text):
     with pytest.raises(WorkflowError):
         fragment_from_text(text)
+
+
+def test_byte_order_mark_is_kept():
+    text = "\ufeffname: x\nnodes:\n  - name: a\n    goto: b\n"
+    wf = load_workflow_text(text)
+    assert dump_workflow(wf) == text
+    wf.nodes[0].goto = "c"
+    assert dump_workflow(wf) == text.replace("goto: b", "goto: c")
+
+
+def test_edits_next_to_aliases_still_load_back_equal():
+    text = "name: x\nnodes:\n  - name: a\n    goto: &target b\n  - name: b\n    goto: *target\n"
+    for index in (0, 1):
+        wf = load_workflow_text(text)
+        wf.nodes[index].goto = "c"
+        _saved(wf)

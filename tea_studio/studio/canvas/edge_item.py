@@ -22,11 +22,15 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
+from tea_studio.studio.canvas.node_item import NODE_H, NODE_W
+from tea_studio.studio.canvas.port_item import PORT_RADIUS
 from tea_studio.studio.canvas.theme import LIGHT, CanvasTheme
 from tea_studio.studio.document import CHAIN, CONDITIONAL, FORK, JOIN, Route
 
 STUB = 46.0
-LABEL_CHARS = 22
+ARRIVE = QPointF(PORT_RADIUS + 1.5, 0)  # arrows stop just before the in port so it does not hide them
+LABEL_WIDTH = 130  # pixels; longer conditions are elided (the tooltip has the full text)
+SKIP_DISTANCE = NODE_W + 160.0
 LABEL_LOD = 0.5
 HANDLE_RADIUS = 6.0
 _label_font: tuple[QFont, QFontMetricsF] | None = None
@@ -42,13 +46,20 @@ def _font() -> tuple[QFont, QFontMetricsF]:
 
 
 def route_curve(start: QPointF, end: QPointF, lane: int = 0) -> QPainterPath:
-    """A left-to-right cubic curve; backward routes loop around below the nodes."""
+    """A left-to-right cubic curve; routes that skip a column arc around the nodes between; backward routes
+    loop around below the nodes."""
     path = QPainterPath(start)
     dx = end.x() - start.x()
     bend = lane * 16.0
     if dx >= 30:
         reach = max(40.0, dx * 0.5)
-        path.cubicTo(QPointF(start.x() + reach, start.y() + bend), QPointF(end.x() - reach, end.y() + bend), end)
+        if dx > SKIP_DISTANCE:  # passes over a column of nodes: arc above (or below when going down)
+            lift = (-1 if start.y() <= end.y() + 1 else 1) * (NODE_H + 30.0) + bend
+            reach = min(reach, 120.0)
+            path.cubicTo(QPointF(start.x() + reach, start.y() + lift), QPointF(end.x() - reach, end.y() + lift), end)
+        else:
+            path.cubicTo(QPointF(start.x() + reach, start.y() + bend), QPointF(end.x() - reach, end.y() + bend),
+                         end)
     else:  # a route going back (a loop): leave right, come in from the left, passing below
         drop = 70.0 + abs(end.y() - start.y()) * 0.15 + bend
         low = max(start.y(), end.y()) + drop
@@ -56,6 +67,46 @@ def route_curve(start: QPointF, end: QPointF, lane: int = 0) -> QPainterPath:
                      QPointF((start.x() + end.x()) / 2, low))
         path.cubicTo(QPointF(end.x() - 90, low), QPointF(end.x() - 90, end.y()), end)
     return path
+
+
+class EdgeLabel(QGraphicsItem):
+    """The condition of a route, elided, drawn above the nodes; hovering shows the full text."""
+
+    def __init__(self, edge: EdgeItem) -> None:
+        super().__init__()
+        self.edge = edge
+        self.text = ""
+        self._rect = QRectF()
+        self.setZValue(2.0)
+        self.setAcceptHoverEvents(True)
+
+    def set_text(self, full: str, centre: QPointF) -> None:
+        font, metrics = _font()
+        text = metrics.elidedText(full, Qt.TextElideMode.ElideRight, LABEL_WIDTH)
+        width = metrics.horizontalAdvance(text) + 12
+        self.prepareGeometryChange()
+        self.text = text
+        self._rect = QRectF(-width / 2, -9, width, 18)
+        self.setPos(centre)
+        self.setToolTip(full)
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
+        return self._rect.adjusted(-1, -1, 1, 1)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        if self.edge.dragging_end is not None or option.levelOfDetailFromTransform(
+                painter.worldTransform()) < LABEL_LOD:
+            return
+        theme = self.edge.theme()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        selected = self.edge.isSelected()
+        painter.setPen(QPen(theme.edge_selected if selected else theme.edge_conditional, 1.5 if selected else 1))
+        painter.setBrush(theme.label_fill)
+        painter.drawRoundedRect(self._rect, 9, 9)
+        painter.setFont(_font()[0])
+        painter.setPen(theme.label_text)
+        painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self.text)
 
 
 class EdgeItem(QGraphicsItem):
@@ -71,8 +122,7 @@ class EdgeItem(QGraphicsItem):
         self._path = QPainterPath()
         self._shape: QPainterPath | None = None
         self._arrow = QPolygonF()
-        self._label_rect = QRectF()
-        self._label_text = ""
+        self.label: EdgeLabel | None = None
         self._bounds = QRectF()
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, route.style != CHAIN)
         self.setAcceptHoverEvents(True)
@@ -106,9 +156,9 @@ class EdgeItem(QGraphicsItem):
     def end_points(self) -> tuple[QPointF, QPointF]:
         if self.source_item is not None:
             start = self.source_item.out_point()
-            end = self.target_item.in_point() if self.target_item is not None else start + QPointF(STUB, 0)
+            end = self.target_item.in_point() - ARRIVE if self.target_item is not None else start + QPointF(STUB, 0)
         else:
-            end = self.target_item.in_point()
+            end = self.target_item.in_point() - ARRIVE
             start = end - QPointF(STUB, 0)
         return start, end
 
@@ -123,20 +173,31 @@ class EdgeItem(QGraphicsItem):
             self._path = route_curve(start, end, self.lane)
         self._shape = None
         self._arrow = self._arrow_head(end)
-        self._label_text = ""
-        self._label_rect = QRectF()
         if self.route.label:
-            font, metrics = _font()
-            text = self.route.label
-            if len(text) > LABEL_CHARS:
-                text = text[: LABEL_CHARS - 1] + "…"
-            self._label_text = text
-            width = metrics.horizontalAdvance(text) + 10
-            mid = self._path.pointAtPercent(0.5)
-            self._label_rect = QRectF(mid.x() - width / 2, mid.y() - 9, width, 18)
-        self._bounds = self._path.boundingRect().united(self._arrow.boundingRect()).united(
-            self._label_rect).adjusted(-HANDLE_RADIUS - 2, -HANDLE_RADIUS - 2, HANDLE_RADIUS + 2, HANDLE_RADIUS + 2)
+            if self.label is None:
+                self.label = EdgeLabel(self)
+                if self.scene() is not None:
+                    self.scene().addItem(self.label)
+            self.label.set_text(self.route.label, self._path.pointAtPercent(0.5))
+        elif self.label is not None:
+            self.drop_label()
+        self._bounds = self._path.boundingRect().united(self._arrow.boundingRect()).adjusted(
+            -HANDLE_RADIUS - 2, -HANDLE_RADIUS - 2, HANDLE_RADIUS + 2, HANDLE_RADIUS + 2)
         self.update()
+
+    def drop_label(self) -> None:
+        if self.label is not None:
+            if self.label.scene() is not None:
+                self.label.scene().removeItem(self.label)
+            self.label = None
+
+    def itemChange(self, change, value):  # noqa: N802 - Qt's name
+        if change == QGraphicsItem.GraphicsItemChange.ItemSceneHasChanged and self.label is not None:
+            if value is not None and self.label.scene() is None:
+                value.addItem(self.label)
+        elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged and self.label is not None:
+            self.label.update()
+        return super().itemChange(change, value)
 
     def _arrow_head(self, end: QPointF) -> QPolygonF:
         """The arrow at the target, pointing along the path's last tangent (its last control point)."""
@@ -163,8 +224,6 @@ class EdgeItem(QGraphicsItem):
             stroker = QPainterPathStroker()
             stroker.setWidth(10)
             self._shape = stroker.createStroke(self._path)
-            if not self._label_rect.isNull():
-                self._shape.addRect(self._label_rect)
         return self._shape
 
     def end_handle_at(self, scene_pos: QPointF, radius: float = 12.0) -> str | None:
@@ -223,14 +282,6 @@ class EdgeItem(QGraphicsItem):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.setPen(QPen(pen.color(), 2))
             painter.drawEllipse(end + QPointF(5, 0), 5, 5)
-        if self._label_text:
-            font, _ = _font()
-            painter.setPen(QPen(theme.edge_conditional, 1))
-            painter.setBrush(theme.label_fill)
-            painter.drawRoundedRect(self._label_rect, 9, 9)
-            painter.setFont(font)
-            painter.setPen(theme.label_text)
-            painter.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self._label_text)
         if self.isSelected():
             painter.setPen(QPen(theme.edge_selected, 1.5))
             painter.setBrush(QColor(theme.node_fill))

@@ -12,9 +12,9 @@ from PySide6.QtCore import QLineF, QPoint, QPointF, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QMouseEvent, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsPathItem, QRubberBand
 
-from tea_studio.studio.canvas.edge_item import EdgeItem, route_curve
+from tea_studio.studio.canvas.edge_item import EdgeItem, EdgeLabel, route_curve
 from tea_studio.studio.canvas.node_item import NODE_H, NODE_W, NodeItem
-from tea_studio.studio.canvas.port_item import OUT, PortItem
+from tea_studio.studio.canvas.port_item import OUT
 
 if TYPE_CHECKING:
     from tea_studio.studio.canvas.view import WorkflowView
@@ -52,8 +52,6 @@ class Interaction:
 
     def node_at(self, viewport_pos: QPoint, exclude=None) -> NodeItem | None:
         for item in self.view.items(viewport_pos):
-            if isinstance(item, PortItem):
-                item = item.node_item
             if isinstance(item, NodeItem) and item is not exclude:
                 return item
         return None
@@ -79,11 +77,11 @@ class IdleInteraction(Interaction):
                     self.view.set_interaction(ReconnectInteraction(self.view, item, end, scene_pos))
                     return True
         top = items[0] if items else None
-        if isinstance(top, PortItem) and top.side == OUT:
-            self.view.set_interaction(NewRouteInteraction(self.view, top.node_item, scene_pos))
+        if isinstance(top, EdgeLabel):
+            top = top.edge
+        if isinstance(top, NodeItem) and top.port_at(scene_pos) == OUT:
+            self.view.set_interaction(NewRouteInteraction(self.view, top, scene_pos))
             return True
-        if isinstance(top, PortItem):
-            top = top.node_item
         if isinstance(top, NodeItem):
             was_selected = top.isSelected()
             if _additive(event):

@@ -12,7 +12,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from tea_studio.studio.canvas.port_item import IN, OUT, PortItem
+from tea_studio.studio.canvas.port_item import OUT, PORT_LOD, PORT_RADIUS, paint_port, port_at, port_centres
 from tea_studio.studio.canvas.theme import LIGHT, CanvasTheme
 from tea_studio.workflow.model import ACTION, DYNAMIC_PARALLEL, LUA, NOOP, PYTHON, WHILE_LOOP, Node
 
@@ -114,10 +114,7 @@ class NodeItem(QGraphicsItem):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         self.setAcceptHoverEvents(True)
         self.setZValue(1.0)
-        self.in_port = PortItem(IN, self)
-        self.in_port.setPos(0, NODE_H / 2)
-        self.out_port = PortItem(OUT, self)
-        self.out_port.setPos(NODE_W, NODE_H / 2)
+        self.hovered_port: str | None = None
         self._refresh_tooltip()
 
     # -- identity ------------------------------------------------------------------------------------------
@@ -185,7 +182,29 @@ class NodeItem(QGraphicsItem):
     def shape(self) -> QPainterPath:
         path = QPainterPath()
         path.addRect(self.box())
+        for centre in port_centres(NODE_W, NODE_H).values():
+            path.addEllipse(centre, PORT_RADIUS + 2, PORT_RADIUS + 2)
         return path
+
+    def port_at(self, scene_pos: QPointF) -> str | None:
+        """"in"/"out" when ``scene_pos`` is on that port of this node."""
+        return port_at(self.mapFromScene(scene_pos), NODE_W, NODE_H)
+
+    def hoverMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        port = port_at(event.pos(), NODE_W, NODE_H)
+        if port != self.hovered_port:
+            self.hovered_port = port
+            if port == OUT:
+                self.setCursor(Qt.CursorShape.CrossCursor)
+            else:
+                self.unsetCursor()
+            self.update()
+
+    def hoverLeaveEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if self.hovered_port is not None:
+            self.hovered_port = None
+            self.unsetCursor()
+            self.update()
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         theme = self.theme()
@@ -237,6 +256,9 @@ class NodeItem(QGraphicsItem):
         sub = small_metrics.elidedText(kind_label(node, self.fan_in_count), Qt.TextElideMode.ElideRight,
                                        NODE_W - 28)
         painter.drawText(QRectF(16, 34, NODE_W - 28, 18), Qt.AlignmentFlag.AlignVCenter, sub)
+        if lod >= PORT_LOD:
+            for side, centre in port_centres(NODE_W, NODE_H).items():
+                paint_port(painter, theme, centre, side == self.hovered_port)
         self._paint_run_overlay(painter, theme, status_colour)
         self._paint_breakpoints(painter, theme)
         if self.problems:

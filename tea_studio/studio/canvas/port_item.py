@@ -1,52 +1,37 @@
-"""Ports: the in port (left) and out port (right) of a node; dragging from the out port draws a new route."""
+"""Ports: the in port (left middle) and out port (right middle) of a node box.
+
+Ports are drawn by their node item and found by geometry rather than being items of their own: two child items
+per node doubled the cost of moving nodes (the scene index re-queried every port at every drag step).
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QLineF, QPointF
 from PySide6.QtGui import QBrush, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from tea_studio.studio.canvas.theme import CanvasTheme
 
 PORT_RADIUS = 6.0
+PORT_HIT_RADIUS = 11.0
 IN, OUT = "in", "out"
 PORT_LOD = 0.35  # below this zoom ports are not drawn
 
 
-class PortItem(QGraphicsItem):
-    """A port child of a node item; holds only which side it is (the node item knows the node)."""
+def port_centres(width: float, height: float) -> dict[str, QPointF]:
+    """Port centres in node-local coordinates."""
+    return {IN: QPointF(0, height / 2), OUT: QPointF(width, height / 2)}
 
-    def __init__(self, side: str, parent: QGraphicsItem) -> None:
-        super().__init__(parent)
-        self.side = side
-        self.hovered = False
-        self.setAcceptHoverEvents(True)
-        self.setCursor(Qt.CursorShape.CrossCursor if side == OUT else Qt.CursorShape.ArrowCursor)
-        self.setToolTip("Drag to another node to add a route" if side == OUT else "")
 
-    @property
-    def node_item(self):
-        return self.parentItem()
+def port_at(local: QPointF, width: float, height: float) -> str | None:
+    """Which port (IN/OUT) a node-local point is on, if any."""
+    for side, centre in port_centres(width, height).items():
+        if QLineF(local, centre).length() <= PORT_HIT_RADIUS:
+            return side
+    return None
 
-    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
-        r = PORT_RADIUS + 2
-        return QRectF(-r, -r, 2 * r, 2 * r)
 
-    def scene_center(self) -> QPointF:
-        return self.scenePos()
-
-    def hoverEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        self.hovered = True
-        self.update()
-
-    def hoverLeaveEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        self.hovered = False
-        self.update()
-
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
-        if option.levelOfDetailFromTransform(painter.worldTransform()) < PORT_LOD:
-            return
-        theme = self.node_item.theme()
-        colour = theme.port_hover if self.hovered else theme.port
-        painter.setPen(QPen(theme.node_fill, 2))
-        painter.setBrush(QBrush(colour))
-        r = PORT_RADIUS + (1.5 if self.hovered else 0)
-        painter.drawEllipse(QPointF(0, 0), r, r)
+def paint_port(painter: QPainter, theme: CanvasTheme, centre: QPointF, hovered: bool) -> None:
+    painter.setPen(QPen(theme.node_fill, 2))
+    painter.setBrush(QBrush(theme.port_hover if hovered else theme.port))
+    radius = PORT_RADIUS + (1.5 if hovered else 0)
+    painter.drawEllipse(centre, radius, radius)

@@ -35,6 +35,7 @@ class WorkflowScene(QGraphicsScene):
         self._edges: dict[tuple, EdgeItem] = {}
         self._live: set[int] | None = None
         self._duplicates: set[str] | None = None
+        self._stale_edges: set[EdgeItem] = set()
         self.setSceneRect(QRectF(-SCENE_EXTENT / 2, -SCENE_EXTENT / 2, SCENE_EXTENT, SCENE_EXTENT))
         document.node_added.connect(self._on_node_added)
         document.node_removed.connect(self._on_node_removed)
@@ -42,7 +43,7 @@ class WorkflowScene(QGraphicsScene):
         document.node_changed.connect(self._on_node_changed)
         document.node_moved.connect(self._on_node_moved)
         document.routes_changed.connect(self._sync_routes)
-        document.workflow_changed.connect(self._forget_indexes)
+        document.workflow_changed.connect(self._after_edit)
         document.reset.connect(self.rebuild)
         self.rebuild()
 
@@ -83,6 +84,13 @@ class WorkflowScene(QGraphicsScene):
             rect = rect.united(item.sceneBoundingRect())
         return rect
 
+    def content_rect(self) -> QRectF:
+        """The scene rectangle covering every node and route (what "fit all" shows)."""
+        rect = self.nodes_rect()
+        for item in self._edges.values():
+            rect = rect.united(item.sceneBoundingRect())
+        return rect
+
     def _items_named(self, name: str) -> list[NodeItem]:
         if self._duplicates is None:
             counts = Counter(node.name for node in self.document.workflow.nodes)
@@ -101,6 +109,7 @@ class WorkflowScene(QGraphicsScene):
         """Drop every item and build them again from the document (a new file)."""
         self.clearSelection()
         for item in list(self._edges.values()):
+            item.drop_label()
             self.removeItem(item)
         for item in list(self._nodes.values()):
             self.removeItem(item)
@@ -158,12 +167,21 @@ class WorkflowScene(QGraphicsScene):
     def _on_node_moved(self, name: str) -> None:
         for item in self._items_named(name):
             item.setPos(self._node_pos(item.node))
-            for edge in item.edges:
-                edge.rebuild()
-        self.nodes_changed.emit()
+            self._stale_edges.update(item.edges)
+
+    def _after_edit(self) -> None:
+        """End of one applied edit: rebuild each moved route once, however many of its ends moved."""
+        self._live = None
+        if self._stale_edges:
+            stale, self._stale_edges = self._stale_edges, set()
+            for edge in stale:
+                if edge.scene() is self:
+                    edge.rebuild()
+            self.nodes_changed.emit()
 
     # -- routes --------------------------------------------------------------------------------------------
     def _drop_edge(self, edge: EdgeItem) -> None:
+        edge.drop_label()
         for end in (edge.source_item, edge.target_item):
             if end is not None:
                 end.edges.discard(edge)

@@ -103,7 +103,7 @@ class WorkflowView(QGraphicsView):
 
     def fit_all(self) -> None:
         """Show every node."""
-        self.fit_rect(self.workflow_scene.nodes_rect())
+        self.fit_rect(self.workflow_scene.content_rect())
 
     def fit_selection(self) -> None:
         """Show the selected nodes, or everything when nothing is selected."""
