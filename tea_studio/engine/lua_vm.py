@@ -83,7 +83,22 @@ local function unwrap(ok, ...)
 end
 
 G.pcall = function(...) return rethrow(raw_pcall(...)) end
-G.xpcall = function(...) return rethrow(raw_xpcall(...)) end
+-- A message handler runs where the error was raised, possibly inside the hook (hooks off): once a limit has
+-- tripped, the user's handler is skipped.
+G.xpcall = function(f, handler, ...)
+  return rethrow(raw_xpcall(f, function(e)
+    if tripped then return e end
+    return handler(e)
+  end, ...))
+end
+-- Finalizers run with hooks off and could never be stopped: refuse __gc.
+local raw_setmetatable, rawget = setmetatable, rawget
+G.setmetatable = function(t, mt)
+  if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+    error("__gc metamethods are not available in TEA Studio", 2)
+  end
+  return raw_setmetatable(t, mt)
+end
 coroutine.create = guarded_create
 coroutine.resume = function(...) return rethrow(co_resume(...)) end
 coroutine.wrap = function(f)
@@ -367,6 +382,7 @@ class _VMPool:
             self._wanted.clear()
             while len(self._ready) < self.size:
                 self._ready.append(LuaVM())
+                time.sleep(0)  # hand the GIL to waiting flows between two VMs: never delay a running branch
 
 
 _POOL = _VMPool()

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from conftest import EXAMPLES_DIR
-
 from tea_studio.studio.canvas.edge_item import EdgeItem
 from tea_studio.studio.canvas.node_item import NODE_H, NODE_W
 from tea_studio.studio.canvas.view import NODE_KIND_MIME
 from tea_studio.studio.document import CONDITIONAL, EDGE, FORK, JOIN
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "examples"
 
 
 def test_dragging_from_an_out_port_to_a_node_adds_a_route(canvas):

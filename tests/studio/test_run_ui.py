@@ -33,6 +33,7 @@ nodes:
     language: lua
     run: |
       return { finished = true }
+    goto: __end__
   - name: never
     language: lua
     run: |

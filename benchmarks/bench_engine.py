@@ -1,0 +1,152 @@
+"""Engine benchmarks: Lua VM start-up, parallel speed-up, per-node overhead, wide fan-outs, memory per VM.
+
+Run: ``python benchmarks/bench_engine.py``. Every figure is a median or a ratio measured inside this one run
+(interpreter start-up excluded). Prints a table: measure, value, goal.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import statistics
+import sys
+import time
+
+from tea_studio.engine.events import BranchStarted, ListSink
+from tea_studio.engine.lua_vm import LuaVM
+from tea_studio.engine.runner import WorkflowRun
+from tea_studio.workflow.yaml_io import load_workflow_text
+
+SPIN = "local s = 0\nfor i = 1, {n} do s = s + i % 7 end\nreturn {{ {key} = s }}\n"
+
+
+def _run(text: str, inputs: dict | None = None, sink=None) -> tuple[float, dict]:
+    workflow = load_workflow_text(text)
+    began = time.perf_counter()
+    state = WorkflowRun(workflow, inputs, sink=sink).run()
+    return time.perf_counter() - began, state
+
+
+def _fan_out(count: int, body: str = "return { part = 1 }") -> str:
+    lines = ["name: fan-out", f"settings: {{parallel: {{max_workers: {os.cpu_count() or 2}}}}}", "nodes:",
+             "  - name: fork", "    language: lua", "    run: return { base = 1 }"]
+    for i in range(count):
+        lines += [f"  - name: b{i}", "    language: lua", f"    run: '{body}'"]
+    lines += ["  - name: join", "    language: lua", "    run: 'return { n = #state.parallel_results }'", "edges:"]
+    for i in range(count):
+        lines.append(f"  - {{from: fork, to: b{i}, type: parallel, fan_in: join}}")
+    for i in range(count):
+        lines.append(f"  - {{from: b{i}, to: join}}")
+    lines.append("  - {from: join, to: __end__}")
+    return "\n".join(lines) + "\n"
+
+
+def _indent(code: str, spaces: int = 6) -> str:
+    return "".join(" " * spaces + line + "\n" for line in code.splitlines())
+
+
+def vm_ready() -> float:
+    """Median µs to create a VM, sandbox it and set its limits (VMs kept alive, so no teardown is counted)."""
+    keep, times = [], []
+    for _ in range(400):
+        began = time.perf_counter()
+        vm = LuaVM().configure(30.0, 256, None, None)
+        times.append(time.perf_counter() - began)
+        keep.append(vm)
+    return statistics.median(times) * 1e6
+
+
+def vm_wait_in_branches() -> float:
+    """Median µs a branch waited for its VM (from the background pool) in 20-branch runs."""
+    text = _fan_out(20)
+    waits = []
+    for _ in range(10):
+        sink = ListSink()
+        _run(text, sink=sink)
+        waits += [e.vm_ready_us for e in sink.of_type(BranchStarted)]
+    return statistics.median(waits)
+
+
+def parallel_ratio(n: int) -> tuple[float, float, float]:
+    """Wall time of two CPU-bound Lua branches vs the same two loops in sequence (timeout limit active)."""
+    spin_a, spin_b = SPIN.format(n=n, key="a"), SPIN.format(n=n, key="b")
+    parallel = (
+        "name: two\nnodes:\n  - name: fork\n"
+        f"  - name: a\n    language: lua\n    run: |\n{_indent(spin_a)}"
+        f"  - name: b\n    language: lua\n    run: |\n{_indent(spin_b)}"
+        "  - name: join\nedges:\n"
+        "  - {from: fork, to: a, type: parallel, fan_in: join}\n"
+        "  - {from: fork, to: b, type: parallel, fan_in: join}\n"
+        "  - {from: a, to: join}\n  - {from: b, to: join}\n  - {from: join, to: __end__}\n"
+    )
+    sequence = (
+        "name: seq\nnodes:\n"
+        f"  - name: a\n    language: lua\n    run: |\n{_indent(spin_a)}"
+        f"  - name: b\n    language: lua\n    run: |\n{_indent(spin_b)}"
+    )
+    seq = statistics.median(_run(sequence)[0] for _ in range(3))
+    par = statistics.median(_run(parallel)[0] for _ in range(3))
+    return par / seq, par, seq
+
+
+def per_node_us(count: int = 1000) -> float:
+    lines = ["name: chain", f"settings: {{max_iterations: {count * 2}}}", "nodes:"]
+    for i in range(count):
+        lines += [f"  - name: n{i}", "    language: lua", "    run: return { i = 1 }"]
+    text = "\n".join(lines) + "\n"
+    times = [_run(text)[0] for _ in range(5)]
+    return statistics.median(times) / count * 1e6
+
+
+def fan_out_ms(count: int, repeats: int = 9) -> float:
+    text = _fan_out(count)
+    times = []
+    for _ in range(repeats):
+        elapsed, state = _run(text)
+        assert state["n"] == count
+        times.append(elapsed)
+    return statistics.median(times) * 1000
+
+
+def _rss_kb() -> float:
+    with open("/proc/self/statm") as stream:
+        return int(stream.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024
+
+
+def memory_per_vm(count: int = 200) -> tuple[float, float]:
+    """(RSS KiB per live VM, Lua allocator KiB per VM after a trivial node) for ``count`` live VMs."""
+    gc.collect()
+    before = _rss_kb()
+    vms = [LuaVM().configure(30.0, 256, None, None) for _ in range(count)]
+    for vm in vms:
+        vm.run_node("n", "return { i = 1 }", {"a": 1})
+    after = _rss_kb()
+    lua_kb = statistics.median(vm.memory_kb() for vm in vms)
+    return (after - before) / count, lua_kb
+
+
+def main() -> int:
+    rows = []
+    ready = vm_ready()
+    rows.append(("VM ready (create + sandbox + limits), median", f"{ready:.1f} µs", "<= 60 µs"))
+    wait = vm_wait_in_branches()
+    rows.append(("branch wait for its VM (pool), median", f"{wait:.1f} µs", "~0"))
+    ratio, par, seq = parallel_ratio(int(os.environ.get("TEA_BENCH_SPIN", "20000000")))
+    rows.append(("2 CPU-bound Lua branches / same loops in sequence", f"{ratio:.2f} ({par:.2f} s / {seq:.2f} s)",
+                 "<= 0.55"))
+    rows.append(("per-node overhead, 1000 trivial Lua nodes", f"{per_node_us():.1f} µs/node", "<= 20 µs"))
+    rows.append(("100 trivial branches into one fan-in, median", f"{fan_out_ms(100):.1f} ms", "<= 15 ms"))
+    rows.append(("200 trivial branches into one fan-in, median", f"{fan_out_ms(200, 5):.1f} ms", "-"))
+    rss, lua = memory_per_vm()
+    rows.append(("memory per live VM (RSS, 200 VMs)", f"{rss:.1f} KiB", "<= 64 KiB"))
+    rows.append(("Lua allocator per VM after one node", f"{lua:.1f} KiB", "-"))
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure'.ljust(width)}  {'value':<28} goal")
+    for name, value, goal in rows:
+        print(f"{name.ljust(width)}  {value:<28} {goal}")
+    print(f"(cpus: {os.cpu_count()}, python {sys.version.split()[0]})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

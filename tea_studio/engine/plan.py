@@ -1,0 +1,193 @@
+"""Workflow -> Plan: what the runner needs, resolved once (FORMAT.md §2-§5). Plans are plain data and pickle.
+
+Routing precedence for the node after X: X's ``goto`` -> X's sequential ``edges`` (file order, first match) ->
+the next node in the list -> ``__end__``. Entry: the first node unless an edge leaves ``__start__``.
+A node with parallel edges is a fork: its branches start at the targets (declaration order, ``to: [a, b]``
+giving one branch per target) and join at the edges' ``fan_in`` node.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from tea_studio.workflow.model import END, START, Workflow
+
+DEFAULT_MAX_ITERATIONS = 1000
+STRATEGIES = ("thread", "process", "dask")
+
+
+class PlanError(Exception):
+    """The workflow cannot be turned into a plan (e.g. a fork whose branches join at different nodes)."""
+
+    def __init__(self, message: str, node: str | None = None) -> None:
+        super().__init__(message)
+        self.node = node
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node: what it runs. ``kind`` as in the model (lua, python, action, noop, while_loop, ...)."""
+
+    name: str
+    kind: str
+    code: str = ""
+    uses: str | None = None
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class Route:
+    """A candidate successor: ``rule`` = "goto" (``condition`` is a goto ``if:``), "edge" (``condition``/``when``)
+    or "next" (the following node / __end__)."""
+
+    target: str
+    rule: str
+    condition: Any = None
+    when: Any = None
+
+
+@dataclass(frozen=True)
+class Fork:
+    node: str
+    branches: tuple[str, ...]  # start nodes, in edge declaration order
+    fan_in: str | None
+    strategy: str | None = None  # a per-edge parallel_strategy
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_iterations: int = DEFAULT_MAX_ITERATIONS
+    lua_timeout: float = 30.0
+    lua_max_memory_mb: float = 256.0
+    on_branch_error: str = "fail"  # fail | continue
+    strategy: str = "thread"
+    max_workers: int = 0  # 0 = CPU count
+    dask_scheduler: str | None = None
+
+
+@dataclass
+class Plan:
+    name: str
+    entry: str
+    steps: dict[str, Step]
+    routes: dict[str, tuple[Route, ...]]
+    forks: dict[str, Fork]
+    limits: Limits
+    variables: dict[str, Any] = field(default_factory=dict)
+    initial_state: dict[str, Any] = field(default_factory=dict)
+    interrupt_before: frozenset[str] = frozenset()
+    interrupt_after: frozenset[str] = frozenset()
+    has_lua: bool = False
+
+    @property
+    def breakpoints(self) -> frozenset[tuple[str, str]]:
+        return frozenset({(n, "before") for n in self.interrupt_before} | {(n, "after") for n in self.interrupt_after})
+
+
+def _names(value: Any) -> frozenset[str]:
+    if isinstance(value, str):
+        return frozenset({value})
+    if isinstance(value, (list, tuple, set)):
+        return frozenset(str(v) for v in value)
+    return frozenset()
+
+
+def _number(value: Any, default: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return default
+    return value
+
+
+def build_limits(workflow: Workflow) -> Limits:
+    parallel = workflow.setting("parallel", default={})
+    parallel = parallel if isinstance(parallel, dict) else {}
+    dask = parallel.get("dask") if isinstance(parallel.get("dask"), dict) else {}
+    strategy = str(parallel.get("strategy") or "thread")
+    on_error = str(parallel.get("on_branch_error") or "fail").lower()
+    workers = _number(parallel.get("max_workers"), 0)
+    return Limits(
+        max_iterations=int(_number(workflow.setting("max_iterations"), DEFAULT_MAX_ITERATIONS)),
+        lua_timeout=float(_number(workflow.setting("lua", "timeout"), 30.0)),
+        lua_max_memory_mb=float(_number(workflow.setting("lua", "max_memory_mb"), 256.0)),
+        on_branch_error="continue" if on_error == "continue" else "fail",
+        strategy=strategy,
+        max_workers=int(workers) if workers and workers > 0 else 0,
+        dask_scheduler=dask.get("scheduler"),
+    )
+
+
+def default_workers(limits: Limits) -> int:
+    return limits.max_workers or os.cpu_count() or 2
+
+
+def build_plan(workflow: Workflow) -> Plan:
+    """Resolve routing, forks and settings. Raises :class:`PlanError` for what cannot run at all."""
+    nodes = [node for node in workflow.nodes if node.name]
+    steps: dict[str, Step] = {}
+    for i, node in enumerate(nodes):
+        if node.name not in steps:
+            steps[node.name] = Step(node.name, node.kind, node.code or "", node.uses, i)
+    if not steps:
+        raise PlanError("the workflow has no nodes")
+
+    entry = nodes[0].name
+    for edge in workflow.edges:
+        if edge.source == START and not edge.parallel:
+            entry = edge.targets[0]
+            break
+
+    forks: dict[str, Fork] = {}
+    fork_edges: dict[str, list[Any]] = {}
+    for edge in workflow.edges:
+        if edge.parallel:
+            fork_edges.setdefault(edge.source, []).append(edge)
+    for source, edges in fork_edges.items():
+        fan_ins = [edge.fan_in for edge in edges if edge.fan_in]
+        if len(set(fan_ins)) > 1:
+            raise PlanError(f"fork '{source}' has branches joining at different fan-in nodes: "
+                            f"{', '.join(sorted(set(fan_ins)))}", source)
+        branches = tuple(target for edge in edges for target in edge.targets)
+        strategy = next((edge.parallel_strategy for edge in edges if edge.parallel_strategy), None)
+        forks[source] = Fork(source, branches, fan_ins[0] if fan_ins else None, strategy)
+
+    routes: dict[str, tuple[Route, ...]] = {}
+    sequential: dict[str, list[Any]] = {}
+    for edge in workflow.edges:
+        if not edge.parallel and edge.source != START:
+            sequential.setdefault(edge.source, []).append(edge)
+    for i, node in enumerate(nodes):
+        if node.name in routes:
+            continue
+        if node.goto is not None:
+            routes[node.name] = tuple(Route(rule.to, "goto", rule.condition) for rule in node.goto_rules)
+        elif node.name in sequential:
+            routes[node.name] = tuple(Route(target, "edge", edge.condition, edge.when)
+                                      for edge in sequential[node.name] for target in edge.targets)
+        else:
+            routes[node.name] = (Route(nodes[i + 1].name if i + 1 < len(nodes) else END, "next"),)
+
+    config = workflow.section("config")
+    before = set(_names(config.get("interrupt_before")))
+    after = set(_names(config.get("interrupt_after")))
+    for node in nodes:
+        if node.interrupt == "before":
+            before.add(node.name)
+        elif node.interrupt == "after":
+            after.add(node.name)
+
+    initial = workflow.initial_state if isinstance(workflow.initial_state, dict) else {}
+    return Plan(
+        name=workflow.name or (os.path.basename(workflow.path) if workflow.path else "workflow"),
+        entry=entry,
+        steps=steps,
+        routes=routes,
+        forks=forks,
+        limits=build_limits(workflow),
+        variables=dict(workflow.section("variables")),
+        initial_state=dict(initial),
+        interrupt_before=frozenset(before),
+        interrupt_after=frozenset(after),
+        has_lua=any(step.kind == "lua" for step in steps.values()),
+    )
