@@ -160,8 +160,8 @@ def run_command(args: Any) -> int:
             pauses.put(None)
 
     worker = threading.Thread(target=work, name="tea-run", daemon=True)
-    worker.start()
     try:
+        worker.start()
         while True:
             item = pauses.get()
             if item is None:
@@ -174,7 +174,8 @@ def run_command(args: Any) -> int:
                 control.resume()
     except KeyboardInterrupt:
         control.stop()
-        worker.join()
+        if worker.is_alive():
+            worker.join()
         print("error: stopped (interrupted)", file=sys.stderr)
         return 130
     worker.join()

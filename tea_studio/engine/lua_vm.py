@@ -200,6 +200,14 @@ class LuaVM:
         self.on_print = on_print
         return self
 
+    def close(self) -> None:
+        """Free the runtime now (the Lua state holds the VM's callbacks, so without this only the cyclic garbage
+        collector would free it)."""
+        self._functions = {}
+        self._compile = self._invoke = self._clear_hook = self._table_from = None
+        self.runtime = None
+        self.stop_check = self.on_print = None
+
     def memory_kb(self) -> float:
         """Memory the runtime's allocator has handed out since creation, in KiB."""
         return self.runtime.get_memory_used() / 1024.0
@@ -344,11 +352,16 @@ def _to_python(lua_type: Callable[[Any], str | None], value: Any) -> Any:
 
 
 class _VMPool:
-    """Pre-creates VMs in a background thread; each VM is handed out once, never returned."""
+    """A background thread that pre-creates VMs (each handed out once, never returned to the pool) and frees
+    discarded ones, so neither creating nor freeing a runtime sits on a branch's critical path. It yields the
+    GIL after each VM so running flows are never held up by it."""
 
-    def __init__(self, size: int = 8) -> None:
+    MAX_SIZE = 64
+
+    def __init__(self, size: int = 4) -> None:
         self.size = size
         self._ready: collections.deque[LuaVM] = collections.deque()
+        self._discarded: collections.deque[LuaVM] = collections.deque()
         self._wanted = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -358,31 +371,39 @@ class _VMPool:
             vm = self._ready.popleft()
         except IndexError:
             vm = None
-        self._refill()
+        self._wake()
         return vm if vm is not None else LuaVM()
 
-    def warm(self, count: int) -> None:
-        """Ask for at least ``count`` VMs ready (bounded), e.g. before a large fork."""
-        self.size = max(self.size, min(count, 256))
-        self._refill()
+    def discard(self, vm: LuaVM) -> None:
+        vm.stop_check = vm.on_print = None
+        self._discarded.append(vm)
+        self._wake()
 
-    def _refill(self) -> None:
-        if len(self._ready) >= self.size:
-            return
+    def warm(self, count: int) -> None:
+        """Keep at least ``count`` VMs ready from now on (bounded by MAX_SIZE)."""
+        self.size = max(self.size, min(count, self.MAX_SIZE))
+        self._wake()
+
+    def _wake(self) -> None:
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
-                    self._thread = threading.Thread(target=self._fill_forever, name="tea-lua-vm-pool", daemon=True)
+                    self._thread = threading.Thread(target=self._work_forever, name="tea-lua-vm-pool", daemon=True)
                     self._thread.start()
         self._wanted.set()
 
-    def _fill_forever(self) -> None:
+    def _work_forever(self) -> None:
         while True:
             self._wanted.wait()
             self._wanted.clear()
-            while len(self._ready) < self.size:
-                self._ready.append(LuaVM())
-                time.sleep(0)  # hand the GIL to waiting flows between two VMs: never delay a running branch
+            while True:
+                if self._discarded:
+                    self._discarded.popleft().close()
+                elif len(self._ready) < self.size:
+                    self._ready.append(LuaVM())
+                else:
+                    break
+                time.sleep(0)  # hand the GIL to running flows between two VMs
 
 
 _POOL = _VMPool()
@@ -393,6 +414,11 @@ def take_vm() -> LuaVM:
     return _POOL.take()
 
 
+def discard_vm(vm: LuaVM) -> None:
+    """A VM whose flow has ended: it is never used again and is freed in the background."""
+    _POOL.discard(vm)
+
+
 def warm_pool(count: int) -> None:
-    """Hint that about ``count`` VMs will be needed soon (a fork with that many branches)."""
+    """Hint that about ``count`` VMs will be needed soon (e.g. a run whose widest fork has that many branches)."""
     _POOL.warm(count)

@@ -40,7 +40,7 @@ from tea_studio.engine.events import (
     RunWarning,
 )
 from tea_studio.engine.expressions import ExpressionError, edge_condition_holds, goto_condition_holds
-from tea_studio.engine.lua_vm import LuaNodeError, LuaVM, take_vm
+from tea_studio.engine.lua_vm import LuaNodeError, LuaVM, discard_vm, take_vm, warm_pool
 from tea_studio.engine.plan import Fork, Plan, PlanError, build_plan, default_workers
 from tea_studio.engine.python_node import PythonNodeError, run_python_node
 from tea_studio.workflow.model import END, Workflow
@@ -337,6 +337,15 @@ class _Flow:
             self.vm = self.new_vm()
         return self.vm
 
+    def end_vm(self) -> float | None:
+        """Discard the flow's VM (never used again); returns its memory in KiB."""
+        vm, self.vm = self.vm, None
+        if vm is None:
+            return None
+        memory = vm.memory_kb()
+        discard_vm(vm)
+        return memory
+
     def new_vm(self) -> LuaVM:
         limits = self.plan.limits
         stop = self.control.is_stopped
@@ -557,7 +566,7 @@ def _run_branch(ctx: _RunContext, name: str, start: str, index: int, fork: Fork,
         final = flow.walk(start, state, stop_at)
     except RunError as exc:
         timing = (time.perf_counter() - began) * 1000.0
-        memory = flow.vm.memory_kb() if flow.vm is not None else None
+        memory = flow.end_vm()
         sink.emit(BranchFinished(time.monotonic(), name, fork.node, fork.fan_in, index, False, timing, None,
                                  exc.detail, exc.node, memory))
         stopped = isinstance(exc, RunStopped)
@@ -568,14 +577,13 @@ def _run_branch(ctx: _RunContext, name: str, start: str, index: int, fork: Fork,
         timing = (time.perf_counter() - began) * 1000.0
         message = f"internal error: {type(exc).__name__}: {exc}"
         sink.emit(BranchFinished(time.monotonic(), name, fork.node, fork.fan_in, index, False, timing, None,
-                                 message, flow.current or None, None))
+                                 message, flow.current or None, flow.end_vm()))
         return BranchOutcome(index, name, False, error=message, detail=f"branch '{name}': {message}",
                              node=flow.current or None, failed_branch=name, timing_ms=timing)
     timing = (time.perf_counter() - began) * 1000.0
-    memory = flow.vm.memory_kb() if flow.vm is not None else None
+    memory = flow.end_vm()
     sink.emit(BranchFinished(time.monotonic(), name, fork.node, fork.fan_in, index, True, timing,
                              copy_state(final) if ctx.record_states else None, None, None, memory))
-    flow.vm = None  # the VM ends with its branch
     return BranchOutcome(index, name, True, state=final, timing_ms=timing)
 
 
@@ -637,6 +645,8 @@ class WorkflowRun:
         except RunError as exc:
             sink.emit(RunFailed(time.monotonic(), exc.detail, exc.node, "", 0.0, None))
             raise
+        if plan.has_lua:
+            warm_pool(1 + max((len(fork.branches) for fork in plan.forks.values()), default=0))
         state = {**plan.initial_state, **self.inputs}
         sink.emit(RunStarted(t0, self.run_id, plan.name, copy_state(self.inputs)))
         ctx = _RunContext(plan, sink, self.control, self.record_states, self.executor, self.strategy)
@@ -655,7 +665,7 @@ class WorkflowRun:
             sink.emit(RunFailed(time.monotonic(), message, flow.current or None, "", timing, None))
             raise RunError(message, flow.current or None, located=False) from exc
         finally:
-            flow.vm = None
+            flow.end_vm()
             ctx.close()
         self.state = final
         sink.emit(RunFinished(time.monotonic(), final, (time.perf_counter() - began) * 1000.0))

@@ -22,6 +22,11 @@ _PALETTES = {
     "light": ("#f3f4f6", "#ffffff", "#f6f7f9", "#1f2328", "#f3f4f6", "#1a73e8", "#9aa0a6", "#8a929c"),
     "dark": ("#25272b", "#1e1f22", "#2b2d31", "#e8eaed", "#2f3136", "#4c8df6", "#6b7078", "#7f858d"),
 }
+# Light, midlight, mid, dark and shadow: the bevel colours Fusion draws frames, check boxes and arrows with.
+_BEVELS = {
+    "light": ("#ffffff", "#eceef1", "#b8bec8", "#8a929c", "#5f6670"),
+    "dark": ("#4a4e55", "#3a3d43", "#5a5f66", "#15161a", "#0b0c0e"),
+}
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
@@ -47,6 +52,8 @@ def theme_palette(theme: str) -> QPalette:
                       (role.ToolTipBase, base), (role.ToolTipText, text), (role.PlaceholderText, placeholder),
                       (role.Link, highlight)):
         palette.setColor(r, colour)
+    for r, colour in zip((role.Light, role.Midlight, role.Mid, role.Dark, role.Shadow), _BEVELS[theme], strict=True):
+        palette.setColor(r, QColor(colour))
     for r in (role.WindowText, role.Text, role.ButtonText):
         palette.setColor(QPalette.ColorGroup.Disabled, r, disabled)
     return palette

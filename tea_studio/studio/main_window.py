@@ -8,12 +8,13 @@ restore?) are attributes holding a function, so tests can answer them directly.
 from __future__ import annotations
 
 import os
+import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QFileSystemWatcher, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QColor, QImage, QKeySequence, QPainter
+from PySide6.QtGui import QAction, QActionGroup, QColor, QGuiApplication, QImage, QKeySequence, QPainter
 from PySide6.QtWidgets import (
     QApplication,
     QCompleter,
@@ -47,6 +48,7 @@ YAML_FILTER = "TEA workflows (*.yaml *.yml);;All files (*)"
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
 RELOAD, KEEP = "reload", "keep"
 RESTORE, LATER = "restore", "later"
+HEADLESS_PLATFORMS = ("offscreen", "minimal")
 
 
 def _as_list(value) -> list[str]:
@@ -827,7 +829,18 @@ class MainWindow(QMainWindow):
         event.accept()
 
     # -- default prompts ---------------------------------------------------------------------------------------
+    @staticmethod
+    def _nobody_to_ask(question: str, answer: str) -> str | None:
+        """On a display nobody sees (offscreen), a modal question would wait forever: answer it safely instead."""
+        if QGuiApplication.platformName() not in HEADLESS_PLATFORMS:
+            return None
+        print(f"tea-studio: no display to ask '{question}'; answering '{answer}'", file=sys.stderr)
+        return answer
+
     def _ask_save_changes(self) -> str:
+        headless = self._nobody_to_ask("save changes?", CANCEL)  # keep the edits: never discard unasked
+        if headless is not None:
+            return headless
         name = Path(self.path).name if self.path else "Untitled"
         buttons = QMessageBox.StandardButton
         answer = QMessageBox.warning(self, "Unsaved changes", f"Save the changes to {name} before closing?",
@@ -835,6 +848,9 @@ class MainWindow(QMainWindow):
         return {buttons.Save: SAVE, buttons.Discard: DISCARD}.get(answer, CANCEL)
 
     def _ask_reload(self, dirty: bool) -> str:
+        headless = self._nobody_to_ask("reload the changed file?", KEEP)
+        if headless is not None:
+            return headless
         name = Path(self.path).name if self.path else "the file"
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Warning)
@@ -853,6 +869,9 @@ class MainWindow(QMainWindow):
         return RELOAD if box.clickedButton() is reload else KEEP
 
     def _ask_restore(self, found: recovery.Recovery) -> str:
+        headless = self._nobody_to_ask("restore unsaved work?", LATER)
+        if headless is not None:
+            return headless
         import datetime
 
         when = datetime.datetime.fromtimestamp(found.saved_at).strftime("%Y-%m-%d %H:%M")
@@ -870,15 +889,20 @@ class MainWindow(QMainWindow):
         return RESTORE if clicked is restore else DISCARD if clicked is discard else LATER
 
     def _ask_open_path(self) -> str | None:
+        if self._nobody_to_ask("which file to open?", "none") is not None:
+            return None
         start = str(Path(self.path).parent) if self.path else str(Path.cwd())
         path, _ = QFileDialog.getOpenFileName(self, "Open workflow", start, YAML_FILTER)
         return path or None
 
     def _ask_save_path(self, title: str, filters: str) -> str | None:
+        if self._nobody_to_ask(f"{title}: which file?", "none") is not None:
+            return None
         start = self.path or str(Path.cwd() / "workflow.yaml")
         path, _ = QFileDialog.getSaveFileName(self, title, start, filters)
         return path or None
 
     def _show_error(self, title: str, message: str) -> None:
         self.log_message(message)
-        QMessageBox.critical(self, title, message)
+        if self._nobody_to_ask(f"{title}: {message}", "ok") is None:
+            QMessageBox.critical(self, title, message)

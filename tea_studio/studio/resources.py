@@ -50,9 +50,11 @@ def icon(name: str) -> QIcon:
 
 
 def theme_stylesheet(theme: str) -> str:
-    """The Qt style sheet of a theme (``light`` or ``dark``)."""
+    """The Qt style sheet of a theme (``light`` or ``dark``); ``@ICONS@`` in it names the icons folder."""
     path = resources_dir() / "themes" / f"{theme}.qss"
-    return path.read_text(encoding="utf-8") if path.is_file() else ""
+    if not path.is_file():
+        return ""
+    return path.read_text(encoding="utf-8").replace("@ICONS@", (resources_dir() / "icons").as_posix())
 
 
 def settings() -> QSettings:

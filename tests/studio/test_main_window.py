@@ -343,3 +343,19 @@ def test_window_state_and_recent_files_persist(make_window, small_file, example_
     assert again.recent_files()[:2] == [str(example_file("loop")), str(small_file)]
     again.recent_menu.aboutToShow.emit()
     assert [a.text() for a in again.recent_menu.actions()][:2] == ["loop.yaml", "small.yaml"]
+
+
+def test_view_menu_zoom_grid_snap_minimap(make_window, example_file):
+    window = make_window(example_file("loop"))
+    zoom = window.view.zoom()
+    window.zoom_in_action.trigger()
+    assert window.view.zoom() > zoom and window.zoom_label.text() == f"Zoom {round(window.view.zoom() * 100)}%"
+    window.zoom_out_action.trigger()
+    assert abs(window.view.zoom() - zoom) < 1e-6
+    window.grid_action.setChecked(False)
+    window.snap_action.setChecked(True)
+    window.minimap_action.setChecked(False)
+    assert not window.view.grid_visible and window.view.snap and not window.view.minimap.isVisible()
+    again = make_window()
+    assert not again.grid_action.isChecked() and again.snap_action.isChecked()
+    assert not again.view.grid_visible and again.view.snap and not again.view.minimap.isVisible()
