@@ -356,7 +356,7 @@ class _VMPool:
     discarded ones, so neither creating nor freeing a runtime sits on a branch's critical path. It yields the
     GIL after each VM so running flows are never held up by it."""
 
-    MAX_SIZE = 64
+    MAX_SIZE = 128
 
     def __init__(self, size: int = 4) -> None:
         self.size = size
@@ -365,6 +365,19 @@ class _VMPool:
         self._wanted = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._holds = 0
+
+    def hold(self) -> None:
+        """A fork is running its branches: keep the GIL for them (background work waits for release())."""
+        with self._lock:
+            self._holds += 1
+
+    def release(self) -> None:
+        with self._lock:
+            self._holds -= 1
+            idle = self._holds == 0
+        if idle:
+            self._wake()
 
     def take(self) -> LuaVM:
         try:
@@ -385,6 +398,8 @@ class _VMPool:
         self._wake()
 
     def _wake(self) -> None:
+        if self._holds:
+            return  # release() wakes the thread when the last fork has joined
         if self._thread is None:
             with self._lock:
                 if self._thread is None:
@@ -396,7 +411,7 @@ class _VMPool:
         while True:
             self._wanted.wait()
             self._wanted.clear()
-            while True:
+            while not self._holds:
                 if self._discarded:
                     self._discarded.popleft().close()
                 elif len(self._ready) < self.size:
@@ -417,6 +432,15 @@ def take_vm() -> LuaVM:
 def discard_vm(vm: LuaVM) -> None:
     """A VM whose flow has ended: it is never used again and is freed in the background."""
     _POOL.discard(vm)
+
+
+def hold_pool() -> None:
+    """Pause background VM work while branches run (pair with :func:`release_pool`)."""
+    _POOL.hold()
+
+
+def release_pool() -> None:
+    _POOL.release()
 
 
 def warm_pool(count: int) -> None:

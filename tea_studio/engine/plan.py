@@ -80,10 +80,11 @@ class Plan:
     interrupt_before: frozenset[str] = frozenset()
     interrupt_after: frozenset[str] = frozenset()
     has_lua: bool = False
+    breakpoints: frozenset[tuple[str, str]] = frozenset()  # (node, "before"|"after") from config and nodes
 
-    @property
-    def breakpoints(self) -> frozenset[tuple[str, str]]:
-        return frozenset({(n, "before") for n in self.interrupt_before} | {(n, "after") for n in self.interrupt_after})
+    def __post_init__(self) -> None:
+        self.breakpoints = frozenset({(n, "before") for n in self.interrupt_before}
+                                     | {(n, "after") for n in self.interrupt_after})
 
 
 def _names(value: Any) -> frozenset[str]:

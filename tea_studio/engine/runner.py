@@ -40,7 +40,7 @@ from tea_studio.engine.events import (
     RunWarning,
 )
 from tea_studio.engine.expressions import ExpressionError, edge_condition_holds, goto_condition_holds
-from tea_studio.engine.lua_vm import LuaNodeError, LuaVM, discard_vm, take_vm, warm_pool
+from tea_studio.engine.lua_vm import LuaNodeError, LuaVM, discard_vm, hold_pool, release_pool, take_vm, warm_pool
 from tea_studio.engine.plan import Fork, Plan, PlanError, build_plan, default_workers
 from tea_studio.engine.python_node import PythonNodeError, run_python_node
 from tea_studio.workflow.model import END, Workflow
@@ -485,7 +485,13 @@ class _Flow:
 
     def _fork_shared(self, executor: Executor, fork: Fork, state: dict[str, Any],
                      stop_at: frozenset[str]) -> list[BranchOutcome]:
-        job = _ForkJob(self, fork, state, stop_at)
+        hold_pool()
+        try:
+            return self._run_job(executor, _ForkJob(self, fork, state, stop_at))
+        finally:
+            release_pool()
+
+    def _run_job(self, executor: Executor, job: _ForkJob) -> list[BranchOutcome]:
         helpers = min(len(job.tasks), _workers_of(executor))
         if self.branch:
             helpers -= 1  # this flow drains too

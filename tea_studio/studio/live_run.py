@@ -13,6 +13,7 @@ import collections
 import concurrent.futures
 import json
 import os
+import sys
 import threading
 import time
 import uuid
@@ -20,11 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
 
 from tea_studio.engine import events as ev
 
 TICK_MS = 30
+# While a live run is going, Python threads hand the GIL over more often so the GUI thread never waits long for it
+# behind busy branch threads (CPython's default is 5 ms per hand-over).
+LIVE_SWITCH_INTERVAL = 0.001
 
 # Node statuses shown on the canvas (NodeItem.set_run_info).
 WAITING = "waiting"
@@ -617,6 +621,7 @@ class LiveRun(QObject):
 
     updated = Signal(object)
     finished = Signal(bool)
+    _worker_done = Signal()  # emitted from the worker thread, delivered queued: drain at once, not on the next tick
 
     def __init__(self, workflow, inputs: dict | None = None, *, control=None, pool: QThreadPool | None = None,
                  tick_ms: int = TICK_MS, tap=None, parent: QObject | None = None) -> None:
@@ -640,10 +645,18 @@ class LiveRun(QObject):
         self._timer = QTimer(self)
         self._timer.setInterval(tick_ms)
         self._timer.timeout.connect(self.drain)
+        self._worker_done.connect(self.drain, Qt.ConnectionType.QueuedConnection)
         self._ended = False
 
     # control ---------------------------------------------------------------------------------------------------
+    _live_runs = 0
+    _saved_switch_interval: float | None = None
+
     def start(self) -> None:
+        if LiveRun._live_runs == 0:
+            LiveRun._saved_switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(LIVE_SWITCH_INTERVAL, LiveRun._saved_switch_interval))
+        LiveRun._live_runs += 1
         self._thread = threading.Thread(target=self._work, name=f"tea-run-{self.record.run_id}", daemon=True)
         self._timer.start()
         self._thread.start()
@@ -681,6 +694,7 @@ class LiveRun(QObject):
             self._error = exc
         finally:
             self._done.set()
+            self._worker_done.emit()
 
     # GUI thread ------------------------------------------------------------------------------------------------
     def drain(self) -> None:
@@ -696,6 +710,9 @@ class LiveRun(QObject):
                 delta = _merge(delta, extra) if delta else extra
             self._ended = True
             self._timer.stop()
+            LiveRun._live_runs -= 1
+            if LiveRun._live_runs == 0 and LiveRun._saved_switch_interval is not None:
+                sys.setswitchinterval(LiveRun._saved_switch_interval)
             self.executor.shutdown(wait=False)
             delta = self.model.finish(delta)
         elif delta is None and self.model.has_open_executions:  # nothing new, but running bars grow

@@ -223,7 +223,8 @@ class MainWindow(QMainWindow):
         self.fit_action = a("&Fit", self.fit_selection, "F", "fit",
                             "Fit the selected nodes in the view, or the whole workflow when nothing is selected")
         self.fit_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-        self.view.addAction(self.fit_action)
+        self.view.addAction(self.fit_action)  # a bare F belongs to the canvas, not to text fields or lists
+        self.removeAction(self.fit_action)
         self.layout_action = a("&Auto-layout", self.auto_layout, "Ctrl+L", "layout",
                                "Arrange the nodes left to right (undoable)")
         self.grid_action = a("Show &Grid", self.set_grid_visible, None, None, "Show the background grid",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from tea_studio.studio.panels.state_view import StateDock
 from tea_studio.workflow.model import PYTHON
 
 INPUTS_FILE = "run_inputs.json"
+CANVAS_REPAINT_S = 0.09
 TRUST_FILE = "trusted_files.json"
 
 
@@ -180,6 +182,8 @@ class RunTools(QObject):
         self.live: LiveRun | None = None
         self.model: RunModel | None = None
         self.last_message: tuple[str, str] | None = None
+        self._pending_nodes: set[str] = set()
+        self._canvas_painted_at = 0.0
         self.event_tap = None  # an extra sink seeing every event (benchmarks count with it)
         # injectable for tests and scripts
         self.trust_prompt: Callable[[str | None, list[str]], bool] = self._ask_trust
@@ -376,12 +380,24 @@ class RunTools(QObject):
         self.live.finished.connect(self._finished)
         self.model = self.live.model
         self._set_views(self.model)
+        self._show_run_docks()
         self.state_view.clear()
         self.live.start()
         self._update_actions()
         self._log(f"Running {Path(self.path).name if self.path else 'workflow'}…")
         self.run_started.emit()
         return True
+
+    def _show_run_docks(self) -> None:
+        """Bring the timeline forward with room for a few lanes (once; the user's sizes win afterwards)."""
+        dock = self.docks["timeline"]
+        dock.show()
+        dock.raise_()
+        if dock.height() < 200 and not self._docks_sized:
+            self.window.resizeDocks([dock], [240], Qt.Orientation.Vertical)
+        self._docks_sized = True
+
+    _docks_sized = False
 
     def _valid_for_run(self, workflow) -> bool:
         from tea_studio.workflow.validation import validate
@@ -451,6 +467,7 @@ class RunTools(QObject):
 
     # -- applying ticks -------------------------------------------------------------------------------------
     def _set_views(self, model: RunModel | None) -> None:
+        self._pending_nodes.clear()
         self.timeline.set_model(model)
         self.fan_in_view.set_model(model)
         self.log_view.set_model(model)
@@ -474,10 +491,18 @@ class RunTools(QObject):
     def _apply(self, delta: RunDelta) -> None:
         if self.model is None or self.live is None or delta is None:
             return
-        for name in set(delta.nodes) | set(delta.fan_ins):
-            item = self._item(name)
-            if item is not None:
-                self._paint_node(item, name)
+        # node items are repainted at most every CANVAS_REPAINT_S during a run (each repaint redraws the edges
+        # crossing the item), and at once for pauses and the end
+        self._pending_nodes.update(delta.nodes)
+        self._pending_nodes.update(delta.fan_ins)
+        now = time.monotonic()
+        if delta.finished or delta.paused or delta.resumed or now - self._canvas_painted_at >= CANVAS_REPAINT_S:
+            self._canvas_painted_at = now
+            for name in self._pending_nodes:
+                item = self._item(name)
+                if item is not None:
+                    self._paint_node(item, name)
+            self._pending_nodes.clear()
         self.timeline.apply(delta)
         self.fan_in_view.apply(delta)
         self.log_view.apply(delta)
@@ -493,17 +518,17 @@ class RunTools(QObject):
 
     def _finished(self, ok: bool) -> None:
         record = self.live.record
-        try:
-            self.history.add(record, self.path)
-        except OSError as exc:
-            self._log(f"Could not store the run in the history: {exc}")
-        self.runs_panel.refresh()
         self._update_actions()
         if ok:
             self._log(f"Run finished in {format_ms(record.duration_ms)}")
         else:
             self._log(f"Run failed: {record.error}")
         self.run_ended.emit(ok)
+        try:  # stored after the end is announced; still before control returns to the event loop
+            self.history.add(record, self.path)
+        except OSError as exc:
+            self._log(f"Could not store the run in the history: {exc}")
+        self.runs_panel.refresh()
 
     def _detach_live(self) -> None:
         if self.live is not None:

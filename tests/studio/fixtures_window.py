@@ -5,10 +5,12 @@ Import them in a test module with ``from fixtures_window import *  # noqa: F403`
 
 from __future__ import annotations
 
+import gc
 import pathlib
 import shutil
 
 import pytest
+import shiboken6
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "resources" / "examples"
@@ -93,7 +95,11 @@ def make_window(qtbot, studio_env):
 
     yield make
     for window in windows:
-        window.prompts.save_changes = "discard"  # teardown closes without asking anything of the test
+        if shiboken6.isValid(window):
+            window.prompts.save_changes = "discard"  # teardown closes without asking anything of the test
+            window.close()
+            shiboken6.delete(window)  # now, on this thread: not later from a garbage collection pass
+    gc.collect()
 
 
 @pytest.fixture

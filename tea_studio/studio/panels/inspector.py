@@ -293,6 +293,7 @@ class WorkflowPage(QWidget):
         self.schema_field.committed.connect(lambda value: inspector.commit_workflow_field("state_schema", value))
         form.addRow("Name", self.name_edit)
         form.addRow("Description", self.description_edit)
+        form.addRow("", self.description_edit.error)
         form.addRow("Variables", self.variables_field)
         form.addRow("", self.variables_field.error)
         form.addRow(QLabel("<b>Parallel</b>"))

@@ -8,6 +8,7 @@ the live run's tick says something changed.
 from __future__ import annotations
 
 import bisect
+import time
 
 from PySide6.QtCore import QPoint, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QPen, QWheelEvent
@@ -27,6 +28,7 @@ from tea_studio.studio.live_run import Execution, Lane, RunDelta, RunModel, form
 LANE_H = 20
 LABEL_W = 130
 AXIS_H = 18
+LIVE_REPAINT_S = 0.09  # during a run, repaint on at most one tick in three
 MIN_SCALE = 1.0  # px per second
 MAX_SCALE = 5e6
 
@@ -52,6 +54,7 @@ class TimelineCanvas(QWidget):
         self.origin = 0.0  # seconds at the left edge of the bar area
         self.follow = True  # keep the whole run in view while it grows
         self.selected: Execution | None = None
+        self._painted_at = 0.0
         self.setMouseTracking(True)
         self.setMinimumHeight(AXIS_H + LANE_H)
 
@@ -75,13 +78,18 @@ class TimelineCanvas(QWidget):
     def apply(self, delta: RunDelta) -> None:
         if delta.lanes or delta.reset:
             self._resize_lanes()
-        self.refresh()
+        now = time.monotonic()
+        if delta.finished or delta.lanes or now - self._painted_at >= LIVE_REPAINT_S:
+            self._painted_at = now
+            self.refresh()
 
     @property
     def duration(self) -> float:
         if self.model is None:
             return 1.0
-        return max(self.model.end or 0.0, self.model.now, 1e-3)
+        if self.model.end is not None:
+            return max(self.model.end, 1e-3)
+        return max(self.model.now, 1e-3)
 
     # zoom ----------------------------------------------------------------------------------------------------
     def bar_width(self) -> int:

@@ -215,6 +215,7 @@ class FanInView(QTreeWidget):
         return [(item.child(i).text(0), item.child(i).text(1)) for i in range(item.childCount())]
 
     def _show(self, fan_in: FanInInfo) -> None:
+        """Add the results that landed since the last tick; re-order once, when the fan-in has joined."""
         item = self._items.get(fan_in.node)
         if item is None:
             item = self._items[fan_in.node] = QTreeWidgetItem(self)
@@ -222,17 +223,22 @@ class FanInView(QTreeWidget):
         done, total = fan_in.progress
         item.setText(0, fan_in.node)
         item.setText(1, f"{done}/{total}" + (" joined" if fan_in.joined else ""))
-        item.takeChildren()
-        for result in fan_in.listed():
-            state = self.model.branch_state(result) if self.model is not None else None
-            child = QTreeWidgetItem([result.branch, "ok" if result.ok else "error", format_ms(result.timing_ms),
-                                     preview(state) if result.ok else (result.error or "")])
-            child.setData(0, Qt.ItemDataRole.UserRole, result)
-            if not result.ok:
-                child.setForeground(1, QBrush(QColor("#e53935")))
-                child.setToolTip(3, result.error or "")
-            item.addChild(child)
-        item.setExpanded(True)
+        listed = fan_in.listed()
+        shown = [item.child(i).data(0, Qt.ItemDataRole.UserRole) for i in range(item.childCount())]
+        if shown != listed[: len(shown)]:  # joined (declaration order) or a new fork of the same fan-in
+            item.takeChildren()
+            shown = []
+        item.addChildren([self._row(result) for result in listed[len(shown):]])
+
+    def _row(self, result: FanInResult) -> QTreeWidgetItem:
+        state = self.model.branch_state(result) if self.model is not None and result.ok else None
+        row = QTreeWidgetItem([result.branch, "ok" if result.ok else "error", format_ms(result.timing_ms),
+                               preview(state) if result.ok else (result.error or "")])
+        row.setData(0, Qt.ItemDataRole.UserRole, result)
+        if not result.ok:
+            row.setForeground(1, QBrush(QColor("#e53935")))
+            row.setToolTip(3, result.error or "")
+        return row
 
     def _clicked(self, item: QTreeWidgetItem, _column: int) -> None:
         result = item.data(0, Qt.ItemDataRole.UserRole)
