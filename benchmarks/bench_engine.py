@@ -12,8 +12,8 @@ import statistics
 import sys
 import time
 
-from tea_studio.engine.events import BranchStarted, ListSink
 from tea_studio.engine import lua_vm
+from tea_studio.engine.events import BranchStarted, ListSink
 from tea_studio.engine.lua_vm import LuaVM
 from tea_studio.engine.runner import WorkflowRun
 from tea_studio.workflow.yaml_io import load_workflow_text
@@ -139,6 +139,7 @@ def _heap_kb() -> float:
 
 def memory_per_vm(count: int = 200) -> tuple[float, float]:
     """(heap KiB per live VM incl. its Python wrapper, Lua allocator KiB per VM after one trivial node)."""
+    _pool_idle()  # the pool thread frees discarded VMs: let it finish so the heap only grows by ours
     gc.collect()
     before = _heap_kb()
     vms = [LuaVM().configure(30.0, 256, None, None) for _ in range(count)]
