@@ -9,7 +9,6 @@ the run start).
 from __future__ import annotations
 
 import dataclasses
-import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, Protocol

@@ -57,6 +57,9 @@ CREATABLE_KINDS: dict[str, tuple[str, str]] = {
     FAN_IN: ("Fan-in", "fan_in"),
 }
 
+# Kinds a node can be switched between in the inspector.
+SWITCHABLE_KINDS = (LUA, PYTHON, NOOP, ACTION)
+
 _NEW_CODE = {
     LUA: "return {}\n",
     PYTHON: "return {}\n",
@@ -511,6 +514,46 @@ class EditableWorkflow(QObject):
         if node.code == code:
             return
         self._push(f"Edit code of {name}", [NodeAttr(node, "code", node.code, code)], CODE_ID, id(node))
+
+    def set_node_kind(self, name: str, kind: str) -> None:
+        """Switch a node to Lua, Python, No-op or Action as one undo step.
+
+        Lua <-> Python keeps the code; a code node is written in the ``language:`` form; a node that is no
+        longer an action loses ``uses``/``with``, and one that no longer runs code loses its code.
+        """
+        if kind not in SWITCHABLE_KINDS:
+            raise ValueError(f"a node cannot be switched to kind {kind!r}")
+        node = self._require(name)
+        if node.kind == kind:
+            return
+        wanted: dict[str, Any] = {"kind": kind}
+        if kind in (LUA, PYTHON):
+            wanted["code_form"] = FORM_LANGUAGE
+            wanted["code"] = node.code if node.kind in (LUA, PYTHON) and node.code else _NEW_CODE[kind]
+        else:
+            wanted["code_form"] = None
+            wanted["code"] = None
+        if kind == ACTION:
+            wanted["uses"] = node.uses if node.uses is not None else ""
+            wanted["with_args"] = node.with_args if node.with_args is not None else {}
+        else:
+            wanted["uses"] = None
+            wanted["with_args"] = None
+        changes: list[Change] = [NodeAttr(node, attr, getattr(node, attr), value)
+                                 for attr, value in wanted.items() if getattr(node, attr) != value]
+        label = CREATABLE_KINDS.get(kind, (kind,))[0]
+        self._push(f"Make {name} a {label} node", changes)
+
+    def add_connected_node(self, kind: str, pos: tuple[float, float], source: str) -> str:
+        """Add a node of ``kind`` at ``pos`` and a route ``source`` -> it, as one undo step."""
+        source_node = self._require(source)
+        node = self.new_node(kind)
+        draft = _RouteDraft(self.workflow)
+        draft.connect(source_node, node.name)
+        changes: list[Change] = [NodeInsert(len(self.workflow.nodes), node), self._positions_change({node.name: pos}),
+                                 *draft.changes()]
+        self._push(f"Add {node.name} after {source}", changes)
+        return node.name
 
     def set_node_fields(self, name: str, **fields: Any) -> None:
         """Replace node fields (kind, code_form, uses, with_args, output, fan_in, interrupt, extra, goto)."""

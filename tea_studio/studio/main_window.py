@@ -43,6 +43,9 @@ DISK_CHECK_DELAY_MS = 200
 ZOOM_STEP = 1.25
 ZOOM_RANGE = (0.1, 4.0)
 YAML_FILTER = "TEA workflows (*.yaml *.yml);;All files (*)"
+# Bump when the default dock layout changes: saved layouts of another version are ignored.
+WINDOW_STATE_VERSION = 2
+BOTTOM_DOCK_HEIGHT = 240  # room for the timeline's axis and five lanes
 
 # Answers of the injectable prompts.
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
@@ -114,17 +117,20 @@ class MainWindow(QMainWindow):
 
         self._connect_document()
         self.resize(1400, 900)
-        if restore_state:
-            self._restore_window_state()
         self.apply_theme(self.theme, persist=False)
         self._update_title()
         self._update_status()
+        self.run_tools = None
+        self._error_count = 0
         if path is not None:
             self.load_file(path)
         else:
             self.validate_now()
 
         self.run_tools = self._create_run_tools()
+        self._arrange_docks()
+        if restore_state:
+            self._restore_window_state()
 
     def _create_run_tools(self):
         """The live-run tools (their own Run actions and docks), or None when they cannot be set up."""
@@ -148,6 +154,11 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_docks(self) -> None:
+        # The right column (inspector, state) runs the full height; the bottom docks sit under the canvas.
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.setDockOptions(self.dockOptions() | QMainWindow.DockOption.GroupedDragging)
         self.palette = NodePalette()
         self.palette.node_requested.connect(self.add_node_at_centre)
         self.palette_dock = self._dock("Nodes", "paletteDock", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -158,10 +169,34 @@ class MainWindow(QMainWindow):
         self.problems.problem_activated.connect(self.show_problem)
         self.problems_dock = self._dock("Problems", "problemsDock", self.problems,
                                         Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.palette_dock.setMinimumWidth(150)
-        self.inspector_dock.setMinimumWidth(360)
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [170, 400], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.problems_dock], [150], Qt.Orientation.Vertical)
+        self.palette_dock.setMinimumWidth(130)
+        self.inspector_dock.setMinimumWidth(340)
+        self.problems.setMinimumHeight(60)
+
+    def _arrange_docks(self) -> None:
+        """The default layout: Inspector above State/Runs on the right; Timeline, Log and Problems tabbed below."""
+        bottom = [self.problems_dock]
+        tools = self.run_tools
+        if tools is not None:
+            docks = tools.docks
+            bottom = [docks["timeline"], docks["log"], self.problems_dock]
+            self.tabifyDockWidget(docks["timeline"], docks["log"])
+            self.tabifyDockWidget(docks["log"], self.problems_dock)
+            self.splitDockWidget(self.inspector_dock, docks["state"], Qt.Orientation.Vertical)
+            self.tabifyDockWidget(docks["state"], docks["runs"])
+            docks["state"].raise_()
+            self.resizeDocks([self.inspector_dock, docks["state"]], [560, 260], Qt.Orientation.Vertical)
+        self.problems_dock.raise_()
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [150, 400], Qt.Orientation.Horizontal)
+        self.resizeDocks([bottom[0]], [BOTTOM_DOCK_HEIGHT], Qt.Orientation.Vertical)
+
+    def raised_bottom_dock(self) -> QDockWidget | None:
+        """The bottom dock whose tab is in front (None when none is shown)."""
+        for dock in self.findChildren(QDockWidget):
+            if (self.dockWidgetArea(dock) == Qt.DockWidgetArea.BottomDockWidgetArea and dock.isVisible()
+                    and not dock.isFloating()):
+                return dock
+        return None
 
     def _action(self, text: str, slot, shortcut=None, icon_name: str | None = None, tip: str | None = None,
                 checkable: bool = False) -> QAction:
@@ -315,6 +350,7 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         self.file_label = QLabel()
+        self.file_label.setObjectName("fileLabel")
         self.node_count_label = QLabel()
         self.problem_label = QLabel()
         self.zoom_label = QLabel()
@@ -366,7 +402,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{name}{'*' if dirty else ''} — TEA Studio")
 
     def _update_status(self) -> None:
-        self.file_label.setText(self.path or "Untitled (not saved)")
+        self.file_label.setText(Path(self.path).name if self.path else "Untitled (not saved)")
+        self.file_label.setToolTip(self.path or "")
         count = len(self.workflow.nodes)
         self.node_count_label.setText(f"{count} node{'s' if count != 1 else ''}")
         self.zoom_label.setText(f"Zoom {round(self.zoom_factor() * 100)}%")
@@ -416,7 +453,7 @@ class MainWindow(QMainWindow):
         self._set_workflow(workflow)
         self._disk_text = self._read_disk(path)
         self.add_recent_file(path)
-        self.log_message(f"Opened {path}")
+        self.log_message(f"Opened {Path(path).name}")
         return True
 
     def _set_workflow(self, workflow: Workflow) -> None:
@@ -466,7 +503,7 @@ class MainWindow(QMainWindow):
         self.autosaver.discard()
         self._update_title()
         self._update_status()
-        self.log_message(f"Saved {path}")
+        self.log_message(f"Saved {Path(path).name}")
         return True
 
     def export_headless(self, path: str | os.PathLike | None = None) -> bool:
@@ -668,6 +705,12 @@ class MainWindow(QMainWindow):
         self.problems_by_node = by_node
         self.problem_label.setText(self.problems.summary())
         self.problems_dock.setWindowTitle(f"Problems ({len(problems)})" if problems else "Problems")
+        errors = self.problems.counts()[0]
+        running = self.run_tools is not None and self.run_tools.running
+        if errors > self._error_count and not running:
+            self.problems_dock.show()
+            self.problems_dock.raise_()  # new errors come forward, except over a live run's timeline
+        self._error_count = errors
         return problems
 
     def show_problem(self, problem) -> None:
@@ -698,6 +741,15 @@ class MainWindow(QMainWindow):
         if centre:
             self.view.centerOn(item)
         return True
+
+    def open_node_line(self, node: str, line: int) -> bool:
+        """Select ``node``, show it in the inspector and put the code editor's cursor on ``line`` (highlighted)."""
+        if not self.select_node(node):
+            return False
+        self.inspector_dock.show()
+        self.inspector_dock.raise_()
+        self.inspector.show_node(node)
+        return self.inspector.go_to_code_line(line)
 
     def focus_find(self) -> None:
         self.find_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -804,17 +856,17 @@ class MainWindow(QMainWindow):
         self.set_snap_enabled(self.snap_action.isChecked())
         self.set_minimap_visible(self.minimap_action.isChecked())
 
-    def _restore_window_state(self) -> None:
+    def _restore_window_state(self) -> bool:
+        """Restore the saved size and dock layout; a layout saved by another layout version is ignored."""
         geometry = self.settings.value("window/geometry")
         state = self.settings.value("window/state")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        if state is not None:
-            self.restoreState(state)
+        return state is not None and self.restoreState(state, WINDOW_STATE_VERSION)
 
     def save_window_state(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/state", self.saveState(WINDOW_STATE_VERSION))
         self.settings.sync()
 
     def showEvent(self, event) -> None:

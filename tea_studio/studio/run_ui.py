@@ -458,12 +458,15 @@ class RunTools(QObject):
         names = names if names is not None else self._selected_names()
         index = 0 if when == "before" else 1
         for name in names:
-            enabled = not document.breakpoints(name)[index]
-            document.set_breakpoint(name, when, enabled)
-            if self.running:  # the live run follows too
-                breakpoints = getattr(self.live.control, "breakpoints", None)
-                if breakpoints is not None:
-                    (breakpoints.add if enabled else breakpoints.discard)((name, when))
+            self.set_breakpoint(name, when, not document.breakpoints(name)[index])
+
+    def set_breakpoint(self, name: str, when: str, enabled: bool) -> None:
+        """Set or clear one breakpoint in the document; a live run follows at once."""
+        self.document.set_breakpoint(name, when, enabled)
+        if self.running:
+            breakpoints = getattr(self.live.control, "breakpoints", None)
+            if breakpoints is not None:
+                (breakpoints.add if enabled else breakpoints.discard)((name, when))
 
     # -- applying ticks -------------------------------------------------------------------------------------
     def _set_views(self, model: RunModel | None) -> None:
@@ -614,28 +617,14 @@ class RunTools(QObject):
             self.show_node_state(name)
 
     def open_node_line(self, node: str, line: int) -> None:
-        """Jump to a Lua line of a node's code (from an error in the log): select it and place the cursor."""
-        self.select_node(node, show_state=False)
-        go = getattr(self.window, "open_node_line", None)
-        if callable(go):
-            go(node, line)
-            return
-        inspector = getattr(self.window, "inspector", None)
-        editor = getattr(getattr(inspector, "node_page", None), "code_editor", None)
-        if editor is None:
+        """Jump to a Lua line of a node's code (from an error in the log): the window shows it in the editor."""
+        self._selecting = True  # the jump is about the code: keep the state view as it is
+        try:
+            opened = self.window.open_node_line(node, line)
+        finally:
+            self._selecting = False
+        if not opened:
             self._log(f"{node}: line {line}")
-            return
-        dock = getattr(self.window, "inspector_dock", None)
-        if dock is not None:
-            dock.show()
-            dock.raise_()
-        block = editor.document().findBlockByLineNumber(max(0, line - 1))
-        if block.isValid():
-            cursor = editor.textCursor()
-            cursor.setPosition(block.position())
-            editor.setTextCursor(cursor)
-            editor.centerCursor()
-        editor.setFocus()
 
     # -- history --------------------------------------------------------------------------------------------
     def open_history_run(self, run_id: str) -> bool:

@@ -1,4 +1,4 @@
-"""A minimap overlay in a corner of the view: every node as a small rectangle and the visible area as a frame.
+"""A small translucent minimap overlay in the bottom-right corner of the view: every node as a small rectangle and the visible area as a frame.
 
 The node picture is cached in a pixmap rebuilt (at most every 100 ms) when nodes change; the viewport frame is
 drawn on top at every scroll. Clicking or dragging on the minimap centres the view there.
@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from tea_studio.studio.canvas.view import WorkflowView
 
 MARGIN = 10
-SIZE = (200, 130)
+SIZE = (180, 112)  # the largest size; a small view gets a smaller map (at most a quarter of its width and height)
+BACKGROUND_ALPHA = 150
 
 
 class Minimap(QWidget):
@@ -26,6 +27,7 @@ class Minimap(QWidget):
         super().__init__(view)
         self.view = view
         self.setObjectName("canvasMinimap")
+        self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground, True)
         self.resize(*SIZE)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip("Minimap: click or drag to move the view")
@@ -46,6 +48,11 @@ class Minimap(QWidget):
     def place(self) -> None:
         """Keep to the bottom-right corner of the view's viewport."""
         viewport = self.view.viewport().geometry()
+        width = max(60, min(SIZE[0], viewport.width() // 4))
+        height = max(40, min(SIZE[1], viewport.height() // 4))
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
+            self._pixmap = None
         self.move(viewport.right() - self.width() - MARGIN, viewport.bottom() - self.height() - MARGIN)
 
     def invalidate_nodes(self) -> None:
@@ -75,12 +82,16 @@ class Minimap(QWidget):
         pixmap.fill(Qt.GlobalColor.transparent)
         painter = QPainter(pixmap)
         background = QColor(theme.node_fill)
-        background.setAlpha(225)
-        painter.setPen(QPen(theme.node_border, 1))
+        background.setAlpha(BACKGROUND_ALPHA)
+        border = QColor(theme.node_border)
+        border.setAlpha(160)
+        painter.setPen(QPen(border, 1))
         painter.setBrush(background)
         painter.drawRoundedRect(QRectF(0.5, 0.5, self.width() - 1, self.height() - 1), 6, 6)
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(theme.edge_sequential)
+        nodes = QColor(theme.edge_sequential)
+        nodes.setAlpha(200)
+        painter.setBrush(nodes)
         w = max(1.5, NODE_W * self._scale)
         h = max(1.5, NODE_H * self._scale)
         for item in self.view.workflow_scene.node_items():
@@ -100,7 +111,7 @@ class Minimap(QWidget):
         theme = self.view.workflow_scene.theme
         painter.setPen(QPen(theme.node_selected, 1.5))
         fill = QColor(theme.node_selected)
-        fill.setAlpha(40)
+        fill.setAlpha(30)
         painter.setBrush(fill)
         painter.drawRect(frame)
         painter.end()

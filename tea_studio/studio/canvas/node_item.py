@@ -7,6 +7,7 @@ overlays (validation problems, live-run status), which the window and the run vi
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QPolygonF
@@ -26,7 +27,22 @@ STATUSES = ("waiting", "running", "done", "failed", "skipped", "paused")
 KIND_LABELS = {LUA: "Lua", PYTHON: "Python", ACTION: "action", NOOP: "no-op", WHILE_LOOP: "loop",
                DYNAMIC_PARALLEL: "dynamic fan-out"}
 
+NAME_LEFT, NAME_RIGHT_ROOM = 40, 24  # the name starts after the glyph and leaves room for the problem marker
+SUB_LEFT = 16
+BADGE_GAP = 6
 _fonts: dict[str, tuple[QFont, QFontMetricsF]] = {}
+
+
+@dataclass(frozen=True)
+class NodeText:
+    """Where a node item draws its texts: the (elided) name, kind subtitle and run badge, in item coordinates."""
+
+    name: str
+    name_rect: QRectF
+    subtitle: str
+    subtitle_rect: QRectF
+    badge: str
+    badge_rect: QRectF  # empty when there is no badge
 
 
 def _font(role: str) -> tuple[QFont, QFontMetricsF]:
@@ -110,7 +126,7 @@ class NodeItem(QGraphicsItem):
         self.fan_in_progress: tuple[int, int] | None = None
         self.fan_in_count: int | None = None
         self.edges: set = set()  # edge items attached to this node (kept by the scene)
-        self._elided: tuple[str, str] | None = None
+        self._text: NodeText | None = None
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         self.setAcceptHoverEvents(True)
         self.setZValue(1.0)
@@ -153,6 +169,7 @@ class NodeItem(QGraphicsItem):
         """Live-run overlay: status colour, a duration badge and k/N for a fan-in. Repaints this item only."""
         if (status, badge, fan_in_progress) != (self.run_status, self.run_badge, self.fan_in_progress):
             self.run_status, self.run_badge, self.fan_in_progress = status, badge, fan_in_progress
+            self._text = None
             self.update()
 
     def clear_run_info(self) -> None:
@@ -161,11 +178,13 @@ class NodeItem(QGraphicsItem):
     def set_fan_in_count(self, count: int | None) -> None:
         if count != self.fan_in_count:
             self.fan_in_count = count
+            self._text = None
+            self._refresh_tooltip()
             self.update()
 
     def refresh(self) -> None:
         """The node changed (name, kind, code, breakpoints): repaint and refresh the tooltip."""
-        self._elided = None
+        self._text = None
         self._refresh_tooltip()
         self.update()
 
@@ -176,6 +195,37 @@ class NodeItem(QGraphicsItem):
         self.setToolTip("<br>".join(lines))
 
     # -- painting ------------------------------------------------------------------------------------------
+    def badge_text(self) -> str:
+        """The run badge: fan-in progress k/N and the duration (empty when there was no run)."""
+        texts = []
+        if self.fan_in_progress is not None:
+            done, total = self.fan_in_progress
+            texts.append(f"{done}/{total}")
+        if self.run_badge:
+            texts.append(self.run_badge)
+        return " · ".join(texts)
+
+    def text_layout(self) -> NodeText:
+        """The texts as drawn: the subtitle is elided so that it ends before the run badge starts."""
+        if self._text is not None:
+            return self._text
+        _font_small, small = _font("small")
+        badge = self.badge_text()
+        badge_rect = QRectF()
+        sub_right = NODE_W - 12
+        if badge:
+            width = small.horizontalAdvance(badge) + 12
+            badge_rect = QRectF(NODE_W - width - 6, NODE_H - 20, width, 16)
+            sub_right = badge_rect.left() - BADGE_GAP
+        sub_rect = QRectF(SUB_LEFT, 34, max(0.0, sub_right - SUB_LEFT), 18)
+        subtitle = small.elidedText(kind_label(self.node, self.fan_in_count), Qt.TextElideMode.ElideRight,
+                                    sub_rect.width())
+        name_rect = QRectF(NAME_LEFT, 8, NODE_W - NAME_LEFT - NAME_RIGHT_ROOM, 22)
+        name = _font("name")[1].elidedText(self.node.name or "(no name)", Qt.TextElideMode.ElideRight,
+                                           name_rect.width())
+        self._text = NodeText(name, name_rect, subtitle, sub_rect, badge, badge_rect)
+        return self._text
+
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
         return QRectF(-8, -8, NODE_W + 16, NODE_H + 16)
 
@@ -243,46 +293,31 @@ class NodeItem(QGraphicsItem):
         painter.drawPath(stripe.intersected(clip))
         # glyph, name and kind
         draw_kind_glyph(painter, key, QRectF(16, 10, 18, 18), accent)
-        name_font, name_metrics = _font("name")
-        small_font, small_metrics = _font("small")
-        name = node.name or "(no name)"
-        if self._elided is None or self._elided[0] != name:
-            self._elided = (name, name_metrics.elidedText(name, Qt.TextElideMode.ElideRight, NODE_W - 64))
-        painter.setFont(name_font)
+        text = self.text_layout()
+        painter.setFont(_font("name")[0])
         painter.setPen(theme.node_text if node.name else theme.error)
-        painter.drawText(QRectF(40, 8, NODE_W - 64, 22), Qt.AlignmentFlag.AlignVCenter, self._elided[1])
-        painter.setFont(small_font)
+        painter.drawText(text.name_rect, Qt.AlignmentFlag.AlignVCenter, text.name)
+        painter.setFont(_font("small")[0])
         painter.setPen(theme.node_subtext)
-        sub = small_metrics.elidedText(kind_label(node, self.fan_in_count), Qt.TextElideMode.ElideRight,
-                                       NODE_W - 28)
-        painter.drawText(QRectF(16, 34, NODE_W - 28, 18), Qt.AlignmentFlag.AlignVCenter, sub)
+        painter.drawText(text.subtitle_rect, Qt.AlignmentFlag.AlignVCenter, text.subtitle)
         if lod >= PORT_LOD:
             for side, centre in port_centres(NODE_W, NODE_H).items():
                 paint_port(painter, theme, centre, side == self.hovered_port)
-        self._paint_run_overlay(painter, theme, status_colour)
+        self._paint_run_badge(painter, theme, status_colour, text)
         self._paint_breakpoints(painter, theme)
         if self.problems:
             self._paint_problem_marker(painter, theme)
 
-    def _paint_run_overlay(self, painter: QPainter, theme: CanvasTheme, status_colour: QColor | None) -> None:
-        texts = []
-        if self.fan_in_progress is not None:
-            done, total = self.fan_in_progress
-            texts.append(f"{done}/{total}")
-        if self.run_badge:
-            texts.append(self.run_badge)
-        if not texts or status_colour is None and not texts:
+    def _paint_run_badge(self, painter: QPainter, theme: CanvasTheme, status_colour: QColor | None,
+                         text: NodeText) -> None:
+        if not text.badge:
             return
-        font, metrics = _font("small")
-        text = " · ".join(texts)
-        width = metrics.horizontalAdvance(text) + 12
-        rect = QRectF(NODE_W - width - 6, NODE_H - 20, width, 16)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(status_colour or theme.node_header)
-        painter.drawRoundedRect(rect, 8, 8)
-        painter.setFont(font)
+        painter.drawRoundedRect(text.badge_rect, 8, 8)
+        painter.setFont(_font("small")[0])
         painter.setPen(QColor("white") if status_colour is not None else theme.node_text)
-        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+        painter.drawText(text.badge_rect, Qt.AlignmentFlag.AlignCenter, text.badge)
 
     def _paint_breakpoints(self, painter: QPainter, theme: CanvasTheme) -> None:
         document = self._document()

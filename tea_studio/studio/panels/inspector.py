@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tea_studio.studio.document import SWITCHABLE_KINDS
 from tea_studio.studio.panels.lua_editor import CodeEditor
 from tea_studio.workflow.model import ACTION, END, LUA, PYTHON, RESERVED_NAMES, Edge, GotoRule
 
@@ -161,12 +162,17 @@ class NodePage(QWidget):
         self.name_message.setObjectName("fieldError")
         self.name_message.setWordWrap(True)
         self.name_message.hide()
-        self.kind_label = QLabel()
+        self.kind_combo = QComboBox()
+        self.kind_combo.setObjectName("nodeKind")
+        self.kind_combo.setToolTip("What the node runs; switching between Lua and Python keeps the code")
+        for kind in SWITCHABLE_KINDS:
+            self.kind_combo.addItem(KIND_LABELS[kind], kind)
+        self.kind_combo.activated.connect(lambda _index: inspector.commit_kind(self.kind_combo.currentData()))
         self.fan_in_check = QCheckBox("collects parallel results (fan_in)")
         self.fan_in_check.toggled.connect(inspector.commit_fan_in)
         form.addRow("Name", self.name_edit)
         form.addRow("", self.name_message)
-        form.addRow("Kind", self.kind_label)
+        form.addRow("Kind", self.kind_combo)
         form.addRow("", self.fan_in_check)
         self.uses_edit = QLineEdit()
         self.uses_edit.setPlaceholderText("action name, e.g. llm.call")
@@ -329,7 +335,7 @@ class Inspector(QWidget):
         self.node_page = NodePage(self)
         self.edge_page = EdgePage(self)
         self.workflow_page = WorkflowPage(self)
-        self.stack.addWidget(self.node_page)
+        self.stack.addWidget(self._scrolled(self.node_page))
         self.stack.addWidget(self._scrolled(self.edge_page))
         self.stack.addWidget(self._scrolled(self.workflow_page))
         layout.addWidget(self.stack)
@@ -459,7 +465,7 @@ class Inspector(QWidget):
         if not page.name_edit.hasFocus() or page.shown_name != node.name:  # never clobber a name being typed
             page.name_edit.setText(node.name)
         page.shown_name = node.name
-        page.kind_label.setText(KIND_LABELS.get(node.kind, node.kind) + (" · fan-in" if node.fan_in else ""))
+        self._show_kind(node.kind)
         page.fan_in_check.setChecked(bool(node.fan_in))
         has_code = node.kind in (LUA, PYTHON)
         page.code_label.setVisible(has_code)
@@ -478,6 +484,16 @@ class Inspector(QWidget):
             page.uses_edit.setText(node.uses or "")
             page.with_field.show_value(node.with_args)
         self._refresh_goto_table(node)
+
+    def _show_kind(self, kind: str) -> None:
+        combo = self.node_page.kind_combo
+        for index in range(combo.count() - 1, len(SWITCHABLE_KINDS) - 1, -1):
+            combo.removeItem(index)  # a kind the combo cannot switch to, shown for the previous node
+        index = combo.findData(kind)
+        if index < 0:
+            combo.addItem(KIND_LABELS.get(kind, kind), kind)
+            index = combo.count() - 1
+        combo.setCurrentIndex(index)
 
     def _refresh_goto_table(self, node) -> None:
         table = self.node_page.goto_table
@@ -577,6 +593,37 @@ class Inspector(QWidget):
         node = self._current_node()
         if node is not None and code != (node.code or ""):
             self.document.set_node_code(node.name, code)
+
+    def commit_kind(self, kind: str) -> None:
+        node = self._current_node()
+        if node is None or kind == node.kind:
+            return
+        if kind not in SWITCHABLE_KINDS:
+            self._show_kind(node.kind)
+            return
+        self.document.set_node_kind(node.name, kind)
+
+    def go_to_code_line(self, line: int) -> bool:
+        """Put the code editor's cursor on ``line`` of the shown node's code and highlight it."""
+        editor = self.node_page.code_editor
+        if self.mode != self.NODE or not editor.isVisibleTo(self):
+            return False
+        editor.setFocus(Qt.FocusReason.OtherFocusReason)
+        return editor.go_to_line(line)
+
+    def focus_name(self) -> None:
+        """Start renaming the shown node: focus its name field with the name selected."""
+        edit = self.node_page.name_edit
+        edit.setFocus(Qt.FocusReason.OtherFocusReason)
+        edit.selectAll()
+
+    def focus_condition(self) -> None:
+        """Focus the condition field of the shown edge, or the goto rules of the shown node."""
+        if self.mode == self.EDGE:
+            self.edge_page.condition_edit.setFocus(Qt.FocusReason.OtherFocusReason)
+            self.edge_page.condition_edit.selectAll()
+        elif self.mode == self.NODE:
+            self.node_page.goto_table.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def commit_fan_in(self, checked: bool) -> None:
         node = self._current_node()

@@ -149,6 +149,7 @@ class CodeEditor(QPlainTextEdit):
         super().__init__(parent)
         self.language: str | None = None
         self.error: tuple[int, str] | None = None
+        self.marked_line: int | None = None  # a line shown on purpose (a jump from the run log), 1-based
         self._highlighter: CodeHighlighter | None = None
         self._setting = False
         font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
@@ -194,7 +195,21 @@ class CodeEditor(QPlainTextEdit):
     def code(self) -> str:
         return self.toPlainText()
 
+    def go_to_line(self, line: int) -> bool:
+        """Put the cursor at the start of ``line`` (1-based), scroll it into the middle and highlight it."""
+        block = self.document().findBlockByNumber(max(1, line) - 1)
+        if not block.isValid():
+            return False
+        cursor = self.textCursor()
+        cursor.setPosition(block.position())
+        self.setTextCursor(cursor)
+        self.centerCursor()
+        self.marked_line = block.blockNumber() + 1
+        self._show_error()
+        return True
+
     def _on_text_changed(self) -> None:
+        self.marked_line = None
         if self._setting:
             return
         self.check_timer.start()
@@ -215,6 +230,13 @@ class CodeEditor(QPlainTextEdit):
 
     def _show_error(self) -> None:
         selections = []
+        marked = self.document().findBlockByNumber(self.marked_line - 1) if self.marked_line else None
+        if marked is not None and marked.isValid():
+            selection = QTextEdit.ExtraSelection()
+            selection.format.setBackground(QColor(250, 200, 40, 70))
+            selection.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
+            selection.cursor = QTextCursor(marked)
+            selections.append(selection)
         if self.error is not None:
             block = self.document().findBlockByNumber(max(self.error[0], 1) - 1)
             if block.isValid():

@@ -256,4 +256,5 @@ class StateDock(QSplitter):
         self.addWidget(self.state)
         self.addWidget(self.fan_in)
         self.setStretchFactor(0, 3)
-        self.setStretchFactor(1, 1)
+        self.setStretchFactor(1, 2)
+        self.setChildrenCollapsible(False)
