@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from conftest import REPO, conformance_cases, skip_without_conformance
+from support import REPO, conformance_cases, skip_without_conformance
 
 from tea_studio.cli import main
 

@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, conformance_cases, skip_without_conformance
+from support import REPO, conformance_cases, skip_without_conformance
 
 from tea_studio.cli import main
 

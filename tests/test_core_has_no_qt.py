@@ -5,7 +5,7 @@ import re
 import subprocess
 import sys
 
-from conftest import REPO
+from support import REPO
 
 CORE = [REPO / "tea_studio" / "workflow", REPO / "tea_studio" / "engine"]
 

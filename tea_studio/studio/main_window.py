@@ -128,6 +128,8 @@ class MainWindow(QMainWindow):
             self.validate_now()
 
         self.run_tools = self._create_run_tools()
+        if self.run_tools is not None:
+            self.view.breakpoint_handler = self.run_tools.set_breakpoint  # a live run follows the canvas menu
         self._arrange_docks()
         if restore_state:
             self._restore_window_state()
@@ -366,6 +368,8 @@ class MainWindow(QMainWindow):
         self.scene.selectionChanged.connect(self._on_selection_changed)
         self.inspector.set_document(doc)
         self.view.zoom_changed.connect(lambda _zoom: self._update_status())
+        self.view.rename_requested.connect(self.start_rename)
+        self.view.condition_edit_requested.connect(lambda _ref: self.edit_condition())
 
     # -- document state ------------------------------------------------------------------------------------
     @property
@@ -746,10 +750,26 @@ class MainWindow(QMainWindow):
         """Select ``node``, show it in the inspector and put the code editor's cursor on ``line`` (highlighted)."""
         if not self.select_node(node):
             return False
-        self.inspector_dock.show()
-        self.inspector_dock.raise_()
+        self._show_inspector()
         self.inspector.show_node(node)
         return self.inspector.go_to_code_line(line)
+
+    def _show_inspector(self) -> None:
+        self.inspector_dock.show()
+        self.inspector_dock.raise_()
+
+    def start_rename(self, name: str) -> None:
+        """Rename a node from the canvas: select it and put the cursor in the inspector's name field."""
+        if self.select_node(name, centre=False):
+            self._show_inspector()
+            self.inspector.show_node(name)
+            self.inspector.focus_name()
+
+    def edit_condition(self) -> None:
+        """Edit the selected route's condition in the inspector."""
+        self._show_inspector()
+        self._on_selection_changed()
+        self.inspector.focus_condition()
 
     def focus_find(self) -> None:
         self.find_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
@@ -815,10 +835,8 @@ class MainWindow(QMainWindow):
         self._update_status()
 
     def auto_layout(self) -> None:
-        from tea_studio.workflow.layout import auto_layout
-
-        self.document.apply_layout(auto_layout(self.workflow))
-        self.fit_all()
+        self.view.auto_layout()
+        self._update_status()
 
     def set_grid_visible(self, visible: bool) -> None:
         self.settings.setValue("view/grid", bool(visible))

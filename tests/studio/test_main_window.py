@@ -38,7 +38,8 @@ def test_open_example_fills_canvas_status_and_title(make_window, example_file):
     names = window.workflow.node_names
     assert names and all(window.scene.node_item(n) is not None for n in names)
     assert window.node_count_label.text() == f"{len(names)} nodes"
-    assert window.file_label.text() == str(path)
+    assert window.file_label.text() == path.name  # the name; the full path is in the tooltip
+    assert window.file_label.toolTip() == str(path)
     assert window.zoom_label.text().startswith("Zoom ")
     assert window.windowTitle().startswith("lua_pipeline.yaml — ")
     assert window.recent_files()[0] == str(path)

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import EXAMPLES, REPO
+from support import EXAMPLES, REPO
 
 from tea_studio.cli import main
 from tea_studio.workflow.layout import COLUMN, auto_layout

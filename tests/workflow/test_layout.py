@@ -4,7 +4,7 @@ import textwrap
 import time
 
 import pytest
-from conftest import EXAMPLES
+from support import EXAMPLES
 
 from tea_studio.workflow.layout import NODE_H, NODE_W, auto_layout
 from tea_studio.workflow.model import END, Edge, GotoRule, Node, Workflow

@@ -7,7 +7,7 @@ import textwrap
 import time
 
 import pytest
-from conftest import EXAMPLES
+from support import EXAMPLES
 
 from tea_studio.workflow.model import END, START, Edge, GotoRule, Node, Workflow
 from tea_studio.workflow.validation import (

@@ -40,7 +40,7 @@ from tea_studio.workflow.yaml_io import (
     node_to_yaml,
     save_workflow,
 )
-from tests.conftest import CONFORMANCE, EXAMPLES
+from support import CONFORMANCE, EXAMPLES
 
 HERE = pathlib.Path(__file__).parent
 STYLES = sorted((HERE / "styles").glob("*.yaml"))

@@ -253,11 +253,13 @@ def _line(start: QPointF, end: QPointF) -> QPainterPath:
 
 
 class NewRouteInteraction(Interaction):
-    """Dragging from an out port to a node adds a route (a goto rule when the source uses goto, else an edge)."""
+    """Dragging from an out port to a node adds a route (a goto rule when the source uses goto, else an edge);
+    releasing on empty canvas opens the quick-add popup there for a node the route then leads to."""
 
     def __init__(self, view: WorkflowView, source: NodeItem, scene_pos: QPointF) -> None:
         super().__init__(view)
         self.source = source
+        self.start = view.mapFromScene(scene_pos)
         self.rubber = _RubberRoute(view)
         self.rubber.show(source.out_point(), scene_pos)
 
@@ -268,10 +270,13 @@ class NewRouteInteraction(Interaction):
         return True
 
     def release(self, event: QMouseEvent) -> bool:
-        target = self.node_at(event.position().toPoint())
+        pos = event.position().toPoint()
+        target = self.node_at(pos)
         self.finish()
         if target is not None:
             self.document.connect(self.source.name, target.name)
+        elif QLineF(QPointF(self.start), QPointF(pos)).length() >= DRAG_THRESHOLD * 3:
+            self.view.open_search(pos, connect_from=self.source.name)
         return True
 
     def finish(self) -> None:

@@ -1,4 +1,5 @@
-"""WorkflowView: zoom around the cursor, pan, fit, grid with snapping, minimap, quick-add popup and palette drops."""
+"""WorkflowView: zoom around the cursor, pan, fit, grid with snapping, minimap, quick-add popup, context menu and
+palette drops."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QCursor, QKeyEvent, QKeySequence, QMouseEvent, QPainter, QPen, QWheelEvent
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
+from tea_studio.studio.canvas.context_menu import CanvasContextMenu
 from tea_studio.studio.canvas.interactions import IdleInteraction, Interaction
 from tea_studio.studio.canvas.minimap import Minimap
 from tea_studio.studio.canvas.node_item import NODE_H, NODE_W, NodeItem
 from tea_studio.studio.canvas.node_search import NodeSearchPopup
 from tea_studio.studio.canvas.scene import WorkflowScene
 
-NODE_KIND_MIME = "application/x-tea-node-kind"
+NODE_KIND_MIME = "application/x-tea-node-kind"  # what the node palette drags: a node kind to add where dropped
 MIN_ZOOM, MAX_ZOOM = 0.1, 4.0
 FIT_MIN_ZOOM, FIT_MAX_ZOOM = 0.02, 1.25
 GRID = 20
@@ -25,6 +27,8 @@ class WorkflowView(QGraphicsView):
     """The canvas widget of a :class:`WorkflowScene`."""
 
     zoom_changed = Signal(float)
+    rename_requested = Signal(str)  # the context menu's Rename: the window focuses the inspector's name field
+    condition_edit_requested = Signal(object)  # a RouteRef: the window focuses the inspector's condition field
 
     def __init__(self, scene: WorkflowScene, parent=None) -> None:
         super().__init__(scene, parent)
@@ -51,6 +55,10 @@ class WorkflowView(QGraphicsView):
         self.minimap = Minimap(self)
         self.search_popup = NodeSearchPopup(self.viewport())
         self.search_popup.kind_chosen.connect(self._add_kind)
+        self.connect_from: str | None = None  # the quick-add popup was opened by dropping a new route here
+        self.context_menu = CanvasContextMenu(self)
+        # Sets or clears a breakpoint: (node, "before"|"after", enabled); the window routes it through the run tools.
+        self.breakpoint_handler = scene.document.set_breakpoint
         scene.theme_changed.connect(lambda _name: self.resetCachedContent())
         self.centerOn(QPointF(NODE_W * 2, NODE_H * 2))
 
@@ -191,23 +199,49 @@ class WorkflowView(QGraphicsView):
             return
         super().mouseDoubleClickEvent(event)
 
-    def open_search(self, viewport_pos=None) -> None:
-        """Open the quick-add popup; the chosen node is placed at ``viewport_pos`` (default: the cursor)."""
+    def open_search(self, viewport_pos=None, connect_from: str | None = None) -> None:
+        """Open the quick-add popup; the chosen node is placed at ``viewport_pos`` (default: the cursor) and, with
+        ``connect_from``, gets a route from that node (the node and the route are one undo step)."""
         if viewport_pos is None:
             viewport_pos = self._cursor_viewport_pos() or self.viewport().rect().center()
+        self.connect_from = connect_from
         self.search_popup.popup(viewport_pos, self.mapToScene(viewport_pos))
 
     def _add_kind(self, kind: str, scene_pos: QPointF) -> None:
-        self.add_node_at(kind, scene_pos)
+        source, self.connect_from = self.connect_from, None
+        if source is not None and self.workflow_scene.document.node(source) is not None:
+            name = self.workflow_scene.document.add_connected_node(kind, self._node_origin(scene_pos, left=True),
+                                                                   source)
+            self.workflow_scene.select_nodes([name])
+        else:
+            self.add_node_at(kind, scene_pos)
+
+    def _node_origin(self, scene_pos: QPointF, left: bool = False) -> tuple[float, float]:
+        """The top-left corner of a new node centred on ``scene_pos`` (``left``: its in port there instead)."""
+        x = scene_pos.x() - (0 if left else NODE_W / 2)
+        y = scene_pos.y() - NODE_H / 2
+        return (self.snapped(x), self.snapped(y)) if self.snap else (x, y)
 
     def add_node_at(self, kind: str, scene_pos: QPointF) -> str:
         """Add a node of ``kind`` centred on ``scene_pos`` (snapped when snapping is on) and select it."""
-        x, y = scene_pos.x() - NODE_W / 2, scene_pos.y() - NODE_H / 2
-        if self.snap:
-            x, y = self.snapped(x), self.snapped(y)
-        name = self.workflow_scene.document.add_node(kind, (x, y))
+        name = self.workflow_scene.document.add_node(kind, self._node_origin(scene_pos))
         self.workflow_scene.select_nodes([name])
         return name
+
+    def auto_layout(self) -> None:
+        """Arrange the nodes left to right (one undo step) and show them all."""
+        from tea_studio.workflow.layout import auto_layout
+
+        self.workflow_scene.document.apply_layout(auto_layout(self.workflow_scene.document.workflow))
+        self.fit_all()
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.search_popup.hide()
+        self._interaction.cancel()
+        menu = self.context_menu.build(event.pos())
+        menu.exec(event.globalPos())
+        menu.deleteLater()
+        event.accept()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt's name
         key = event.key()

@@ -11,10 +11,10 @@ from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtGui import QDrag
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem
 
+from tea_studio.studio.canvas.view import NODE_KIND_MIME
 from tea_studio.studio.resources import icon
 from tea_studio.workflow.model import ACTION, LUA, NOOP, PYTHON
 
-NODE_KIND_MIME = "application/x-tea-node-kind"
 FAN_IN = "fan_in"
 
 # (palette kind, label, icon name, tooltip)

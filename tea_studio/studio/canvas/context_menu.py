@@ -1,0 +1,134 @@
+"""The canvas's right-click menu: what it offers depends on what is under the cursor.
+
+On a node: rename, duplicate, delete, breakpoints, fan-in. On a route: delete, make parallel / plain, edit the
+condition. On empty canvas: add a node of each kind there, paste, fit, auto-layout. Every action is a document
+edit (one undo step) or asks the view to hand over to the window (rename and condition editing use the inspector).
+The builder returns the menu without showing it, so it can be inspected and triggered directly.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QPoint, QPointF
+from PySide6.QtWidgets import QMenu
+
+from tea_studio.studio.canvas.edge_item import EdgeItem, EdgeLabel
+from tea_studio.studio.canvas.node_item import NodeItem
+from tea_studio.studio.document import CONDITIONAL, CREATABLE_KINDS, EDGE, ENTRY, FORK, IMPLICIT, RULE
+from tea_studio.workflow.model import START
+
+if TYPE_CHECKING:
+    from tea_studio.studio.canvas.view import WorkflowView
+
+
+class CanvasContextMenu:
+    """Builds the context menu of a :class:`WorkflowView` for a viewport position."""
+
+    def __init__(self, view: WorkflowView) -> None:
+        self.view = view
+
+    @property
+    def scene(self):
+        return self.view.workflow_scene
+
+    @property
+    def document(self):
+        return self.scene.document
+
+    def build(self, viewport_pos: QPoint) -> QMenu:
+        """The menu for what is at ``viewport_pos`` (the clicked node or route becomes the selection)."""
+        menu = QMenu(self.view)
+        menu.setObjectName("canvasContextMenu")
+        target = self._item_at(viewport_pos)
+        if isinstance(target, NodeItem):
+            self._node_menu(menu, target)
+        elif isinstance(target, EdgeItem):
+            self._route_menu(menu, target)
+        else:
+            self._canvas_menu(menu, self.view.mapToScene(viewport_pos))
+        return menu
+
+    def _item_at(self, viewport_pos: QPoint):
+        for item in self.view.items(viewport_pos):
+            if isinstance(item, EdgeLabel):
+                item = item.edge
+            if isinstance(item, NodeItem | EdgeItem):
+                return item
+        return None
+
+    @staticmethod
+    def _add(menu: QMenu, text: str, name: str, slot, enabled: bool = True, checked: bool | None = None):
+        action = menu.addAction(text)
+        action.setObjectName(name)
+        action.setEnabled(enabled)
+        if checked is not None:
+            action.setCheckable(True)
+            action.setChecked(checked)
+            action.triggered.connect(slot)
+        else:
+            action.triggered.connect(lambda _checked=False: slot())
+        return action
+
+    # -- on a node -----------------------------------------------------------------------------------------
+    def _node_menu(self, menu: QMenu, item: NodeItem) -> None:
+        if not item.isSelected():
+            self.scene.clearSelection()
+            item.setSelected(True)
+        name = item.name
+        count = len(self.scene.selected_node_names())
+        several = f" {count} Nodes" if count > 1 else ""
+        view, scene, document = self.view, self.scene, self.document
+        self._add(menu, "Rename…", "renameNode", lambda: view.rename_requested.emit(name), enabled=bool(name))
+        self._add(menu, f"Duplicate{several}", "duplicateNodes", scene.duplicate_selection)
+        self._add(menu, f"Delete{several}", "deleteNodes", scene.delete_selection)
+        menu.addSeparator()
+        before, after = document.breakpoints(name)
+        for when, on in (("before", before), ("after", after)):
+            self._add(menu, f"Breakpoint {when.capitalize()}", f"breakpoint{when.capitalize()}",
+                      lambda checked, w=when: view.breakpoint_handler(name, w, bool(checked)), enabled=bool(name),
+                      checked=on)
+        menu.addSeparator()
+        self._add(menu, "Fan-in (collects parallel results)", "makeFanIn",
+                  lambda checked: document.set_node_fields(name, fan_in=bool(checked)), enabled=bool(name),
+                  checked=bool(item.node.fan_in))
+
+    # -- on a route ----------------------------------------------------------------------------------------
+    def _route_menu(self, menu: QMenu, item: EdgeItem) -> None:
+        if not item.isSelected():
+            self.scene.clearSelection()
+            item.setSelected(True)
+        route = item.route
+        ref = route.ref
+        document, view = self.document, self.view
+        stored = ref.kind not in (IMPLICIT, ENTRY)
+        self._add(menu, "Delete Route", "deleteRoute", lambda: document.remove_routes([ref]), enabled=stored)
+        parallel = menu.addMenu("Make Parallel, Joining At")
+        parallel.setObjectName("makeParallel")
+        candidates = self._fan_in_candidates(route.source, route.target)
+        parallel.setEnabled(ref.kind != ENTRY and route.source != START and bool(candidates))
+        for fan_in in candidates:
+            self._add(parallel, fan_in, f"fanIn:{fan_in}",
+                      lambda f=fan_in: document.set_route_parallel(ref, f))
+        self._add(menu, "Make Plain", "makePlain", lambda: document.set_route_plain(ref),
+                  enabled=ref.kind in (RULE, EDGE) and route.style in (FORK, CONDITIONAL))
+        self._add(menu, "Edit Condition…", "editCondition", lambda: view.condition_edit_requested.emit(ref),
+                  enabled=ref.kind != ENTRY)
+
+    def _fan_in_candidates(self, source: str, target: str) -> list[str]:
+        """Nodes a parallel branch could join at: fan-in nodes first, then the others (not the route's ends)."""
+        nodes = [n for n in self.document.workflow.nodes if n.name and n.name not in (source, target)]
+        joins = set(self.document.fan_in_counts())
+        first = [n.name for n in nodes if n.fan_in or n.name in joins]
+        return first + [n.name for n in nodes if n.name not in first]
+
+    # -- on empty canvas -----------------------------------------------------------------------------------
+    def _canvas_menu(self, menu: QMenu, scene_pos: QPointF) -> None:
+        view, scene = self.view, self.scene
+        for kind, (label, _base) in CREATABLE_KINDS.items():
+            self._add(menu, f"Add {label} Node", f"add:{kind}", lambda k=kind: view.add_node_at(k, scene_pos))
+        menu.addSeparator()
+        self._add(menu, "Paste", "paste", lambda: scene.paste(scene_pos))
+        menu.addSeparator()
+        self._add(menu, "Fit", "fit", view.fit_all, enabled=bool(scene.node_items()))
+        self._add(menu, "Auto-layout", "autoLayout", view.auto_layout, enabled=bool(scene.node_items()))
