@@ -9,6 +9,7 @@ Settings and data honour two environment variables so that tests and scripts nev
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths
@@ -24,8 +25,11 @@ THEMES = ("light", "dark")
 
 
 def resources_dir() -> Path:
-    """The repository's ``resources/`` folder."""
-    return Path(tea_studio.__file__).resolve().parent.parent / "resources"
+    """The ``resources/`` folder: the checkout's (editable install), else the one installed under ``share/``."""
+    beside = Path(tea_studio.__file__).resolve().parent.parent / "resources"
+    if beside.is_dir():
+        return beside
+    return Path(sys.prefix) / "share" / "tea-studio" / "resources"
 
 
 def examples_dir() -> Path:
