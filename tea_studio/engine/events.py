@@ -59,7 +59,7 @@ class BranchStarted(RunEvent):
     fork: str  # the fork node
     fan_in: str | None
     index: int  # position in edge declaration order
-    vm_ready_us: float = 0.0  # time from branch start until its fresh Lua VM was ready
+    vm_ready_us: float = 0.0  # emitted when the fresh Lua VM is ready: the branch began at t - vm_ready_us
 
 
 @dataclass(frozen=True)

@@ -420,8 +420,9 @@ class RunModel:
                 self._log(delta, LogEntry(t, event.level, event.node, event.branch, event.text))
             elif kind is ev.BranchStarted:
                 lane = self._lane(event.branch, delta, event)
-                lane.start = t
-                lane.vm_ready = t + event.vm_ready_us / 1e6
+                # The engine emits BranchStarted once the branch's VM is ready.
+                lane.start = t - event.vm_ready_us / 1e6
+                lane.vm_ready = t
                 lane.end = lane.ok = lane.error = None
                 if event.fan_in is not None:
                     fan_in = self.fan_ins.get(event.fan_in)

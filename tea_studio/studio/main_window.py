@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMenu,
     QMessageBox,
+    QTabBar,
     QToolBar,
 )
 
@@ -160,7 +161,6 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.setDockOptions(self.dockOptions() | QMainWindow.DockOption.GroupedDragging)
         self.palette = NodePalette()
         self.palette.node_requested.connect(self.add_node_at_centre)
         self.palette_dock = self._dock("Nodes", "paletteDock", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -182,21 +182,41 @@ class MainWindow(QMainWindow):
         if tools is not None:
             docks = tools.docks
             bottom = [docks["timeline"], docks["log"], self.problems_dock]
-            self.tabifyDockWidget(docks["timeline"], docks["log"])
-            self.tabifyDockWidget(docks["log"], self.problems_dock)
-            self.splitDockWidget(self.inspector_dock, docks["state"], Qt.Orientation.Vertical)
-            self.tabifyDockWidget(docks["state"], docks["runs"])
+            # the run tools already stack State/Runs under the Inspector and tab Timeline with Log; re-tabifying
+            # would leave stray tab bars behind
+            if self.problems_dock not in self.tabifiedDockWidgets(docks["log"]):
+                self.tabifyDockWidget(docks["log"], self.problems_dock)
             docks["state"].raise_()
             self.resizeDocks([self.inspector_dock, docks["state"]], [560, 260], Qt.Orientation.Vertical)
         self.problems_dock.raise_()
+        for dock in self.findChildren(QDockWidget):
+            dock.dockLocationChanged.connect(lambda _area: QTimer.singleShot(0, self.hide_stray_tab_bars))
         self.resizeDocks([self.palette_dock, self.inspector_dock], [150, 400], Qt.Orientation.Horizontal)
         self.resizeDocks([bottom[0]], [BOTTOM_DOCK_HEIGHT], Qt.Orientation.Vertical)
+
+    def hide_stray_tab_bars(self) -> int:
+        """Hide dock tab bars Qt left on screen after rebuilding a tab group (they show through the live one).
+
+        A live bar sits right under the dock in front of its group, as wide as that dock. Returns how many were hidden.
+        """
+        shown = [d.geometry() for d in self.findChildren(QDockWidget)
+                 if not d.isFloating() and d.isVisible() and not d.visibleRegion().isEmpty()]
+        hidden = 0
+        for bar in self.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly):
+            if not bar.isVisible():
+                continue
+            geometry = bar.geometry()
+            if not any(abs(geometry.top() - dock.bottom() - 1) <= 3 and abs(geometry.left() - dock.left()) <= 2
+                       and abs(geometry.width() - dock.width()) <= 2 for dock in shown):
+                bar.hide()
+                hidden += 1
+        return hidden
 
     def raised_bottom_dock(self) -> QDockWidget | None:
         """The bottom dock whose tab is in front (None when none is shown)."""
         for dock in self.findChildren(QDockWidget):
-            if (self.dockWidgetArea(dock) == Qt.DockWidgetArea.BottomDockWidgetArea and dock.isVisible()
-                    and not dock.isFloating()):
+            if (self.dockWidgetArea(dock) == Qt.DockWidgetArea.BottomDockWidgetArea and not dock.isFloating()
+                    and not dock.visibleRegion().isEmpty()):  # a tab behind another is "visible" but not seen
                 return dock
         return None
 
@@ -880,7 +900,10 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        return state is not None and self.restoreState(state, WINDOW_STATE_VERSION)
+        restored = state is not None and self.restoreState(state, WINDOW_STATE_VERSION)
+        if restored:
+            QTimer.singleShot(0, self.hide_stray_tab_bars)
+        return restored
 
     def save_window_state(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
@@ -890,6 +913,7 @@ class MainWindow(QMainWindow):
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self._apply_view_toggles()
+        QTimer.singleShot(0, self.hide_stray_tab_bars)
 
     def closeEvent(self, event) -> None:
         if not self.maybe_save():

@@ -255,3 +255,36 @@ def test_implicit_chaining_is_listed_as_a_route(document):
     kinds = {(r.source, r.target): r.ref.kind for r in document.routes()}
     assert kinds[("__start__", "start")] == "entry"
     assert (("merge", "__end__"), IMPLICIT) in [((r.source, r.target), r.ref.kind) for r in document.routes()]
+
+
+def test_set_node_kind_writes_the_language_form_and_undo_restores_the_text():
+    text = ("nodes:\n  - name: calc\n    run:\n      type: lua\n      code: |\n        return { n = 1 }\n"
+            "  - name: call\n    uses: http.get\n    with:\n      url: https://example.org\n")
+    document = EditableWorkflow(yaml_io.load_workflow_text(text))
+    document.set_node_kind("calc", "python")
+    calc = document.node("calc")
+    assert (calc.kind, calc.code_form, calc.code) == ("python", "language", "return { n = 1 }\n")
+    document.set_node_kind("call", "lua")
+    call = document.node("call")
+    assert (call.kind, call.uses, call.with_args, call.code_form) == ("lua", None, None, "language")
+    assert call.code
+    assert document.undo_stack.count() == 2
+    with pytest.raises(ValueError):
+        document.set_node_kind("calc", "while_loop")
+    document.undo_stack.undo()
+    document.undo_stack.undo()
+    assert yaml_io.dump_workflow(document.workflow) == text
+
+
+def test_add_connected_node_follows_the_source_routing_in_one_step():
+    document = EditableWorkflow(yaml_io.load_workflow_text(ROUTED))
+    original = yaml_io.dump_workflow(document.workflow)
+    name = document.add_connected_node("lua", (900.0, 0.0), "check")  # check uses goto: a new rule
+    assert name == "lua_1" and document.node("check").goto[-1].to == "lua_1"
+    assert document.position("lua_1") == (900.0, 0.0)
+    name = document.add_connected_node("noop", (900.0, 200.0), "work")  # work has edges: a new edge
+    assert (document.workflow.edges[-1].source, document.workflow.edges[-1].target) == ("work", name)
+    assert document.undo_stack.count() == 2
+    document.undo_stack.undo()
+    document.undo_stack.undo()
+    assert yaml_io.dump_workflow(document.workflow) == original

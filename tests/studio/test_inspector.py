@@ -2,6 +2,7 @@
 
 from fixtures_window import *  # noqa: F403
 from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 
 from tea_studio.studio.document import EDGE, RouteRef
 from tea_studio.workflow.model import GotoRule
@@ -180,3 +181,48 @@ def test_no_selection_or_many_shows_the_workflow(make_window, example_file):
     window.select_node("merge")
     window.delete_action.trigger()
     assert window.inspector.mode == "workflow"
+
+
+def choose_kind(window, label: str) -> None:
+    """Pick a kind in the inspector's kind combo with the arrow keys (each key press is a choice: go one step)."""
+    combo = window.inspector.node_page.kind_combo
+    combo.setFocus()
+    target = combo.findText(label)
+    assert target >= 0, label
+    while combo.currentIndex() != target:
+        QTest.keyClick(combo, Qt.Key.Key_Down if combo.currentIndex() < target else Qt.Key.Key_Up)
+
+
+def test_kind_combo_switches_kind_in_one_undoable_step_each(make_window, small_file):
+    from tea_studio.workflow.yaml_io import dump_workflow
+
+    window = make_window(small_file)
+    original = dump_workflow(window.workflow)
+    window.select_node("start")
+    page = window.inspector.node_page
+    assert page.kind_combo.currentText() == "Lua"
+    code = window.workflow.node("start").code
+    steps = window.document.undo_stack.count()
+
+    choose_kind(window, "Python")
+    node = window.workflow.node("start")
+    assert (node.kind, node.code, node.code_form) == ("python", code, "language")  # the code is kept
+    assert window.document.undo_stack.count() == steps + 1
+    assert page.code_editor.language == "python" and page.code_label.text().startswith("Python")
+    assert "language: python" in dump_workflow(window.workflow)
+
+    choose_kind(window, "No-op")
+    node = window.workflow.node("start")
+    assert (node.kind, node.code, node.code_form) == ("noop", None, None)
+    assert window.scene.node_item("start").text_layout().subtitle == "no-op"
+
+    choose_kind(window, "Action")
+    node = window.workflow.node("start")
+    assert (node.kind, node.code, node.uses, node.with_args) == ("action", None, "", {})
+    assert page.uses_edit.isVisibleTo(page) and not page.code_editor.isVisibleTo(page)
+    assert window.document.undo_stack.count() == steps + 3
+
+    for _ in range(3):
+        window.document.undo_stack.undo()
+    assert dump_workflow(window.workflow) == original
+    assert page.kind_combo.currentText() == "Lua"

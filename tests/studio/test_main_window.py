@@ -360,3 +360,19 @@ def test_view_menu_zoom_grid_snap_minimap(make_window, example_file):
     again = make_window()
     assert not again.grid_action.isChecked() and again.snap_action.isChecked()
     assert not again.view.grid_visible and again.view.snap and not again.view.minimap.isVisible()
+
+
+def test_open_node_line_selects_the_node_and_highlights_the_code_line(make_window, tmp_path):
+    path = tmp_path / "lines.yaml"
+    path.write_text("nodes:\n  - name: first\n    language: lua\n    run: return {}\n"
+                    "  - name: count\n    language: lua\n    run: |\n      local a = 1\n      local b = 2\n"
+                    "      return { n = a + b }\n", encoding="utf-8")
+    window = make_window(path)
+    window.inspector_dock.hide()
+    assert window.open_node_line("count", 3)
+    assert window.scene.selected_node_names() == ["count"]
+    assert window.inspector_dock.isVisible() and window.inspector.node_name == "count"
+    editor = window.inspector.node_page.code_editor
+    assert editor.textCursor().blockNumber() == 2 and editor.textCursor().block().text().startswith("return")
+    assert editor.marked_line == 3 and editor.hasFocus()
+    assert not window.open_node_line("missing", 1)

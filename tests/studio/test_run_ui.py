@@ -185,6 +185,8 @@ def test_a_failed_run_shows_the_failing_node_and_jumps_to_the_lua_line(qtbot, wi
     assert window.scene.selected_node_names() == ["bad"]
     editor = window.inspector.node_page.code_editor
     assert editor.textCursor().blockNumber() == 1
+    assert editor.marked_line == 2  # the error line is highlighted
+    assert any(s.cursor.blockNumber() == 1 for s in editor.extraSelections())
 
 
 def test_reopen_a_past_run_from_the_history(qtbot, window, tmp_path):

@@ -10,6 +10,7 @@ import stat
 
 import pytest
 import yaml
+from support import CONFORMANCE, EXAMPLES
 
 from tea_studio.workflow.model import (
     ACTION,
@@ -40,7 +41,6 @@ from tea_studio.workflow.yaml_io import (
     node_to_yaml,
     save_workflow,
 )
-from support import CONFORMANCE, EXAMPLES
 
 HERE = pathlib.Path(__file__).parent
 STYLES = sorted((HERE / "styles").glob("*.yaml"))

@@ -53,7 +53,8 @@ class Minimap(QWidget):
         if (width, height) != (self.width(), self.height()):
             self.resize(width, height)
             self._pixmap = None
-        self.move(viewport.right() - self.width() - MARGIN, viewport.bottom() - self.height() - MARGIN)
+        self.move(viewport.x() + viewport.width() - self.width() - MARGIN,
+                  viewport.y() + viewport.height() - self.height() - MARGIN)
 
     def invalidate_nodes(self) -> None:
         self._pixmap = None
@@ -112,7 +113,8 @@ class Minimap(QWidget):
         painter.setPen(QPen(theme.node_selected, 1.5))
         fill = QColor(theme.node_selected)
         fill.setAlpha(30)
-        painter.setBrush(fill)
+        # everything in view: a frame around the whole map says so without tinting it
+        painter.setBrush(Qt.BrushStyle.NoBrush if visible.contains(self._world) else fill)
         painter.drawRect(frame)
         painter.end()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QTreeWidget, QTreeWidgetItem
 
 COLUMNS = ("", "Line", "Node", "Code", "Message")
@@ -45,6 +46,14 @@ class ProblemsPanel(QTreeWidget):
             row.setToolTip(4, problem.message)
             row.setData(0, Qt.ItemDataRole.UserRole, index)
             self.addTopLevelItem(row)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().paintEvent(event)
+        if not self.problems:  # say so instead of showing an empty table
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().placeholderText().color())
+            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, "No problems found")
+            painter.end()
 
     def counts(self) -> tuple[int, int]:
         """(errors, warnings)."""
