@@ -767,7 +767,17 @@ class EditableWorkflow(QObject):
         else:
             draft = self._routes_without([ref])
             draft.edges.append(Edge(source=route.source, target=route.target, parallel=True, fan_in=fan_in))
+        self._join_branch(draft, route.target, fan_in)
         self._push("Make route parallel", draft.changes())
+
+    def _join_branch(self, draft: _RouteDraft, branch: str, fan_in: str) -> None:
+        """Give a new branch that leads nowhere yet the explicit edge to its fan-in that TEA needs (FORMAT §5)."""
+        node = self.workflow.node(branch)
+        if node is None or branch == fan_in or node.goto is not None:
+            return
+        if any(edge.source == branch for edge in draft.edges):
+            return
+        draft.edges.append(Edge(source=branch, target=fan_in))
 
     def set_route_plain(self, ref: RouteRef) -> None:
         """Make a route a plain unconditional route (no condition, not parallel)."""

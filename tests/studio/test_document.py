@@ -288,3 +288,13 @@ def test_add_connected_node_follows_the_source_routing_in_one_step():
     document.undo_stack.undo()
     document.undo_stack.undo()
     assert yaml_io.dump_workflow(document.workflow) == original
+
+
+def test_making_a_route_parallel_adds_the_join_edge_tea_needs():
+    document = EditableWorkflow(yaml_io.load_workflow_text("nodes:\n  - name: fork\n  - name: branch\n  - name: merge\n"))
+    ref = document.connect("fork", "branch")
+    document.set_route_parallel(ref, "merge")
+    edges = [(e.source, e.target, e.parallel, e.fan_in) for e in document.workflow.edges]
+    assert edges == [("fork", "branch", True, "merge"), ("branch", "merge", False, None)]
+    document.undo_stack.undo()  # one step: the fork edge and its join go together
+    assert [(e.source, e.target, e.parallel) for e in document.workflow.edges] == [("fork", "branch", False)]
