@@ -1,12 +1,11 @@
 """The shared validate conformance cases, through the real `tea-studio` entry point."""
 
 import json
-import re
 import subprocess
 import sys
 
 import pytest
-from support import REPO, conformance_cases, skip_without_conformance
+from support import REPO, check_validate_case, conformance_cases, skip_without_conformance
 
 from tea_studio.cli import main
 
@@ -21,18 +20,6 @@ def workflow_of(case_file):
     return case_file.with_name(case_file.name[: -len(".case.json")] + ".yaml")
 
 
-def assert_output_matches(expect, exit_code, output, workflow):
-    assert exit_code == expect.get("exit", 0), output
-    lines = output.splitlines()
-    for severity, key in (("error", "codes"), ("warning", "warnings")):
-        for code in expect.get(key, []):
-            assert any(re.search(rf"\b{severity}\b[^\n]*\[{re.escape(code)}\]", line) for line in lines), (code, output)
-    located = re.compile(rf"^{re.escape(str(workflow))}:\d+:\d+: (error|warning) \[[A-Z_]+\]: .+$")
-    findings = [line for line in lines if not line.startswith(("OK: ", "FAIL: "))]
-    assert findings and all(located.match(line) for line in findings), output
-    assert lines[-1].startswith("FAIL: " if expect.get("exit", 0) else "OK: ")
-
-
 def test_the_cases_are_there():
     skip_without_conformance()
     assert CASES, "no validate cases found"
@@ -44,7 +31,7 @@ def test_validate_case_in_process(case_file, capsys):
     workflow = workflow_of(case_file)
     exit_code = main(["validate", str(workflow)])
     captured = capsys.readouterr()
-    assert_output_matches(expect_of(case_file), exit_code, captured.out, workflow)
+    check_validate_case(expect_of(case_file), exit_code, captured.out, workflow)
     assert "Traceback" not in captured.err
 
 
@@ -56,5 +43,5 @@ def test_validate_cases_through_python_m_tea_studio():
         workflow = workflow_of(case_file)
         result = subprocess.run([sys.executable, "-m", "tea_studio", "validate", str(workflow)], cwd=REPO,
                                 capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-        assert_output_matches(expect_of(case_file), result.returncode, result.stdout, workflow)
+        check_validate_case(expect_of(case_file), result.returncode, result.stdout, workflow)
         assert result.stderr == ""

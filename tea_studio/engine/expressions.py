@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from jinja2.sandbox import SandboxedEnvironment
@@ -124,12 +125,21 @@ def goto_condition_holds(expression: Any, state: dict[str, Any], variables: dict
     if not isinstance(expression, str):
         return text_is_true(str(expression))
     template = expression if ("{{" in expression or "{%" in expression) else "{{ " + expression + " }}"
-    return text_is_true(render(template, state, variables))
+    try:
+        return text_is_true(render(template, state, variables))
+    except ExpressionError as exc:
+        raise ExpressionError(expression, exc.error) from exc.error
 
 
 def _edge_value_holds(expression: Any, state: dict[str, Any], variables: dict[str, Any] | None) -> bool:
     if isinstance(expression, bool):
         return expression
+    if isinstance(expression, dict) and expression.get("type") == "expression" and "value" in expression:
+        expression = expression["value"]  # TEA's `condition: {type: expression, value: expr}`
+        if isinstance(expression, bool):
+            return expression
+    elif isinstance(expression, dict):
+        raise ExpressionError(str(expression), ValueError("a condition mapping needs {type: expression, value: expr}"))
     if not isinstance(expression, str):
         return bool(expression)
     text = expression.strip()
@@ -138,8 +148,8 @@ def _edge_value_holds(expression: Any, state: dict[str, Any], variables: dict[st
         return True
     if lowered == "false":
         return False
-    if text.startswith("!") and _IDENTIFIER.match(text[1:].strip()):
-        return not state.get(text[1:].strip())
+    if text.startswith("!") and not text.startswith("!="):
+        return not _edge_value_holds(text[1:].strip(), state, variables)
     if _IDENTIFIER.match(text):
         return bool(state.get(text))
     if _SINGLE_EXPRESSION.match(text) or ("{{" not in text and "{%" not in text):
@@ -148,18 +158,30 @@ def _edge_value_holds(expression: Any, state: dict[str, Any], variables: dict[st
 
 
 def edge_condition_holds(condition: Any, when: Any, state: dict[str, Any],
-                         variables: dict[str, Any] | None = None) -> bool:
+                         variables: dict[str, Any] | None = None,
+                         on_error: Callable[[ExpressionError], None] | None = None) -> bool:
     """Whether a legacy edge is taken. ``condition`` + ``when: false`` is an else-edge.
 
-    Raises :class:`ExpressionError` when an expression fails.
+    An expression that fails raises :class:`ExpressionError`, or, given ``on_error``, is reported to it and counts
+    as false (so the else-edge of a failing condition is taken).
     """
     if condition is None and when is None:
         return True
+
+    def holds(expression: Any) -> bool:
+        try:
+            return _edge_value_holds(expression, state, variables)
+        except ExpressionError as exc:
+            if on_error is None:
+                raise
+            on_error(exc)
+            return False
+
     if condition is None:
-        return _edge_value_holds(when, state, variables)
-    value = _edge_value_holds(condition, state, variables)
+        return holds(when)
+    value = holds(condition)
     if when is None:
         return value
     if isinstance(when, bool):
         return value == when
-    return value and _edge_value_holds(when, state, variables)
+    return value and holds(when)

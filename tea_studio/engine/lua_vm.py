@@ -159,14 +159,22 @@ _TRACEBACK = "\nstack traceback:"
 _POSITION = re.compile(r"^(?P<chunk>[^\n]*?):(?P<line>\d+): (?P<msg>.*)$", re.S)
 
 
-def _chunk_name(node: str) -> str:
-    return node.replace("\n", " ")
+_CHUNK_NAME_MAX = 48  # Lua cuts a chunk name at LUA_IDSIZE (60 bytes) in its messages
+
+
+def _chunk_name(node: str, number: int) -> str:
+    """The name Lua reports for a node's code: the node name, shortened (and numbered) when Lua would cut it."""
+    name = node.replace("\n", " ")
+    if len(name.encode("utf-8")) <= _CHUNK_NAME_MAX:
+        return name
+    return name.encode("utf-8")[:_CHUNK_NAME_MAX - 8].decode("utf-8", "ignore") + f"~{number}"
 
 
 class LuaVM:
     """One sandboxed Lua 5.4 runtime. Not thread-safe: one flow uses it from one thread at a time."""
 
-    __slots__ = ("runtime", "_compile", "_invoke", "_clear_hook", "_functions", "_table_from", "_lua_type", "deadline",
+    __slots__ = ("runtime", "_compile", "_invoke", "_clear_hook", "_functions", "_chunks", "_table_from", "_lua_type",
+                 "deadline",
                  "timeout", "stop_check", "on_print", "_reason", "created_at", "ready_us", "__weakref__")
 
     def __init__(self) -> None:
@@ -178,6 +186,7 @@ class LuaVM:
         self._compile, self._invoke, self._clear_hook = self.runtime.execute(
             _BOOTSTRAP_CODE, self._check, self._log, HOOK_INSTRUCTIONS, CHECK_INTERVAL_S)
         self._functions: dict[str, Any] = {}
+        self._chunks: dict[str, str] = {}  # chunk name -> node
         self._table_from = self.runtime.table_from
         self._lua_type = lua54.lua_type
         self.deadline = 0.0
@@ -204,6 +213,7 @@ class LuaVM:
         """Free the runtime now (the Lua state holds the VM's callbacks, so without this only the cyclic garbage
         collector would free it)."""
         self._functions = {}
+        self._chunks = {}
         self._compile = self._invoke = self._clear_hook = self._table_from = None
         self.runtime = None
         self.stop_check = self.on_print = None
@@ -232,7 +242,9 @@ class LuaVM:
         """The compiled node function (body of ``function(state)``), compiled once per VM."""
         fn = self._functions.get(node)
         if fn is None:
-            fn = self._compile("local state = ...; " + code, "=" + _chunk_name(node))
+            chunk = _chunk_name(node, len(self._chunks) + 1)
+            self._chunks[chunk] = node
+            fn = self._compile("local state = ...; " + code, "=" + chunk)
             if type(fn) is tuple:
                 raise self._error(str(fn[1]), node)
             self._functions[node] = fn
@@ -248,6 +260,10 @@ class LuaVM:
             result = self._invoke(fn, lua_state)
         except LuaMemoryError:
             raise LuaNodeError("memory limit exceeded", kind="memory") from None
+        except OverflowError:
+            raise LuaNodeError(f"{_too_large(state) or 'a number'} is too large for a Lua integer") from None
+        except (RecursionError, TypeError, ValueError) as exc:  # a state value Lua cannot hold
+            raise LuaNodeError(f"the state cannot be passed to Lua: {type(exc).__name__}: {exc}") from None
         except LuaError as exc:
             if self._reason is not None:
                 self._clear_hook()  # a C function: clearing runs no Lua instruction, so the hook cannot fire
@@ -270,11 +286,17 @@ class LuaVM:
         if "not enough memory" in text:
             return LuaNodeError("memory limit exceeded", kind="memory")
         match = _POSITION.match(text)
-        if match and match.group("chunk") == _chunk_name(node):
+        owner = self._chunks.get(match.group("chunk")) if match else None
+        if owner is None:  # a node name that itself looks like "name:12: "
+            for chunk, candidate in self._chunks.items():
+                found = re.match(re.escape(chunk) + r":(?P<line>\d+): (?P<msg>.*)$", text, re.S)
+                if found:
+                    match, owner = found, candidate
+                    break
+        if owner == node:
             return LuaNodeError(match.group("msg"), int(match.group("line")))
-        if match and match.group("chunk").startswith("[string") is False and "\n" not in match.group("chunk"):
-            return LuaNodeError(f"{match.group('msg')} (in code of node '{match.group('chunk')}' line "
-                                f"{match.group('line')})")
+        if owner is not None:
+            return LuaNodeError(f"{match.group('msg')} (in code of node '{owner}' line {match.group('line')})")
         return LuaNodeError(text or "error")
 
     # -- conversion ----------------------------------------------------------------------------------------------
@@ -316,7 +338,23 @@ def _to_lua(table_from: Callable[..., Any], value: Any) -> Any:
 
 
 _SCALAR_SET = frozenset({str, bool, int, float, bytes})
-_KEY_SET = frozenset({str, int})
+_KEY_SET = frozenset({str, int, bool})  # a YAML 1.1 `yes:` key stays the boolean it was read as
+_LUA_INTEGERS = range(-(1 << 63), 1 << 63)
+
+
+def _too_large(value: Any, path: str = "state") -> str | None:
+    """The key path of the first integer outside Lua's 64-bit range."""
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = ((f"[{i}]", item) for i, item in enumerate(value))
+    else:
+        return path if type(value) is int and value not in _LUA_INTEGERS else None
+    for key, item in items:
+        found = _too_large(item, f"{path}{key}" if isinstance(value, (list, tuple)) else f"{path}.{key}")
+        if found:
+            return found
+    return None
 
 
 def _number(value: float) -> Any:
@@ -347,7 +385,7 @@ def _to_python(lua_type: Callable[[Any], str | None], value: Any) -> Any:
     for key, item in items:
         if type(key) is float:
             key = _number(key)
-        out[key if type(key) is str else str(key)] = _to_python(lua_type, item)
+        out[key if type(key) is str or type(key) is bool else str(key)] = _to_python(lua_type, item)
     return out
 
 

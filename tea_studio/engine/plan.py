@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tea_studio.workflow.model import END, START, Workflow
+from tea_studio.workflow.validation import unsupported_code
 
 DEFAULT_MAX_ITERATIONS = 1000
 STRATEGIES = ("thread", "process", "dask")
+UNSUPPORTED = "unsupported"  # a Step kind: code TEA Studio cannot run (Step.code holds the reason)
 
 
 class PlanError(Exception):
@@ -28,7 +30,8 @@ class PlanError(Exception):
 
 @dataclass(frozen=True)
 class Step:
-    """One node: what it runs. ``kind`` as in the model (lua, python, action, noop, while_loop, ...)."""
+    """One node: what it runs. ``kind`` as in the model (lua, python, action, noop, while_loop, ...) or
+    :data:`UNSUPPORTED`."""
 
     name: str
     kind: str
@@ -129,7 +132,11 @@ def build_plan(workflow: Workflow) -> Plan:
     steps: dict[str, Step] = {}
     for i, node in enumerate(nodes):
         if node.name not in steps:
-            steps[node.name] = Step(node.name, node.kind, node.code or "", node.uses, i)
+            unsupported = unsupported_code(node)
+            if unsupported is not None:
+                steps[node.name] = Step(node.name, UNSUPPORTED, unsupported, None, i)
+            else:
+                steps[node.name] = Step(node.name, node.kind, node.code or "", node.uses, i)
     if not steps:
         raise PlanError("the workflow has no nodes")
 

@@ -41,7 +41,7 @@ from tea_studio.engine.events import (
 )
 from tea_studio.engine.expressions import ExpressionError, edge_condition_holds, goto_condition_holds
 from tea_studio.engine.lua_vm import LuaNodeError, LuaVM, discard_vm, hold_pool, release_pool, take_vm, warm_pool
-from tea_studio.engine.plan import Fork, Plan, PlanError, build_plan, default_workers
+from tea_studio.engine.plan import STRATEGIES, UNSUPPORTED, Fork, Plan, PlanError, build_plan, default_workers
 from tea_studio.engine.python_node import PythonNodeError, run_python_node
 from tea_studio.workflow.model import END, Workflow
 
@@ -222,6 +222,9 @@ class _RunContext:
 
     def executor_for(self, fork: Fork) -> Executor:
         strategy = fork.strategy or self.strategy
+        if strategy not in STRATEGIES:
+            raise RunError(f"parallel strategy '{strategy}' is not supported by TEA Studio (use thread, process or "
+                           "dask); export and run with tea", fork.node)
         if strategy == "thread" and self._given is not None:
             return self._given
         with self._lock:
@@ -233,7 +236,7 @@ class _RunContext:
                 try:
                     executor = executors_mod.make_executor(strategy, default_workers(limits), limits.dask_scheduler)
                 except executors_mod.ExecutorUnavailable as exc:
-                    raise RunError(str(exc), fork.node, located=False) from None
+                    raise RunError(str(exc), fork.node) from None
                 self._executors[strategy] = executor
                 self._owned.append(executor)
             return executor
@@ -448,24 +451,30 @@ class _Flow:
         if kind == "action":
             raise RunError(f"action '{step.uses}' is not available in TEA Studio; export and run with tea",
                            step.name, self.branch)
+        if kind == UNSUPPORTED:
+            raise RunError(step.code, step.name, self.branch)
         raise RunError(f"{kind} nodes are not supported yet", step.name, self.branch)
 
     def next_node(self, name: str, state: dict[str, Any]) -> str:
         for route in self.plan.routes[name]:
             if route.rule == "next":
                 return route.target
-            try:
-                if route.rule == "goto":
-                    holds = route.condition is None or goto_condition_holds(route.condition, state,
-                                                                            self.plan.variables)
-                else:
-                    holds = edge_condition_holds(route.condition, route.when, state, self.plan.variables)
-            except ExpressionError as exc:
+
+            def warn(exc: ExpressionError, target: str = route.target) -> None:
                 self.sink.emit(RunWarning(
                     time.monotonic(),
-                    f"condition '{exc.expression}' on the route from '{name}' to '{route.target}' failed "
+                    f"condition '{exc.expression}' on the route from '{name}' to '{target}' failed "
                     f"({exc}); counted as false", name, self.branch))
-                holds = False
+
+            if route.rule == "goto":
+                try:
+                    holds = route.condition is None or goto_condition_holds(route.condition, state,
+                                                                            self.plan.variables)
+                except ExpressionError as exc:
+                    warn(exc)
+                    holds = False
+            else:
+                holds = edge_condition_holds(route.condition, route.when, state, self.plan.variables, warn)
             if holds:
                 return route.target
         raise RunError(f"no route from node {name}", name, self.branch, located=False)
@@ -653,13 +662,11 @@ class WorkflowRun:
             raise
         if plan.has_lua:
             warm_pool(1 + max((len(fork.branches) for fork in plan.forks.values()), default=0))
-        state = {**plan.initial_state, **self.inputs}
+        state = copy_state({**plan.initial_state, **self.inputs})  # nodes never reach the workflow's values
         sink.emit(RunStarted(t0, self.run_id, plan.name, copy_state(self.inputs)))
         ctx = _RunContext(plan, sink, self.control, self.record_states, self.executor, self.strategy)
         flow = _Flow(ctx, "")
         try:
-            if ctx.strategy not in ("thread", "process", "dask"):
-                raise RunError(f"unknown parallel strategy '{ctx.strategy}' (use thread, process or dask)")
             final = flow.walk(plan.entry, state, frozenset())
         except RunError as exc:
             timing = (time.perf_counter() - began) * 1000.0

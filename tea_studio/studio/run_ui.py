@@ -8,6 +8,7 @@ the file's history; a stored run can be re-opened onto the same views.
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 import os
@@ -172,6 +173,8 @@ class RunTools(QObject):
     run_ended = Signal(bool)
     run_blocked = Signal(str)
     view_updated = Signal()  # after a tick was applied to the views (tests wait on it)
+    run_stored = Signal(str, str)  # run id, error text ("" when stored): the history has the finished run
+    _stored_signal = Signal(str, str)  # from the storing thread; delivered queued to _stored
 
     def __init__(self, window) -> None:
         super().__init__(window)
@@ -189,6 +192,7 @@ class RunTools(QObject):
         self.trust_prompt: Callable[[str | None, list[str]], bool] = self._ask_trust
         self.input_prompt: Callable[[str | None, str], tuple[dict, str] | None] = self._ask_inputs
         self.message: Callable[[str, str], None] = self._show_message
+        self._stored_signal.connect(self._stored, Qt.ConnectionType.QueuedConnection)
         self._build_docks()
         self._build_actions()
         self._connect_window()
@@ -527,11 +531,35 @@ class RunTools(QObject):
         else:
             self._log(f"Run failed: {record.error}")
         self.run_ended.emit(ok)
-        try:  # stored after the end is announced; still before control returns to the event loop
-            self.history.add(record, self.path)
-        except OSError as exc:
-            self._log(f"Could not store the run in the history: {exc}")
+        self._store(record, self.path)
+
+    def _store(self, record, path: str | None) -> None:
+        """Write the finished run into the history off the GUI thread (50,000 events take ~0.4 s to serialise:
+        the window must not freeze at the end of a big run); ``run_stored`` follows on the GUI thread. Runs are
+        stored one after the other, in the order they ended; the interpreter waits for the writer at exit."""
+
+        def store() -> None:
+            try:
+                self.history.add(record, path)
+                error = ""
+            except OSError as exc:
+                error = str(exc) or type(exc).__name__
+            try:
+                self._stored_signal.emit(record.run_id, error)
+            except RuntimeError:  # the window was closed meanwhile: the run is stored, nobody to tell
+                pass
+
+        if self._storer is None:
+            self._storer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tea-store")
+        self._storer.submit(store)
+
+    _storer: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def _stored(self, run_id: str, error: str) -> None:
+        if error:
+            self._log(f"Could not store the run in the history: {error}")
         self.runs_panel.refresh()
+        self.run_stored.emit(run_id, error)
 
     def _detach_live(self) -> None:
         if self.live is not None:

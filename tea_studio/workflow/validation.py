@@ -131,6 +131,17 @@ class LuaSyntaxChecker:
         return 1, message
 
 
+def unsupported_code(node: Node) -> str | None:
+    """Why TEA Studio cannot run a node's code (another ``language:``, an unknown ``run:`` mapping), or None."""
+    language = node.extra.get("language")
+    if language is not None and language not in (LUA, PYTHON):
+        return f"language {language!r} is not supported by TEA Studio; export and run with tea"
+    if isinstance(node.extra.get("run"), dict):
+        return ("this `run:` mapping is not supported by TEA Studio (use `language: lua|python` with `run: |` code, "
+                "or `run: {type: lua|python, code: ...}` alone); export and run with tea")
+    return None
+
+
 def lua_syntax_error(code: str) -> tuple[int, str] | None:
     """``(line, message)`` when ``code`` (a node's Lua body, ``local state = ...``) does not compile, else None.
 
@@ -168,7 +179,7 @@ def python_syntax_error(code: str) -> tuple[int, str] | None:
 
 
 _EDGE_CONSTANTS = ("true", "false")
-_NEGATED_KEY = re.compile(r"^!\S+$")
+_NEGATED_KEY = re.compile(r"^!\s*\S+$")
 
 
 def goto_condition_error(expression: Any) -> str | None:
@@ -274,7 +285,10 @@ class _Validation:
     def check_node(self, node: Node) -> None:
         name = node.name or None
         label = f"node '{node.name}'" if node.name else "a nameless node"
-        if node.kind == LUA and isinstance(node.code, str):
+        unsupported = unsupported_code(node)
+        if unsupported is not None:
+            self.add("NODE_TYPE_NOT_SUPPORTED", name, f"{label}: {unsupported}", node)
+        elif node.kind == LUA and isinstance(node.code, str):
             if self._lua is None:
                 self._lua = LuaSyntaxChecker()
             self.code_problem("LUA_SYNTAX", node, label, self._lua(node.code))

@@ -52,6 +52,7 @@ __all__ = [
 STUDIO_KEY = "x-tea-studio"
 LOOP_TYPES = (WHILE_LOOP, DYNAMIC_PARALLEL)
 CODE_LANGUAGES = (LUA, PYTHON)
+BOOL_TAG = "tag:yaml.org,2002:bool"
 FRAGMENT_KEY = "x-tea-studio-fragment"
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -346,6 +347,8 @@ class _WorkflowReader:
                             node)
         if node.tag == yt.NULL_TAG:
             return None
+        if node.tag == BOOL_TAG:  # an unquoted yes/no/on/off is a YAML 1.1 boolean, not a name
+            return "true" if self.value(node) else "false"
         return node.value
 
     def edge(self, item: yaml.Node) -> Edge:

@@ -73,9 +73,15 @@ def open_text(window, tmp_path, text, name="flow.yaml"):
 
 
 def run_to_end(qtbot, tools, inputs=None, **kwargs):
-    with qtbot.waitSignal(tools.run_ended, timeout=20000) as ended:
-        assert tools.start_run(inputs or {}, **kwargs)
-    return ended.args[0]
+    """Run and wait until the run has ended and is stored in the history."""
+    ok = []
+    tools.run_ended.connect(ok.append)
+    try:
+        with qtbot.waitSignals([tools.run_ended, tools.run_stored], timeout=20000):
+            assert tools.start_run(inputs or {}, **kwargs)
+    finally:
+        tools.run_ended.disconnect(ok.append)
+    return ok[0]
 
 
 def statuses(window):

@@ -8,6 +8,7 @@ the live run's tick says something changed.
 from __future__ import annotations
 
 import bisect
+import math
 import time
 
 from PySide6.QtCore import QPoint, QRect, QRectF, Qt, Signal
@@ -149,27 +150,30 @@ class TimelineCanvas(QWidget):
     # painting ------------------------------------------------------------------------------------------------
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
         painter = QPainter(self)
-        painter.fillRect(event.rect(), self.palette().base())
+        palette = self.palette()
+        painter.fillRect(event.rect(), palette.base())
         if self.model is None:
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No run yet")
             return
         clip: QRect = event.rect()
-        text_colour = self.palette().text().color()
+        text_colour = palette.text().color()
         metrics = QFontMetrics(self.font())
         order = self.model.lane_order
         first = max(0, (clip.top() - AXIS_H) // LANE_H)
         last = min(len(order) - 1, (clip.bottom() - AXIS_H) // LANE_H + 1)
-        t_from, t_to = self.time_at(LABEL_W), self.time_at(self.width())
-        painter.setClipRect(QRect(LABEL_W, 0, self.width() - LABEL_W, self.height()))
+        width = self.width()
+        t_from, t_to = self.time_at(LABEL_W), self.time_at(width)
+        alternate = palette.alternateBase()
+        painter.setClipRect(QRect(LABEL_W, 0, width - LABEL_W, self.height()))
         for row in range(first, last + 1):
             lane = self.model.lanes[order[row]]
             y = AXIS_H + row * LANE_H
             if row % 2:
-                painter.fillRect(QRect(LABEL_W, y, self.width(), LANE_H), self.palette().alternateBase())
+                painter.fillRect(QRect(LABEL_W, y, width, LANE_H), alternate)
             self._paint_lane(painter, row, lane, t_from, t_to)
         painter.setClipping(False)
         # lane labels and axis on top
-        painter.fillRect(QRect(0, 0, LABEL_W, self.height()), self.palette().window())
+        painter.fillRect(QRect(0, 0, LABEL_W, self.height()), palette.window())
         painter.setPen(text_colour)
         for row in range(first, last + 1):
             lane = self.model.lanes[order[row]]
@@ -182,34 +186,53 @@ class TimelineCanvas(QWidget):
         self._paint_axis(painter, t_from, t_to, metrics, text_colour)
 
     def _paint_lane(self, painter: QPainter, row: int, lane: Lane, t_from: float, t_to: float) -> None:
-        executions, starts = lane.executions, lane.starts
-        i = lane.visible(t_from, t_to)
-        n = len(executions)
-        drawn_to = -1.0
+        """Paint the lane's bars in [t_from, t_to]: finished ones as merged spans, then the open tail on top.
+
+        Each QPainter call hands the GIL over (and waits for it behind busy branch threads), so bars that touch
+        within a pixel and share a colour become one rectangle: a lane costs a few calls, not one per execution.
+        """
+        scale, origin = self.scale, self.origin
         y = AXIS_H + row * LANE_H + 3
         h = LANE_H - 6
-        duration = self.duration
         painter.setPen(Qt.PenStyle.NoPen)
-        while i < n:
-            execution = executions[i]
-            if execution.start > t_to:
+        spans = lane.spans(2.0 ** math.floor(math.log2(1.0 / scale)))  # merge gaps under half to one pixel
+        starts, ends, oks = spans.starts, spans.ends, spans.oks
+        first = max(0, bisect.bisect_left(starts, t_from) - 1)
+        run_ok, run_x0, run_x1 = None, 0.0, None  # the rectangle being merged
+        for j in range(first, len(starts)):
+            start = starts[j]
+            if start > t_to:
                 break
-            end = execution.end if execution.end is not None else duration
-            x0 = self.x_of(execution.start)
-            x1 = max(x0 + 1.0, self.x_of(end))
-            if x1 > drawn_to or execution is self.selected:
-                colour = SELECTED if execution is self.selected else BAR_COLOURS[execution.ok]
-                painter.fillRect(QRectF(x0, y, x1 - x0, h), colour)
-                drawn_to = max(drawn_to, x1)
-            if x1 - x0 < 1.5 and execution is not self.selected:
-                # many sub-pixel bars: jump to the first one that starts right of what is drawn
-                i = max(i + 1, bisect.bisect_left(starts, self.time_at(drawn_to + 1), i + 1) - 1)
-            else:
-                i += 1
+            x0 = LABEL_W + (start - origin) * scale
+            x1 = max(x0 + 1.0, LABEL_W + (ends[j] - origin) * scale)
+            ok = oks[j]
+            if run_x1 is not None and ok is run_ok and x0 <= run_x1 + 1.0:
+                run_x1 = max(run_x1, x1)
+                continue
+            if run_x1 is not None:
+                painter.fillRect(QRectF(run_x0, y, run_x1 - run_x0, h), BAR_COLOURS[run_ok])
+            run_ok, run_x0, run_x1 = ok, x0, x1
+        if run_x1 is not None:
+            painter.fillRect(QRectF(run_x0, y, run_x1 - run_x0, h), BAR_COLOURS[run_ok])
+        duration = self.duration
+        for execution in lane.executions[spans.done:]:  # running (and not yet folded) bars
+            self._paint_bar(painter, execution, y, h, duration, t_from, t_to)
+        selected = self.selected
+        if selected is not None and selected.branch == lane.branch:
+            self._paint_bar(painter, selected, y, h, duration, t_from, t_to, SELECTED)
         if lane.vm_ready is not None and t_from <= lane.vm_ready <= t_to:
             x = self.x_of(lane.vm_ready)
             painter.setPen(QPen(VM_READY, 2))
             painter.drawLine(int(x), y - 2, int(x), y + h + 2)
+
+    def _paint_bar(self, painter: QPainter, execution: Execution, y: int, h: int, duration: float, t_from: float,
+                   t_to: float, colour: QColor | None = None) -> None:
+        end = execution.end if execution.end is not None else duration
+        if execution.start > t_to or end < t_from:
+            return
+        x0 = self.x_of(execution.start)
+        x1 = max(x0 + 1.0, self.x_of(end))
+        painter.fillRect(QRectF(x0, y, x1 - x0, h), colour or BAR_COLOURS[execution.ok])
 
     def _paint_axis(self, painter: QPainter, t_from: float, t_to: float, metrics: QFontMetrics, colour) -> None:
         painter.fillRect(QRect(LABEL_W, 0, self.width() - LABEL_W, AXIS_H), self.palette().window())

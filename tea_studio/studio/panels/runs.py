@@ -10,6 +10,7 @@ import datetime
 import hashlib
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ class RunHistory:
     def __init__(self, root: Path | None = None, limit: int = HISTORY_LIMIT) -> None:
         self._root = root
         self.limit = limit
+        self._writing = threading.Lock()  # runs are stored from background threads: one index update at a time
 
     @property
     def root(self) -> Path:
@@ -73,6 +75,10 @@ class RunHistory:
         folder = self.folder(workflow_path)
         folder.mkdir(parents=True, exist_ok=True)
         record.save(folder / f"{record.run_id}.ndjson")
+        with self._writing:
+            return self._index(record, workflow_path, folder)
+
+    def _index(self, record: RunRecord, workflow_path: str | None, folder: Path) -> dict[str, Any]:
         entry = {
             "run_id": record.run_id,
             "started_at": datetime.datetime.fromtimestamp(record.started_at).isoformat(timespec="seconds"),
