@@ -30,6 +30,9 @@ TICK_MS = 30
 # While a live run is going, Python threads hand the GIL over more often so the GUI thread never waits long for it
 # behind busy branch threads (CPython's default is 5 ms per hand-over).
 LIVE_SWITCH_INTERVAL = 0.001
+# A background writer (the run history) works in slices of this long, then lets the GUI thread have the GIL.
+BACKGROUND_SLICE_S = 0.002
+BACKGROUND_PAUSE_S = 0.0005
 
 # Node statuses shown on the canvas (NodeItem.set_run_info).
 WAITING = "waiting"
@@ -186,14 +189,24 @@ class RunRecord:
         for event in self.events:
             yield json.dumps(ev.event_to_dict(event, t0), default=_json_default, ensure_ascii=False)
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the run as NDJSON (atomically)."""
+    def save(self, path: str | os.PathLike, *, background: bool = False) -> None:
+        """Write the run as NDJSON (atomically).
+
+        ``background``: the caller is a background thread. Serialising is pure Python, and a GUI thread hands the
+        GIL over at every Qt call and then waits a whole switch interval for it; so the writer pauses briefly
+        every few milliseconds, and a repaint meanwhile takes milliseconds, not hundreds of them.
+        """
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
+        clock = time.perf_counter
+        next_pause = clock() + BACKGROUND_SLICE_S
         with open(tmp, "w", encoding="utf-8") as out:
-            for line in self.lines():
+            for n, line in enumerate(self.lines()):
                 out.write(line)
                 out.write("\n")
+                if background and not n % 64 and clock() >= next_pause:
+                    time.sleep(BACKGROUND_PAUSE_S)
+                    next_pause = clock() + BACKGROUND_SLICE_S
         os.replace(tmp, path)
 
     @classmethod
@@ -584,7 +597,7 @@ class RunModel:
             parent_key = self.lanes[parent].key if parent in self.lanes else ()
             index = started.index if started is not None else len(self.lanes)
             lane = self.lanes[branch] = Lane(branch, key=(*parent_key, index, branch))
-            self.lane_order = sorted(self.lanes, key=lambda name: self.lanes[name].key)
+            bisect.insort(self.lane_order, branch, key=lambda name: self.lanes[name].key)
             delta.lanes = True
         if started is not None and lane.fork is None:
             lane.fork, lane.fan_in, lane.index = started.fork, started.fan_in, started.index

@@ -39,7 +39,9 @@ from tea_studio.studio.panels.state_view import StateDock
 from tea_studio.workflow.model import PYTHON
 
 INPUTS_FILE = "run_inputs.json"
-CANVAS_REPAINT_S = 0.09
+CANVAS_REPAINT_S = 0.09  # node statuses are repainted at most this often during a run...
+CANVAS_BUSY_REPAINT_S = 0.3  # ...or this often when many change at once (each repaint redraws the edges under them)
+CANVAS_BUSY_NODES = 40
 TRUST_FILE = "trusted_files.json"
 
 
@@ -383,10 +385,10 @@ class RunTools(QObject):
         self.live.updated.connect(self._apply)
         self.live.finished.connect(self._finished)
         self.model = self.live.model
+        self.live.start()  # the engine starts while the views are prepared (its first tick comes after this)
         self._set_views(self.model)
         self._show_run_docks()
         self.state_view.clear()
-        self.live.start()
         self._update_actions()
         self._log(f"Running {Path(self.path).name if self.path else 'workflow'}…")
         self.run_started.emit()
@@ -498,12 +500,14 @@ class RunTools(QObject):
     def _apply(self, delta: RunDelta) -> None:
         if self.model is None or self.live is None or delta is None:
             return
-        # node items are repainted at most every CANVAS_REPAINT_S during a run (each repaint redraws the edges
-        # crossing the item), and at once for pauses and the end
+        # node items are repainted at most every CANVAS_REPAINT_S during a run, less often when many nodes changed
+        # (each repaint redraws the edges crossing the items), and at once for pauses and the end
         self._pending_nodes.update(delta.nodes)
         self._pending_nodes.update(delta.fan_ins)
         now = time.monotonic()
-        if delta.finished or delta.paused or delta.resumed or now - self._canvas_painted_at >= CANVAS_REPAINT_S:
+        pending = len(self._pending_nodes)
+        interval = min(CANVAS_BUSY_REPAINT_S, CANVAS_REPAINT_S * max(1.0, pending / CANVAS_BUSY_NODES))
+        if delta.finished or delta.paused or delta.resumed or now - self._canvas_painted_at >= interval:
             self._canvas_painted_at = now
             for name in self._pending_nodes:
                 item = self._item(name)
@@ -540,7 +544,7 @@ class RunTools(QObject):
 
         def store() -> None:
             try:
-                self.history.add(record, path)
+                self.history.add(record, path, background=True)
                 error = ""
             except OSError as exc:
                 error = str(exc) or type(exc).__name__

@@ -167,3 +167,68 @@ def test_record_round_trips_through_ndjson(tmp_path):
     replayed = RunModel.replay(again)
     assert [r.branch for r in replayed.fan_ins["merge"].listed()] == ["a", "b", "c"]
     assert replayed.nodes["merge"].status == DONE
+
+
+def test_a_background_save_writes_the_same_file(tmp_path):
+    record = RunRecord()
+    record.events = loop_events()
+    record.save(tmp_path / "direct.ndjson")
+    saver = threading.Thread(target=record.save, args=(tmp_path / "background.ndjson",), kwargs={"background": True})
+    saver.start()
+    saver.join()
+    assert (tmp_path / "background.ndjson").read_bytes() == (tmp_path / "direct.ndjson").read_bytes()
+    assert len(RunRecord.load(tmp_path / "background.ndjson").events) == len(record.events)
+
+
+def loop_events(runs=2000, gap_at=1500):
+    """One node looping in the main flow: back-to-back 0.1 ms executions, the 1000th failing, a 1 s pause after
+    execution ``gap_at``, and a last execution still running."""
+    events = [ev.RunStarted(t=0.0, run_id="r", workflow="wf.yaml", inputs={})]
+    t = 0.0
+    for i in range(runs):
+        t += 1.0 if i == gap_at else 1e-6
+        events.append(ev.NodeStarted(t=t, node="step", iteration=i + 1))
+        t += 1e-4
+        events.append(ev.NodeFinished(t=t, node="step", timing_ms=0.1, ok=i != 1000, error="boom" if i == 1000 else None))
+    events.append(ev.NodeStarted(t=t + 1e-6, node="step", iteration=runs + 1))
+    return events
+
+
+def test_touching_bars_merge_into_a_few_spans_and_visible_gaps_stay():
+    record = RunRecord()
+    record.events = loop_events()
+    model = RunModel(record)
+    model.apply(record.events)
+    lane = model.lanes[""]
+    spans = lane.spans(1e-3)
+    # ok run, the failed execution, ok run up to the pause, ok run after it; the running bar is not folded in
+    assert spans.oks == [True, False, True, True]
+    assert spans.done == len(lane.executions) - 1
+    assert spans.starts[3] - spans.ends[2] > 0.9
+    assert len(lane.spans(1e-7).starts) == len(lane.executions) - 1  # zoomed in far: every bar is its own span
+
+
+def test_the_timeline_paints_merged_bars_with_their_colours_and_gaps(qtbot):
+    from tea_studio.studio.panels.run_timeline import AXIS_H, BAR_COLOURS, LABEL_W, LANE_H, TimelineView
+
+    record = RunRecord()
+    record.events = loop_events()
+    model = RunModel(record)
+    model.apply(record.events)
+    view = TimelineView()
+    qtbot.addWidget(view)
+    view.resize(800, 200)
+    view.show()
+    qtbot.waitExposed(view)
+    view.set_model(model)
+    canvas = view.canvas
+    image = canvas.grab().toImage()
+    y = AXIS_H + LANE_H // 2
+
+    def colour_at(seconds):
+        return image.pixelColor(int(canvas.x_of(seconds)), y).name()
+
+    assert colour_at(0.05) == BAR_COLOURS[True].name()  # before the pause: one green run
+    assert colour_at(0.7) not in {c.name() for c in BAR_COLOURS.values()}  # the 1 s pause shows as a gap
+    assert colour_at(model.now - 0.02) == BAR_COLOURS[True].name()
+    assert canvas.x_of(model.now) > LABEL_W

@@ -56,6 +56,7 @@ class TimelineCanvas(QWidget):
         self.follow = True  # keep the whole run in view while it grows
         self.selected: Execution | None = None
         self._painted_at = 0.0
+        self._lanes_changed = False
         self.setMouseTracking(True)
         self.setMinimumHeight(AXIS_H + LANE_H)
 
@@ -76,13 +77,20 @@ class TimelineCanvas(QWidget):
         lanes = len(self.model.lane_order) if self.model else 1
         self.setMinimumHeight(AXIS_H + LANE_H * lanes)
 
-    def apply(self, delta: RunDelta) -> None:
-        if delta.lanes or delta.reset:
-            self._resize_lanes()
+    def apply(self, delta: RunDelta) -> bool:
+        """Repaint (and grow with new lanes) on at most one tick in three while running; at once at the end.
+        Returns whether new lanes were shown."""
+        self._lanes_changed |= delta.lanes or delta.reset
         now = time.monotonic()
-        if delta.finished or delta.lanes or now - self._painted_at >= LIVE_REPAINT_S:
+        if delta.finished or delta.reset or now - self._painted_at >= LIVE_REPAINT_S:
             self._painted_at = now
+            grown = self._lanes_changed
+            if grown:
+                self._lanes_changed = False
+                self._resize_lanes()
             self.refresh()
+            return grown
+        return False
 
     @property
     def duration(self) -> float:
@@ -345,8 +353,8 @@ class TimelineView(QWidget):
         self._update_summary()
 
     def apply(self, delta: RunDelta) -> None:
-        self.canvas.apply(delta)
-        if delta.lanes or delta.finished or delta.reset:
+        # the summary follows the lanes shown (a label's new text re-lays out the dock: not on every tick)
+        if self.canvas.apply(delta) or delta.finished or delta.reset:
             self._update_summary()
 
     def fit(self) -> None:

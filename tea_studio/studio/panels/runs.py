@@ -69,12 +69,13 @@ class RunHistory:
         runs = data.get("runs") if isinstance(data, dict) else None
         return [r for r in runs or [] if isinstance(r, dict) and "run_id" in r]
 
-    def add(self, record: RunRecord, workflow_path: str | None = None) -> dict[str, Any]:
-        """Store a finished run and prune the file's history to the newest ``limit`` runs."""
+    def add(self, record: RunRecord, workflow_path: str | None = None, *, background: bool = False) -> dict[str, Any]:
+        """Store a finished run and prune the file's history to the newest ``limit`` runs (thread-safe;
+        ``background``: called off the GUI thread, see :meth:`RunRecord.save`)."""
         workflow_path = workflow_path if workflow_path is not None else record.path
         folder = self.folder(workflow_path)
         folder.mkdir(parents=True, exist_ok=True)
-        record.save(folder / f"{record.run_id}.ndjson")
+        record.save(folder / f"{record.run_id}.ndjson", background=background)
         with self._writing:
             return self._index(record, workflow_path, folder)
 

@@ -193,12 +193,14 @@ class FanInView(QTreeWidget):
         self.setUniformRowHeights(True)
         self.model: RunModel | None = None
         self._items: dict[str, QTreeWidgetItem] = {}
+        self._shown: dict[str, list[FanInResult]] = {}  # the rows under each fan-in, without asking the tree
         self.itemClicked.connect(self._clicked)
 
     def set_model(self, model: RunModel | None) -> None:
         self.model = model
         self.clear()
         self._items.clear()
+        self._shown.clear()
         if model is not None:
             for fan_in in model.fan_ins.values():
                 self._show(fan_in)
@@ -224,11 +226,18 @@ class FanInView(QTreeWidget):
         item.setText(0, fan_in.node)
         item.setText(1, f"{done}/{total}" + (" joined" if fan_in.joined else ""))
         listed = fan_in.listed()
-        shown = [item.child(i).data(0, Qt.ItemDataRole.UserRole) for i in range(item.childCount())]
+        shown = self._shown.setdefault(fan_in.node, [])
         if shown != listed[: len(shown)]:  # joined (declaration order) or a new fork of the same fan-in
-            item.takeChildren()
-            shown = []
-        item.addChildren([self._row(result) for result in listed[len(shown):]])
+            rows = {id(result): row for result, row in zip(shown, item.takeChildren(), strict=True)}
+            kept = [result for result in listed if id(result) in rows]
+            item.addChildren([rows[id(result)] for result in kept])  # re-ordered, not rebuilt
+            shown[:] = kept
+            if shown != listed[: len(shown)]:  # a new fork: results of the old one are gone
+                item.takeChildren()
+                shown.clear()
+        if len(listed) > len(shown):
+            item.addChildren([self._row(result) for result in listed[len(shown):]])
+            shown.extend(listed[len(shown):])
 
     def _row(self, result: FanInResult) -> QTreeWidgetItem:
         state = self.model.branch_state(result) if self.model is not None and result.ok else None
