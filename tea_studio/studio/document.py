@@ -244,6 +244,11 @@ class EditableWorkflow(QObject):
         self._busy = False
         self._by_name: dict[str, Node] | None = None
         self._fallback: dict[str, tuple[float, float]] | None = None
+        self.revision = 0  # grows with every change (edit, undo, redo, reset): cached results compare it
+        self.workflow_changed.connect(self._next_revision)
+
+    def _next_revision(self) -> None:
+        self.revision += 1
 
     # -- reading -------------------------------------------------------------------------------------------
     @property

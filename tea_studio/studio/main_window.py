@@ -720,6 +720,7 @@ class MainWindow(QMainWindow):
         from tea_studio.workflow.validation import validate
 
         problems = validate(self.workflow)
+        self.validated = (self.document, self.document.revision, problems)
         self.problems.set_problems(problems)
         by_node: dict[str, list[tuple[str, str]]] = {}
         for problem in problems:

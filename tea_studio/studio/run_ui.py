@@ -408,7 +408,12 @@ class RunTools(QObject):
     def _valid_for_run(self, workflow) -> bool:
         from tea_studio.workflow.validation import validate
 
-        problems = validate(workflow)
+        document = self.window.document
+        cached = getattr(self.window, "validated", None)
+        if cached and cached[0] is document and cached[1] == document.revision and document.workflow is workflow:
+            problems = cached[2]  # the problems dock already checked this very revision
+        else:
+            problems = validate(workflow)
         errors = [p for p in problems if p.severity == "error"]
         warnings = len(problems) - len(errors)
         if errors:

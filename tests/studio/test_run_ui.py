@@ -131,6 +131,18 @@ def test_validation_errors_block_the_run_with_a_clear_message(qtbot, window, tmp
     assert window.messages and window.messages[0][0] == "Cannot run" and "nowhere" in window.messages[0][1]
 
 
+def test_an_edit_made_after_the_last_check_is_validated_before_the_run(qtbot, window, tmp_path):
+    open_text(window, tmp_path, "nodes:\n  - name: a\n  - name: b\n")
+    window.validate_now()  # the problems dock has checked this revision: no errors
+    window.document.set_goto("a", "nowhere")  # F5 right after an edit, before the debounced check
+    tools = window.run_tools
+    with qtbot.waitSignal(tools.run_blocked) as blocked:
+        assert tools.start_run({}) is False
+    assert "nowhere" in blocked.args[0]
+    window.document.undo_stack.undo()
+    assert run_to_end(qtbot, tools) is True
+
+
 def test_python_nodes_ask_for_trust_once_per_code(qtbot, window, tmp_path):
     open_text(window, tmp_path, PYTHON)
     tools = window.run_tools
