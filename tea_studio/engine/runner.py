@@ -183,6 +183,14 @@ def copy_state(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+def _snapshot(value: Any) -> Any:
+    """A copy of ``value`` for an event, or ``value`` itself when it holds something that cannot be copied."""
+    try:
+        return copy_state(value)
+    except Exception:  # noqa: BLE001 - e.g. a lock a Python node put in state: the run reports it elsewhere
+        return value
+
+
 def unpicklable_path(value: Any, path: str = "state") -> str | None:
     """The key path of the first value that does not pickle (None when everything does)."""
     try:
@@ -219,6 +227,8 @@ class _RunContext:
         self.stop_file: str | None = None
         self._stop_dir: str | None = None
         self.in_process_branch = False
+        # Python nodes may change state values in place: events then keep a copy of each update they report.
+        self.copy_updates = any(step.kind == "python" for step in plan.steps.values())
 
     def executor_for(self, fork: Fork) -> Executor:
         strategy = fork.strategy or self.strategy
@@ -375,6 +385,7 @@ class _Flow:
         static_breaks = plan.breakpoints
         sink = self.sink
         record = self.ctx.record_states
+        copy_updates = self.ctx.copy_updates
         branch = self.branch
         stop_file = self.ctx.stop_file if self.ctx.in_process_branch else None
         while True:
@@ -404,7 +415,8 @@ class _Flow:
             elapsed = (time.perf_counter() - started) * 1000.0
             if update:
                 state = {**state, **update}
-            sink.emit(NodeFinished(time.monotonic(), name, branch, elapsed, True, update,
+            sink.emit(NodeFinished(time.monotonic(), name, branch, elapsed, True,
+                                   _snapshot(update) if copy_updates and update else update,
                                    copy_state(state) if record else None))
             if static_breaks or control.breakpoints or control._pause_requested:
                 self._maybe_pause(name, "after", state)

@@ -195,11 +195,16 @@ class _RouteDraft:
             self.edges.append(Edge(source=source.name, target=target))
 
 
-def _rename_in_edge(edge: Edge, old: str, new: str) -> Edge:
-    target = [new if t == old else t for t in edge.target] if isinstance(edge.target, list) else (
-        new if edge.target == old else edge.target)
-    changed = dataclasses.replace(edge, source=new if edge.source == old else edge.source, target=target,
-                                  fan_in=new if edge.fan_in == old else edge.fan_in)
+def _renamed(name: Any, mapping: dict[str, str]) -> Any:
+    return mapping.get(name, name) if isinstance(name, str) else name
+
+
+def _rename_in_edge(edge: Edge, mapping: dict[str, str]) -> Edge:
+    """``edge`` with every node name in ``mapping`` replaced at once (a chain a->b, b->c never compounds)."""
+    target = [_renamed(t, mapping) for t in edge.target] if isinstance(edge.target, list) else (
+        _renamed(edge.target, mapping))
+    changed = dataclasses.replace(edge, source=_renamed(edge.source, mapping), target=target,
+                                  fan_in=_renamed(edge.fan_in, mapping))
     changed.line, changed.col = edge.line, edge.col
     return changed if changed != edge else edge
 
@@ -210,11 +215,13 @@ def _replace_edge(edge: Edge, **fields: Any) -> Edge:
     return changed
 
 
-def _rename_in_goto(goto: Any, old: str, new: str) -> Any:
+def _rename_in_goto(goto: Any, mapping: dict[str, str]) -> Any:
+    """``goto`` with every target in ``mapping`` replaced at once (the same object when nothing changes)."""
     if isinstance(goto, str):
-        return new if goto == old else goto
-    if isinstance(goto, list) and any(isinstance(r, GotoRule) and r.to == old for r in goto):
-        return [_replace_rule(r, to=new) if isinstance(r, GotoRule) and r.to == old else r for r in goto]
+        return mapping.get(goto, goto)
+    if isinstance(goto, list) and any(isinstance(r, GotoRule) and r.to in mapping for r in goto):
+        return [_replace_rule(r, to=mapping[r.to]) if isinstance(r, GotoRule) and r.to in mapping else r
+                for r in goto]
     return goto
 
 
@@ -492,13 +499,10 @@ class EditableWorkflow(QObject):
 
     def _renamed_routes(self, mapping: dict[str, str], nodes: list[Node] | None = None) -> list[Change]:
         draft = _RouteDraft(self.workflow)
-        for old, new in mapping.items():
-            draft.edges = [_rename_in_edge(e, old, new) for e in draft.edges]
+        draft.edges = [_rename_in_edge(e, mapping) for e in draft.edges]
         for node in nodes if nodes is not None else self.workflow.nodes:
             goto = draft.goto(node)
-            renamed = goto
-            for old, new in mapping.items():
-                renamed = _rename_in_goto(renamed, old, new)
+            renamed = _rename_in_goto(goto, mapping)
             if renamed is not goto:
                 draft.set_goto(node, renamed)
         changes = draft.changes()
@@ -829,15 +833,10 @@ class EditableWorkflow(QObject):
             new.line = new.col = 0
             fresh.append(new)
         for new in fresh:
-            goto = new.goto
-            for old, name in mapping.items():
-                goto = _rename_in_goto(goto, old, name)
-            new.goto = goto
+            new.goto = _rename_in_goto(new.goto, mapping)
         new_edges = []
         for edge in edges:
-            fresh_edge = copy.deepcopy(edge)
-            for old, name in mapping.items():
-                fresh_edge = _rename_in_edge(fresh_edge, old, name)
+            fresh_edge = _rename_in_edge(copy.deepcopy(edge), mapping)
             fresh_edge.line = fresh_edge.col = 0
             new_edges.append(fresh_edge)
         start = len(self.workflow.nodes)

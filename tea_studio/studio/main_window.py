@@ -387,6 +387,7 @@ class MainWindow(QMainWindow):
         doc.reset.connect(self._on_reset)
         self.scene.selectionChanged.connect(self._on_selection_changed)
         self.inspector.set_document(doc)
+        doc.routes_changed.connect(self._on_routes_changed)  # after the scene re-indexed its route items
         self.view.zoom_changed.connect(lambda _zoom: self._update_status())
         self.view.rename_requested.connect(self.start_rename)
         self.view.condition_edit_requested.connect(lambda _ref: self.edit_condition())
@@ -415,6 +416,11 @@ class MainWindow(QMainWindow):
 
     def _on_reset(self) -> None:
         self.inspector.show_workflow()
+
+    def _on_routes_changed(self) -> None:
+        """Edge indexes shift when another edge is added or deleted: show the selected edge at its new index."""
+        if self.scene.selected_routes():
+            self._on_selection_changed()
 
     def _on_selection_changed(self) -> None:
         nodes, edges = self.selection()

@@ -46,3 +46,23 @@ def test_errors_carry_type_message_and_line():
     with pytest.raises(PythonNodeError) as info:
         run_python_node("n", "a = (\n", {})
     assert "SyntaxError" in info.value.message
+
+
+def test_a_node_event_keeps_the_update_it_reported_when_a_later_node_mutates_state_in_place():
+    from engine_helpers import run
+
+    from tea_studio.engine.events import NodeFinished
+
+    state, sink = run("""
+        nodes:
+          - name: make
+            run: |
+              items = [1]
+          - name: grow
+            run: |
+              state["items"].append(2)
+              return {"seen": len(state["items"])}
+    """)
+    assert state["items"] == [1, 2] and state["seen"] == 2  # in-place edits of state still count, as in TEA
+    made = next(e for e in sink.events if isinstance(e, NodeFinished) and e.node == "make")
+    assert made.update == {"items": [1]}  # what `make` produced, not what `grow` did to it later

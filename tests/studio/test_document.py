@@ -158,6 +158,21 @@ def test_paste_renames_clashes_and_routes_follow(document):
     assert text(document) == ROUTED
 
 
+def test_paste_renames_are_applied_at_once_not_in_a_chain(document):
+    """Pasted `work` becomes `work_1` while the pasted `work_1` becomes `work_1_1`: routes keep their own targets."""
+    from tea_studio.workflow.model import Node
+
+    nodes = [Node("work", goto="work_1"), Node("work_1", goto="work")]
+    edges = [Edge("work", "work_1"), Edge("work_1", "work", parallel=True, fan_in="work")]
+    names = document.paste_fragment(nodes, edges, {})
+    assert names == ["work_1", "work_1_1"]
+    wf = document.workflow
+    assert wf.node("work_1").goto == "work_1_1"
+    assert wf.node("work_1_1").goto == "work_1"  # not a loop onto itself
+    assert [(e.source, e.target, e.fan_in) for e in wf.edges[-2:]] == [("work_1", "work_1_1", None),
+                                                                       ("work_1_1", "work_1", "work_1")]
+
+
 def test_connect_uses_goto_rules_when_the_source_uses_goto(document):
     ref = document.connect("side", "start")
     assert ref.kind == EDGE and document.workflow.edges[ref.edge_index].target == "start"

@@ -226,3 +226,38 @@ def test_kind_combo_switches_kind_in_one_undoable_step_each(make_window, small_f
         window.document.undo_stack.undo()
     assert dump_workflow(window.workflow) == original
     assert page.kind_combo.currentText() == "Lua"
+
+
+def test_edge_form_follows_its_edge_when_an_earlier_edge_is_deleted(make_window, example_file):
+    window = make_window(example_file("parallel_fanout"))
+    edges = window.workflow.edges
+    last = len(edges) - 1
+    window.scene.clearSelection()
+    window.scene.edge_item(RouteRef(EDGE, edges[last].source, edge_index=last)).setSelected(True)
+    shown = window.inspector.edge_page.route_label.text()
+    for index in (1, 0):  # the form must never show (or edit) another edge, nor fail on a stale index
+        window.document.remove_edges([index])
+        assert window.inspector.mode == "edge"
+        assert window.inspector.edge_index == len(window.workflow.edges) - 1
+        assert window.inspector.edge_page.route_label.text() == shown
+    window.inspector.edge_page.condition_edit.setText("state.ok")
+    window.inspector.commit_edge()
+    assert window.workflow.edges[-1].condition == "state.ok"
+
+
+def test_yaml_fields_refuse_text_the_file_cannot_hold(make_window, small_file):
+    window = make_window(small_file)
+    page = window.inspector.workflow_page
+    for field, text, message in ((page.variables_field, "[1, 2]", "mapping"),
+                                 (page.schema_field, "loop: &a [*a]", "refers to itself"),
+                                 (page.variables_field, "a: &a {b: *a}", "refers to itself")):
+        field.setFocus()
+        field.setPlainText(text)
+        assert not field.commit()  # refused: the typed text stays for the user to fix
+        assert message in field.error.text() and field.error.isVisibleTo(window)
+        assert field.toPlainText() == text
+    assert window.workflow.variables is None and window.workflow.state_schema is None
+    assert window.save()  # nothing unsaveable got into the document
+    page.variables_field.setPlainText("threshold: 3")
+    assert page.variables_field.commit() and not page.variables_field.error.isVisibleTo(window)
+    assert window.workflow.variables == {"threshold": 3}

@@ -122,17 +122,38 @@ class TextField(QPlainTextEdit):
         super().keyPressEvent(event)
 
 
+def refers_to_itself(value: Any, _inside: frozenset[int] = frozenset()) -> bool:
+    """Whether a loaded YAML value contains itself (an alias to an enclosing anchor): it cannot be written out."""
+    if not isinstance(value, dict | list):
+        return False
+    if id(value) in _inside:
+        return True
+    inside = _inside | {id(value)}
+    items = value.values() if isinstance(value, dict) else value
+    return any(refers_to_itself(item, inside) for item in items)
+
+
 class YamlField(TextField):
-    """A TextField holding YAML (variables, state_schema, action arguments)."""
+    """A TextField holding YAML (variables, state_schema, action arguments); ``mapping=True`` accepts only a
+    mapping (or nothing)."""
+
+    def __init__(self, placeholder: str, parent=None, *, mapping: bool = False):
+        super().__init__(placeholder, parent)
+        self.mapping = mapping
 
     def format_value(self, value: Any) -> str:
         return yaml_text(value)
 
     def parse(self, text: str) -> Any:
         try:
-            return yaml.safe_load(text) if text.strip() else None
+            value = yaml.safe_load(text) if text.strip() else None
         except yaml.YAMLError as exc:
             raise ValueError(f"Not valid YAML: {exc}") from exc
+        if self.mapping and value is not None and not isinstance(value, dict):
+            raise ValueError("This must be a mapping of names to values (name: value lines).")
+        if refers_to_itself(value):
+            raise ValueError("The value refers to itself (an alias inside its own anchor) and cannot be saved.")
+        return value
 
 
 def _node_combo(names: list[str], current: str | None, allow_none: bool = False) -> QComboBox:
@@ -177,7 +198,7 @@ class NodePage(QWidget):
         self.uses_edit = QLineEdit()
         self.uses_edit.setPlaceholderText("action name, e.g. llm.call")
         self.uses_edit.editingFinished.connect(inspector.commit_uses)
-        self.with_field = YamlField("with: arguments (YAML mapping)")
+        self.with_field = YamlField("with: arguments (YAML mapping)", mapping=True)
         self.with_field.committed.connect(inspector.commit_with)
         self.uses_label = QLabel("Uses")
         self.with_label = QLabel("With")
@@ -272,7 +293,7 @@ class WorkflowPage(QWidget):
         self.name_edit.editingFinished.connect(inspector.commit_workflow_name)
         self.description_edit = TextField("What this workflow does")
         self.description_edit.committed.connect(lambda value: inspector.commit_workflow_field("description", value))
-        self.variables_field = YamlField("variables (YAML mapping), e.g.\nthreshold: 3")
+        self.variables_field = YamlField("variables (YAML mapping), e.g.\nthreshold: 3", mapping=True)
         self.variables_field.committed.connect(lambda value: inspector.commit_workflow_field("variables", value))
         self.strategy_combo = QComboBox()
         self.strategy_combo.addItems(["(default: thread)", *PARALLEL_STRATEGIES])
@@ -514,6 +535,10 @@ class Inspector(QWidget):
             table.blockSignals(False)
 
     def _refresh_edge(self) -> None:
+        if self.edge_index is None or not 0 <= self.edge_index < len(self.workflow.edges):
+            self._refreshing = False
+            self.show_workflow()  # the edge is gone (the selection owner shows what replaced it)
+            return
         edge = self.workflow.edges[self.edge_index]
         page = self.edge_page
         self.title.setText("Edge")
@@ -638,13 +663,7 @@ class Inspector(QWidget):
 
     def commit_with(self, value: Any) -> None:
         node = self._current_node()
-        if node is None:
-            return
-        if value is not None and not isinstance(value, dict):
-            self.node_page.with_field.error.setText("'with' must be a mapping of argument names to values.")
-            self.node_page.with_field.error.show()
-            return
-        if value != node.with_args:
+        if node is not None and value != node.with_args:
             self.document.set_node_fields(node.name, with_args=value)
 
     # -- goto rules -------------------------------------------------------------------------------------------
@@ -725,11 +744,6 @@ class Inspector(QWidget):
     # -- workflow edits ------------------------------------------------------------------------------------------
     def commit_workflow_field(self, field_name: str, value: Any) -> None:
         if self._refreshing or self.workflow is None:
-            return
-        if field_name == "variables" and value is not None and not isinstance(value, dict):
-            field = self.workflow_page.variables_field
-            field.error.setText("variables must be a mapping of names to values.")
-            field.error.show()
             return
         if getattr(self.workflow, field_name) != value:
             self.document.set_workflow_fields(**{field_name: value})
