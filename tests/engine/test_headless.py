@@ -144,8 +144,10 @@ def test_subprocess_ctrl_c_stops_cleanly_with_130(flow_file):
     import time
 
     path = flow_file("nodes:\n  - {name: spin, language: lua, run: \"while true do end\"}\n")
+    # A shell's background job ignores SIGINT and children inherit that: give the child the default handling.
     process = subprocess.Popen([sys.executable, "-m", "tea_studio", "run", path, "--stream"], cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     for line in process.stdout:
         if json.loads(line)["type"] == "node_started":
             break
