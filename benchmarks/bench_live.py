@@ -143,6 +143,7 @@ def run_in_window(window, path: Path, tap=None, meter: StallMeter | None = None)
     does not share the CPU with it."""
     tools = window.run_tools
     window.load_file(path)
+    window.validate_now()  # what the problems dock does ~300 ms after a file opens, before anyone presses F5
     tools.event_tap = tap
     loop = QEventLoop()
     result = {}

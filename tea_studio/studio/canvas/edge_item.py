@@ -33,6 +33,28 @@ LABEL_WIDTH = 130  # pixels; longer conditions are elided (the tooltip has the f
 SKIP_DISTANCE = NODE_W + 160.0
 LABEL_LOD = 0.5
 HANDLE_RADIUS = 6.0
+
+_PENS: dict[tuple, QPen] = {}  # painting 1000s of routes must not build a pen per route per paint
+
+
+def _make_pen(theme: CanvasTheme, style: str, selected: bool, emphasised: bool, far: bool) -> QPen:
+    colour = {CONDITIONAL: theme.edge_conditional, FORK: theme.edge_fork, JOIN: theme.edge_join,
+              CHAIN: theme.edge_implicit}.get(style, theme.edge_sequential)
+    if selected:
+        colour = theme.edge_selected
+    pen = QPen(colour, 2.4 if emphasised else 1.6)
+    if far:
+        pen.setCosmetic(True)
+        pen.setWidthF(1.0)
+    elif style == FORK:
+        pen.setStyle(Qt.PenStyle.DashLine)
+        pen.setWidthF(pen.widthF() + 0.4)
+    elif style == JOIN:
+        pen.setStyle(Qt.PenStyle.DashDotLine)
+    elif style == CHAIN:
+        pen.setStyle(Qt.PenStyle.DotLine)
+        pen.setWidthF(1.3)
+    return pen
 _label_font: tuple[QFont, QFontMetricsF] | None = None
 
 
@@ -235,23 +257,15 @@ class EdgeItem(QGraphicsItem):
             return "source"
         return None
 
-    def pen(self, theme: CanvasTheme) -> QPen:
+    def pen(self, theme: CanvasTheme, far: bool = False) -> QPen:
+        """The route's pen (``far``: the thin solid one drawn when zoomed far out); shared, never modified."""
         style = self.route.style
-        colour = {CONDITIONAL: theme.edge_conditional, FORK: theme.edge_fork, JOIN: theme.edge_join,
-                  CHAIN: theme.edge_implicit}.get(style, theme.edge_sequential)
-        selected = self.isSelected() or (self.source_item is not None and self.source_item.isSelected()
-                                         and style != CHAIN)
-        if self.isSelected():
-            colour = theme.edge_selected
-        pen = QPen(colour, 2.4 if selected else 1.6)
-        if style == FORK:
-            pen.setStyle(Qt.PenStyle.DashLine)
-            pen.setWidthF(pen.widthF() + 0.4)
-        elif style == JOIN:
-            pen.setStyle(Qt.PenStyle.DashDotLine)
-        elif style == CHAIN:
-            pen.setStyle(Qt.PenStyle.DotLine)
-            pen.setWidthF(1.3)
+        selected = self.isSelected()
+        emphasised = selected or (self.source_item is not None and self.source_item.isSelected() and style != CHAIN)
+        key = (id(theme), style, selected, emphasised, far)
+        pen = _PENS.get(key)
+        if pen is None:
+            pen = _PENS[key] = _make_pen(theme, style, selected, emphasised, far)
         return pen
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
@@ -259,15 +273,12 @@ class EdgeItem(QGraphicsItem):
             return
         theme = self.theme()
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
-        pen = self.pen(theme)
         if lod < LABEL_LOD:
-            pen.setStyle(Qt.PenStyle.SolidLine)
-            pen.setCosmetic(True)
-            pen.setWidthF(1.0)
-            painter.setPen(pen)
+            painter.setPen(self.pen(theme, far=True))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawPath(self._path)
             return
+        pen = self.pen(theme)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
