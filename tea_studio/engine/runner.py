@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import multiprocessing.connection as mp_connection
 import os
 import pickle
 import shutil
@@ -496,7 +497,9 @@ class _Flow:
         """Run the fork's branches and return the state the fan-in node starts from."""
         inner_stop = stop_at | {fork.fan_in} if fork.fan_in else stop_at
         executor = self.ctx.executor_for(fork)
-        if executors_mod.shares_memory(executor):
+        if isinstance(executor, executors_mod.BranchProcesses):
+            outcomes = _ProcessFork(self, executor, fork, state, inner_stop).run()
+        elif executors_mod.shares_memory(executor):
             outcomes = self._fork_shared(executor, fork, state, inner_stop)
         else:
             outcomes = self._fork_pickled(executor, fork, state, inner_stop)
@@ -528,12 +531,15 @@ class _Flow:
         job.finished.wait()
         return [task.outcome for task in job.tasks]  # type: ignore[misc]
 
-    def _fork_pickled(self, executor: Executor, fork: Fork, state: dict[str, Any],
-                      stop_at: frozenset[str]) -> list[BranchOutcome]:
+    def check_picklable(self, fork: Fork, state: dict[str, Any]) -> None:
         bad = unpicklable_path(state)
         if bad:
             raise RunError(f"the state cannot be sent to another process: {bad} does not pickle", fork.node,
                            self.branch)
+
+    def _fork_pickled(self, executor: Executor, fork: Fork, state: dict[str, Any],
+                      stop_at: frozenset[str]) -> list[BranchOutcome]:
+        self.check_picklable(fork, state)
         stop_file = self.ctx.stop_flag_file()
         futures = []
         for i, start in enumerate(fork.branches):
@@ -632,6 +638,243 @@ def run_branch_in_process(plan: Plan, name: str, start: str, index: int, fork: F
         ctx.close()
     outcome.events = sink.events
     return outcome
+
+
+# -- the process strategy: one killable worker process per running branch -----------------------------------------
+KILL_GRACE_S = 0.5  # after a Lua node's timeout (the hook normally ends it first) or a Stop, before the kill
+
+
+class _PipeSink:
+    """Sends a branch process's events to the forking flow as they happen."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+
+    def emit(self, event: Any) -> None:
+        try:
+            data = pickle.dumps(("event", event))
+        except Exception as exc:  # noqa: BLE001 - e.g. a Python node put something unpicklable in its update
+            data = pickle.dumps(("event", RunWarning(time.monotonic(), f"an event could not be sent from the "
+                                                     f"branch process: {type(exc).__name__}: {exc}",
+                                                     getattr(event, "node", None), getattr(event, "branch", ""))))
+        with self._lock:
+            self._conn.send_bytes(data)
+
+
+def _branch_process_main(conn: Any, plan: Plan, name: str, start: str, index: int, fork: Fork,
+                         state: dict[str, Any], stop_at: frozenset[str], record_states: bool,
+                         stop_file: str) -> None:
+    """Entry point of a branch's worker process: events go through ``conn`` as they happen, then the outcome."""
+    sink = _PipeSink(conn)
+    control = RunControl(auto_continue=True)
+    ctx = _RunContext(plan, sink, control, record_states, None, "thread")
+    ctx.stop_file = stop_file
+    ctx.in_process_branch = True
+    try:
+        outcome = _run_branch(ctx, name, start, index, fork, state, stop_at)
+    finally:
+        ctx.close()
+    try:
+        data = pickle.dumps(("done", outcome))
+    except Exception as exc:  # noqa: BLE001 - a final state that does not pickle
+        message = f"the branch result cannot be sent back: {type(exc).__name__}: {exc}"
+        data = pickle.dumps(("done", BranchOutcome(index, name, False, error=message,
+                                                   detail=f"branch '{name}': {message}", failed_branch=name,
+                                                   timing_ms=outcome.timing_ms)))
+    with sink._lock:
+        conn.send_bytes(data)
+    conn.close()
+
+
+class _Worker:
+    """The parent's view of one branch process: what runs in it (from its events) and its outcome."""
+
+    def __init__(self, index: int, name: str, process: Any, conn: Any) -> None:
+        self.index = index
+        self.name = name
+        self.process = process
+        self.conn = conn
+        self.began = time.perf_counter()
+        self.running: dict[str, tuple[str, float]] = {}  # branch -> (Lua node, start time)
+        self.current: dict[str, str] = {}  # branch -> node that runs now (any kind)
+        self.open: dict[str, BranchStarted] = {}  # branches started in the process and not finished
+        self.outcome: BranchOutcome | None = None
+        self.eof = False
+
+
+class _ProcessFork:
+    """Runs a fork's branches in worker processes and watches them from the forking flow's thread: events are
+    forwarded as they arrive, a Lua node that outlives ``settings.lua.timeout`` (plus a grace) or a Stop
+    (plus a grace) gets its process killed, and the branch fails like any other."""
+
+    def __init__(self, flow: _Flow, executor: executors_mod.BranchProcesses, fork: Fork, state: dict[str, Any],
+                 stop_at: frozenset[str]) -> None:
+        self.flow = flow
+        self.executor = executor
+        self.fork = fork
+        self.state = state
+        self.stop_at = stop_at
+        self.plan = flow.plan
+        self.sink = flow.sink
+        self.control = flow.control
+        self.timeout = flow.plan.limits.lua_timeout
+        prefix = f"{flow.branch}/" if flow.branch else ""
+        self.names = [prefix + start for start in fork.branches]
+
+    def run(self) -> list[BranchOutcome]:
+        self.flow.check_picklable(self.fork, self.state)
+        stop_file = self.flow.ctx.stop_flag_file()
+        wake_r, wake_w = os.pipe()
+        wake_lock = threading.Lock()
+        wake_open = [True]
+
+        def wake() -> None:
+            with wake_lock:
+                if wake_open[0]:
+                    os.write(wake_w, b"x")
+
+        self.control.on_stop(wake)
+        outcomes: list[BranchOutcome | None] = [None] * len(self.names)
+        running: list[_Worker] = []
+        pending = list(range(len(self.names)))
+        workers = max(1, _workers_of(self.executor))
+        stop_deadline: float | None = None
+        try:
+            while pending or running:
+                stopped = self.control._stopped
+                while pending and len(running) < workers and not stopped:
+                    i = pending.pop(0)
+                    process, conn = self.executor.start(
+                        _branch_process_main, self.plan, self.names[i], self.fork.branches[i], i, self.fork,
+                        self.state, self.stop_at, self.flow.ctx.record_states, stop_file)
+                    running.append(_Worker(i, self.names[i], process, conn))
+                if stopped:
+                    for i in pending:
+                        outcomes[i] = self._stopped_outcome(i, self.names[i], None, 0.0)
+                    pending = []
+                    if stop_deadline is None:
+                        stop_deadline = time.monotonic() + KILL_GRACE_S
+                if not running:
+                    break
+                wait_s = self._next_deadline(running, stop_deadline)
+                waitables: list[Any] = [wake_r] if stop_deadline is None else []  # (a Stop leaves it readable)
+                for worker in running:
+                    waitables.append(worker.process.sentinel if worker.eof else worker.conn)
+                mp_connection.wait(waitables, None if wait_s is None else max(0.0, wait_s - time.monotonic()))
+                for worker in running:
+                    self._read(worker)
+                now = time.monotonic()
+                for worker in list(running):
+                    if worker.outcome is None and not worker.eof:
+                        self._check_deadline(worker, now)
+                    if worker.outcome is None and stop_deadline is not None and now >= stop_deadline:
+                        self._kill(worker, STOPPED, None, stopped=True)
+                    if worker.outcome is not None or worker.eof:
+                        if worker.outcome is None:  # the process ended without a word (crashed, killed by someone)
+                            worker.process.join()
+                            code = worker.process.exitcode
+                            self._kill(worker, f"branch worker failed: the process ended (exit code {code})",
+                                       None)
+                        if not worker.eof and worker.process.is_alive():
+                            # sent its outcome: let it exit on its own (it only closes the pipe now)
+                            worker.process.join(KILL_GRACE_S)
+                        self.executor.end(worker.process, kill=True)
+                        worker.conn.close()
+                        outcomes[worker.index] = worker.outcome
+                        running.remove(worker)
+        finally:
+            with wake_lock:
+                wake_open[0] = False
+                os.close(wake_r)
+                os.close(wake_w)
+            for worker in running:
+                self.executor.end(worker.process, kill=True)
+                worker.conn.close()
+        return outcomes  # type: ignore[return-value]
+
+    def _next_deadline(self, running: list[_Worker], stop_deadline: float | None) -> float | None:
+        deadlines = [stop_deadline] if stop_deadline is not None else []
+        if self.timeout > 0:
+            limit = self.timeout + KILL_GRACE_S
+            deadlines += [started + limit for worker in running for _, started in worker.running.values()]
+        return min(deadlines) if deadlines else None
+
+    def _read(self, worker: _Worker) -> None:
+        """Forward everything the worker has sent so far."""
+        conn = worker.conn
+        while not worker.eof:
+            try:
+                if not conn.poll():
+                    return
+                kind, item = pickle.loads(conn.recv_bytes())
+            except (EOFError, OSError, pickle.UnpicklingError):
+                worker.eof = True
+                return
+            if kind == "done":
+                if worker.outcome is None:
+                    worker.outcome = item
+                continue
+            self._track(worker, item)
+            self.sink.emit(item)
+
+    def _track(self, worker: _Worker, event: Any) -> None:
+        kind = type(event)
+        if kind is NodeStarted:
+            worker.current[event.branch] = event.node
+            step = self.plan.steps.get(event.node)
+            if step is not None and step.kind == "lua":
+                worker.running[event.branch] = (event.node, event.t)
+        elif kind is NodeFinished:
+            worker.running.pop(event.branch, None)
+            worker.current.pop(event.branch, None)
+        elif kind is BranchStarted:
+            worker.open[event.branch] = event
+        elif kind is BranchFinished:
+            worker.open.pop(event.branch, None)
+            worker.running.pop(event.branch, None)
+            worker.current.pop(event.branch, None)
+
+    def _check_deadline(self, worker: _Worker, now: float) -> None:
+        if self.timeout <= 0:
+            return
+        for branch, (node, started) in worker.running.items():
+            if now >= started + self.timeout + KILL_GRACE_S:
+                self._kill(worker, f"execution timeout ({self.timeout:g} s)", (branch, node))
+                return
+
+    def _kill(self, worker: _Worker, message: str, culprit: tuple[str, str] | None, *,
+              stopped: bool = False) -> None:
+        """End the worker's process and report its branch (and the branches and nodes open in it) as failed."""
+        if worker.process.is_alive():
+            worker.process.kill()
+        worker.eof = True
+        now = time.monotonic()
+        failed_branch, node = culprit or (worker.name, worker.current.get(worker.name))
+        for branch, current in sorted(worker.current.items(), key=lambda item: -len(item[0])):
+            started = worker.running.get(branch, (current, now))[1]
+            error = message if branch == failed_branch else f"ended with the branch process ({message})"
+            self.sink.emit(NodeFinished(now, current, branch, (now - started) * 1000.0, False, None, None, error))
+        timing = (time.perf_counter() - worker.began) * 1000.0
+        if stopped:
+            outcome = self._stopped_outcome(worker.index, worker.name, node, timing)
+        else:
+            where = f"branch '{failed_branch}' " + (f"node '{node}': " if node else ": ")
+            outcome = BranchOutcome(worker.index, worker.name, False, error=message, detail=where + message,
+                                    node=node, failed_branch=failed_branch, timing_ms=timing)
+        for branch, began in sorted(worker.open.items(), key=lambda item: -len(item[0])):
+            self.sink.emit(BranchFinished(now, branch, began.fork, began.fan_in, began.index, False,
+                                          (now - began.t) * 1000.0 + began.vm_ready_us / 1000.0, None,
+                                          outcome.detail, worker.current.get(branch)))
+        worker.running.clear()
+        worker.current.clear()
+        worker.open.clear()
+        worker.outcome = outcome
+
+    @staticmethod
+    def _stopped_outcome(index: int, name: str, node: str | None, timing: float) -> BranchOutcome:
+        return BranchOutcome(index, name, False, error=STOPPED, detail=f"branch '{name}': {STOPPED}", node=node,
+                             failed_branch=name, timing_ms=timing, stopped=True)
 
 
 # -- the public run ---------------------------------------------------------------------------------------------
