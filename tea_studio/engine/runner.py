@@ -628,16 +628,22 @@ def run_branch_in_process(plan: Plan, name: str, start: str, index: int, fork: F
     Nested forks inside it run on threads of that process.
     """
     sink = ListSink()
-    control = RunControl(auto_continue=True)
-    ctx = _RunContext(plan, sink, control, record_states, None, "thread")
+    outcome = _run_branch_here(sink, plan, name, start, index, fork, state, stop_at, record_states, stop_file)
+    outcome.events = sink.events
+    return outcome
+
+
+def _run_branch_here(sink: Any, plan: Plan, name: str, start: str, index: int, fork: Fork, state: dict[str, Any],
+                     stop_at: frozenset[str], record_states: bool, stop_file: str | None) -> BranchOutcome:
+    """Run a branch inside a worker process: breakpoints continue by themselves, Stop arrives through
+    ``stop_file``, and nested forks run on threads of this process."""
+    ctx = _RunContext(plan, sink, RunControl(auto_continue=True), record_states, None, "thread")
     ctx.stop_file = stop_file
     ctx.in_process_branch = True
     try:
-        outcome = _run_branch(ctx, name, start, index, fork, state, stop_at)
+        return _run_branch(ctx, name, start, index, fork, state, stop_at)
     finally:
         ctx.close()
-    outcome.events = sink.events
-    return outcome
 
 
 # -- the process strategy: one killable worker process per running branch -----------------------------------------
@@ -667,14 +673,7 @@ def _branch_process_main(conn: Any, plan: Plan, name: str, start: str, index: in
                          stop_file: str) -> None:
     """Entry point of a branch's worker process: events go through ``conn`` as they happen, then the outcome."""
     sink = _PipeSink(conn)
-    control = RunControl(auto_continue=True)
-    ctx = _RunContext(plan, sink, control, record_states, None, "thread")
-    ctx.stop_file = stop_file
-    ctx.in_process_branch = True
-    try:
-        outcome = _run_branch(ctx, name, start, index, fork, state, stop_at)
-    finally:
-        ctx.close()
+    outcome = _run_branch_here(sink, plan, name, start, index, fork, state, stop_at, record_states, stop_file)
     try:
         data = pickle.dumps(("done", outcome))
     except Exception as exc:  # noqa: BLE001 - a final state that does not pickle

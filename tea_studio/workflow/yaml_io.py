@@ -487,7 +487,12 @@ def node_to_data(node: Node, cp=_same) -> dict[str, Any]:
         data["fan_in"] = True
     if node.interrupt is not None:
         data["interrupt"] = node.interrupt
-    for key, value in node.extra.items():
+    return _with_extra(data, node.extra, cp)
+
+
+def _with_extra(data: dict[str, Any], extra: dict[str, Any], cp) -> dict[str, Any]:
+    """``data`` followed by the keys the model has no field for, in their original order."""
+    for key, value in extra.items():
         if key not in data:
             data[key] = cp(value)
     return data
@@ -498,10 +503,7 @@ def rule_to_data(rule: GotoRule, cp=_same) -> dict[str, Any]:
     if rule.condition is not None:
         data["if"] = rule.condition
     data["to"] = rule.to
-    for key, value in rule.extra.items():
-        if key not in data:
-            data[key] = cp(value)
-    return data
+    return _with_extra(data, rule.extra, cp)
 
 
 def edge_to_data(edge: Edge, cp=_same) -> dict[str, Any]:
@@ -520,10 +522,7 @@ def edge_to_data(edge: Edge, cp=_same) -> dict[str, Any]:
         data["condition"] = cp(edge.condition)
     if edge.when is not None:
         data["when"] = cp(edge.when)
-    for key, value in edge.extra.items():
-        if key not in data:
-            data[key] = cp(value)
-    return data
+    return _with_extra(data, edge.extra, cp)
 
 
 def position_to_data(point: tuple[float, float]) -> list[float | int]:
@@ -541,10 +540,7 @@ def layout_to_data(layout: Layout, cp=_same) -> dict[str, Any]:
         data["positions"] = {name: position_to_data(point) for name, point in layout.positions.items()}
     if layout.viewport is not None:
         data["viewport"] = cp(layout.viewport)
-    for key, value in layout.extra.items():
-        if key not in data:
-            data[key] = cp(value)
-    return data
+    return _with_extra(data, layout.extra, cp)
 
 
 # ---------------------------------------------------------------------------------------------------------------
