@@ -54,6 +54,15 @@ class LogLine(RunEvent):
 
 
 @dataclass(frozen=True)
+class LlmToken(RunEvent):
+    """A piece of a language model's output as it arrives (an SSE delta, or a line of a CLI agent)."""
+
+    node: str
+    branch: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class BranchStarted(RunEvent):
     branch: str
     fork: str  # the fork node
@@ -125,6 +134,7 @@ EVENT_TYPES: dict[str, type[RunEvent]] = {
     "node_started": NodeStarted,
     "node_finished": NodeFinished,
     "log_line": LogLine,
+    "llm_token": LlmToken,
     "branch_started": BranchStarted,
     "branch_finished": BranchFinished,
     "fan_in_ready": FanInReady,

@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from tea_studio.workflow.action_schemas import action_call
 from tea_studio.workflow.model import END, START, Workflow
 from tea_studio.workflow.validation import unsupported_code
 
@@ -38,6 +39,8 @@ class Step:
     code: str = ""
     uses: str | None = None
     index: int = 0
+    params: dict[str, Any] | None = None  # an action's `with:` (or `params:`), not rendered
+    output: Any = None  # an action's `output:` key
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ class Plan:
     interrupt_after: frozenset[str] = frozenset()
     has_lua: bool = False
     breakpoints: frozenset[tuple[str, str]] = frozenset()  # (node, "before"|"after") from config and nodes
+    settings: dict[str, Any] = field(default_factory=dict)
+    workflow_dir: str | None = None  # where relative paths of actions (file.read...) start
 
     def __post_init__(self) -> None:
         self.breakpoints = frozenset({(n, "before") for n in self.interrupt_before}
@@ -133,8 +138,11 @@ def build_plan(workflow: Workflow) -> Plan:
     for i, node in enumerate(nodes):
         if node.name not in steps:
             unsupported = unsupported_code(node)
+            call = action_call(node)
             if unsupported is not None:
                 steps[node.name] = Step(node.name, UNSUPPORTED, unsupported, None, i)
+            elif call is not None:  # `uses:` or the Rust spelling `action:` (never a no-op)
+                steps[node.name] = Step(node.name, "action", "", call.name, i, call.params, call.output)
             else:
                 steps[node.name] = Step(node.name, node.kind, node.code or "", node.uses, i)
     if not steps:
@@ -198,4 +206,6 @@ def build_plan(workflow: Workflow) -> Plan:
         interrupt_before=frozenset(before),
         interrupt_after=frozenset(after),
         has_lua=any(step.kind == "lua" for step in steps.values()),
+        settings=dict(workflow.section("settings")),
+        workflow_dir=os.path.dirname(os.path.abspath(workflow.path)) if workflow.path else None,
     )

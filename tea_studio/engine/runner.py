@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tea_studio.engine import executors as executors_mod
+from tea_studio.engine.actions import ActionContext, ActionError, ActionStopped, node_update, run_action
 from tea_studio.engine.events import (
     BranchFinished,
     BranchStarted,
@@ -462,11 +463,27 @@ class _Flow:
             except PythonNodeError as exc:
                 raise RunError(exc.message, step.name, self.branch, exc.line) from None
         if kind == "action":
-            raise RunError(f"action '{step.uses}' is not available in TEA Studio; export and run with tea",
-                           step.name, self.branch)
+            return self._run_action(step, state)
         if kind == UNSUPPORTED:
             raise RunError(step.code, step.name, self.branch)
         raise RunError(f"{kind} nodes are not supported yet", step.name, self.branch)
+
+    def _run_action(self, step: Any, state: dict[str, Any]) -> dict[str, Any]:
+        """A `uses:`/`action:` node: run the action (tea_studio.engine.actions) and store its result."""
+        stop_file = self.ctx.stop_file if self.ctx.in_process_branch else None
+        control = self.control
+        limits = self.plan.limits
+        context = ActionContext(
+            step.name, self.branch, self.plan.variables, self.plan.settings, self.plan.workflow_dir, self.sink.emit,
+            (lambda: control._stopped or os.path.exists(stop_file)) if stop_file else control.is_stopped,
+            lambda node, inner: self._execute(self.plan.steps[node], inner) if node in self.plan.steps else
+            _missing_node(node), limits.lua_timeout, limits.lua_max_memory_mb)
+        try:
+            return node_update(run_action(step.uses or "", step.params, state, context), step.output, state, context)
+        except ActionStopped:
+            raise RunStopped(step.name, self.branch) from None
+        except ActionError as exc:
+            raise RunError(exc.message, step.name, self.branch) from None
 
     def next_node(self, name: str, state: dict[str, Any]) -> str:
         for route in self.plan.routes[name]:
@@ -582,6 +599,10 @@ class _Flow:
         if fork.fan_in:
             self.sink.emit(FanInReady(time.monotonic(), fork.fan_in, self.branch, len(results), len(failures)))
         return joined
+
+
+def _missing_node(name: str) -> None:
+    raise ActionError(f"node '{name}' does not exist")
 
 
 def _run_branch(ctx: _RunContext, name: str, start: str, index: int, fork: Fork, state: dict[str, Any],

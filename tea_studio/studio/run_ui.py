@@ -36,7 +36,7 @@ from tea_studio.studio.panels.log_view import LogView
 from tea_studio.studio.panels.run_timeline import TimelineView
 from tea_studio.studio.panels.runs import RunHistory, RunsPanel, data_dir
 from tea_studio.studio.panels.state_view import StateDock
-from tea_studio.workflow.model import PYTHON
+from tea_studio.workflow.action_schemas import trusted_content
 
 INPUTS_FILE = "run_inputs.json"
 CANVAS_REPAINT_S = 0.09  # node statuses are repainted at most this often during a run...
@@ -91,8 +91,8 @@ class InputStore(_JsonStore):
 
 
 def python_fingerprint(workflow) -> str | None:
-    """A hash of the Python code a workflow would run (None when it has no Python node)."""
-    code = [(node.name, node.code or "") for node in workflow.nodes if node.kind == PYTHON]
+    """A hash of the Python code and trusted actions a workflow would run (None when it has neither)."""
+    code = [(node.name, part) for node in workflow.nodes if (part := trusted_content(node)) is not None]
     if not code:
         return None
     return hashlib.sha256(json.dumps(code, ensure_ascii=False).encode("utf-8")).hexdigest()
@@ -434,7 +434,7 @@ class RunTools(QObject):
             if fingerprint is not None and trusted:
                 self.trust_store.trust(self.path, fingerprint)
             return True
-        names = [node.name for node in workflow.nodes if node.kind == PYTHON]
+        names = [node.name for node in workflow.nodes if trusted_content(node) is not None]
         if not self.trust_prompt(self.path, names):
             text = "Run cancelled: the file's Python code was not trusted"
             self._log(text)
@@ -745,8 +745,8 @@ class RunTools(QObject):
         shown = ", ".join(names[:8]) + (" …" if len(names) > 8 else "")
         answer = QMessageBox.question(
             self.window, "Trust this file?",
-            f"{Path(path).name if path else 'This workflow'} contains Python code ({shown}).\n\n"
-            "Python nodes run with your permissions and are not sandboxed. Run them only if you trust "
+            f"{Path(path).name if path else 'This workflow'} contains Python code or actions ({shown}).\n\n"
+            "Python nodes and actions (LLM, HTTP, files, shell) run with your permissions. Run them only if you trust "
             "where this file comes from.\n\nTrust it and run?",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from tea_studio.workflow.action_schemas import action_call, action_schema, param_problems
 from tea_studio.workflow.model import (
-    ACTION,
     DYNAMIC_PARALLEL,
     END,
     FORM_MARKER,
@@ -48,7 +48,8 @@ SEVERITIES: dict[str, str] = {
     "LUA_SYNTAX": ERROR,
     "PYTHON_SYNTAX": ERROR,
     "LUA_MARKER_FORM": WARNING,
-    "ACTION_NOT_SUPPORTED": WARNING,
+    "UNKNOWN_ACTION": WARNING,
+    "ACTION_PARAMETER": ERROR,
     "NODE_TYPE_NOT_SUPPORTED": WARNING,
     "INVALID_INTERRUPT": WARNING,
     "EMPTY_WORKFLOW": WARNING,
@@ -297,15 +298,27 @@ class _Validation:
                          "as Python; write 'language: lua' instead", node)
         elif node.kind == PYTHON and isinstance(node.code, str):
             self.code_problem("PYTHON_SYNTAX", node, label, python_syntax_error(node.code))
-        elif node.kind == ACTION:
-            self.add("ACTION_NOT_SUPPORTED", name, f"{label} uses action '{node.uses}', which TEA Studio cannot run: "
-                     "export and run it with tea", node)
+        elif (call := action_call(node)) is not None:
+            self.check_action(node, call, label)
         elif node.kind in (WHILE_LOOP, DYNAMIC_PARALLEL):
             self.add("NODE_TYPE_NOT_SUPPORTED", name, f"{label} is a {node.kind} node, not supported by TEA Studio "
                      "runs yet", node)
         if node.interrupt not in (None, "before", "after"):
             self.add("INVALID_INTERRUPT", name, f"{label}: interrupt must be 'before' or 'after', not "
                      f"{node.interrupt!r}", node)
+
+    def check_action(self, node: Node, call: Any, label: str) -> None:
+        """An unknown action warns (a run stops there); a missing or mistyped parameter is an error located at
+        the `with:` key, or at the parameter's own key."""
+        schema = action_schema(call.name)
+        if schema is None:
+            self.add("UNKNOWN_ACTION", node.name or None, f"{label} uses action '{call.name}', which TEA Studio does "
+                     "not know: a run stops there (export and run it with tea)", self.source.key(node, call.spelling))
+            return
+        for key, message in param_problems(schema, call.params):
+            where = self.source.nested_key(node, call.params_key, key) if key else \
+                self.source.key(node, call.params_key)
+            self.add("ACTION_PARAMETER", node.name or None, f"{label}: {message}", where)
 
     def code_problem(self, code: str, node: Node, label: str, error: tuple[int, str] | None) -> None:
         if error is None:
@@ -582,6 +595,28 @@ class _SourceLocator:
         if found is None:
             return node.line, node.col
         i, match = found
+        return i + 1, (match.start(3) if match.group(3) else match.start(2)) + 1
+
+    def nested_key(self, node: Node, parent: str, key: str) -> tuple[int, int]:
+        """Line and column of ``key`` inside the node's ``parent:`` mapping (block or flow style), else of
+        ``parent``'s value."""
+        found = self._find(node, (parent,))
+        if found is None:
+            return node.line, node.col
+        i, match = found
+        lines = self._text_lines()
+        pattern = re.compile(rf"(?<![\w-]){re.escape(key)}\s*:")
+        inline = pattern.search(lines[i], match.end(2))
+        if inline:
+            return i + 1, inline.start() + 1
+        depth = match.start(2)  # the parent key's column: its entries are indented further
+        for j in range(i + 1, len(lines)):
+            text = lines[j]
+            if text.strip() and not text.lstrip().startswith("#") and _indent(text) <= depth:
+                break
+            hit = self._KEY.match(text)
+            if hit and hit.group(2) == key:
+                return j + 1, hit.start(2) + 1
         return i + 1, (match.start(3) if match.group(3) else match.start(2)) + 1
 
     def code(self, node: Node, code_line: int) -> tuple[int, int]:

@@ -167,10 +167,10 @@ def test_initial_state_merges_under_the_input():
 
 
 def test_actions_and_unsupported_kinds_fail_clearly():
-    action = "nodes:\n  - {name: fetch, uses: http.get, with: {url: x}}\n"
+    action = "nodes:\n  - {name: fetch, uses: memory.store, with: {key: x}}\n"
     with pytest.raises(RunError) as info:
         run(action)
-    assert "action 'http.get' is not available in TEA Studio; export and run with tea" in str(info.value)
+    assert "action 'memory.store' is not available in TEA Studio; export and run with tea" in str(info.value)
     assert info.value.node == "fetch"
     loop = "nodes:\n  - {name: loop, type: while_loop, max_iterations: 3, body: []}\n"
     with pytest.raises(RunError, match="not supported yet"):

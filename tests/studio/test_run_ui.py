@@ -163,6 +163,20 @@ def test_python_nodes_ask_for_trust_once_per_code(qtbot, window, tmp_path):
     assert len(asked) == 3  # trusted=True (the --run flag) skips the question
 
 
+def test_actions_that_reach_outside_ask_for_trust_like_python(qtbot, window, tmp_path):
+    (tmp_path / "data.txt").write_text("hi", encoding="utf-8")
+    open_text(window, tmp_path, "name: act\nnodes:\n  - {name: note, uses: state.set, with: {a: 1}}\n"
+              "  - {name: load, uses: file.read, with: {path: data.txt}, output: loaded}\n")
+    tools = window.run_tools
+    asked = []
+    tools.trust_prompt = lambda path, names: asked.append(names) or False
+    assert tools.start_run({}) is False
+    assert asked == [["load"]]  # state.set stays inside the run: no question for it
+    tools.trust_prompt = lambda path, names: asked.append(names) or True
+    assert run_to_end(qtbot, tools) is True
+    assert tools.live.result["loaded"] == {"content": "hi", "success": True}
+
+
 def test_breakpoint_pause_inspect_and_continue(qtbot, window, tmp_path):
     path = tmp_path / "parallel_fanout.yaml"
     shutil.copy(EXAMPLES / "parallel_fanout.yaml", path)

@@ -101,14 +101,14 @@ def test_action_and_loop_nodes_warn_that_the_studio_cannot_run_them():
     problems = check("""
         nodes:
           - name: ask
-            uses: llm.call
-            with: {model: x}
+            uses: memory.store
+            with: {key: x}
           - name: repeat
             type: while_loop
         """)
     assert [(p.code, p.severity, p.node) for p in problems] == [
-        ("ACTION_NOT_SUPPORTED", "warning", "ask"), ("NODE_TYPE_NOT_SUPPORTED", "warning", "repeat")]
-    assert "llm.call" in problems[0].message and "while_loop" in problems[1].message
+        ("UNKNOWN_ACTION", "warning", "ask"), ("NODE_TYPE_NOT_SUPPORTED", "warning", "repeat")]
+    assert "memory.store" in problems[0].message and "while_loop" in problems[1].message
 
 
 def test_interrupt_must_be_before_or_after():

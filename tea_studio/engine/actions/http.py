@@ -1,0 +1,96 @@
+"""http.get / http.post, and the one HTTP helper every network action uses (httpx): timeouts become one-line
+errors, and Stop aborts the request at once (the connection is shut down from the stopping thread)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from tea_studio.engine.actions.context import ActionContext, ActionError
+from tea_studio.engine.actions.registry import builtin
+
+
+class HttpCall:
+    """One request, run in a helper thread so the flow can give up on it: ``cancel`` closes the client and shuts
+    the socket down, which wakes a read blocked on a silent server."""
+
+    def __init__(self, context: ActionContext, timeout: float) -> None:
+        self.context = context
+        self.client = httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=True)
+        self._lock = threading.Lock()
+        self._response: httpx.Response | None = None
+
+    def cancel(self) -> None:
+        with self._lock:
+            response = self._response
+        if response is not None:
+            stream = response.extensions.get("network_stream")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if isinstance(sock, socket.socket):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        self.client.close()
+
+    def run(self, method: str, url: str, consume: Callable[[httpx.Response], Any], **kwargs: Any) -> Any:
+        """Send the request and hand the open (streamed) response to ``consume``; returns what it returns."""
+
+        def work() -> Any:
+            with self.client.stream(method, url, **kwargs) as response:
+                with self._lock:
+                    self._response = response
+                return consume(response)
+
+        try:
+            return self.context.call_cancellable(work, self.cancel)
+        except httpx.TimeoutException as exc:
+            raise ActionError(f"{method} {url}: no answer within {self.client.timeout.read:g} s "
+                              f"({type(exc).__name__})") from None
+        except httpx.HTTPError as exc:
+            raise ActionError(f"{method} {url}: {type(exc).__name__}: {exc}") from None
+        finally:
+            self.client.close()
+
+
+def raise_for_status(response: httpx.Response) -> None:
+    """A non-2xx answer as one line: the status and the start of the body."""
+    if response.is_success:
+        return
+    response.read()
+    body = response.text.strip().replace("\n", " ")
+    raise ActionError(f"{response.request.method} {response.request.url}: HTTP {response.status_code} "
+                      f"{response.reason_phrase}" + (f": {body[:300]}" if body else ""))
+
+
+def _body(response: httpx.Response) -> Any:
+    raise_for_status(response)
+    response.read()
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return response.text
+
+
+@builtin("http.get")
+def http_get(params: dict[str, Any], state: dict[str, Any], context: ActionContext) -> Any:
+    """The JSON body (TEA's result), or the text when the body is not JSON; a non-2xx status fails the node."""
+    return HttpCall(context, float(params["timeout"])).run(
+        "GET", params["url"], _body, headers=params.get("headers") or {}, params=params.get("params"))
+
+
+@builtin("http.post")
+def http_post(params: dict[str, Any], state: dict[str, Any], context: ActionContext) -> Any:
+    body: dict[str, Any] = {}
+    if params.get("json") is not None:
+        body["json"] = params["json"]
+    elif params.get("data") is not None:
+        data = params["data"]
+        body["data" if isinstance(data, dict) else "content"] = data if isinstance(data, (dict, bytes)) else str(data)
+    return HttpCall(context, float(params["timeout"])).run(
+        "POST", params["url"], _body, headers=params.get("headers") or {}, **body)

@@ -1,0 +1,120 @@
+"""The action registry: names -> (schema, code). Built-ins register here; plugins come from the entry-point group
+``tea_studio.actions`` (see :mod:`tea_studio.workflow.action_schemas`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tea_studio.engine import expressions
+from tea_studio.engine.actions.context import ActionContext, ActionError, ActionStopped
+from tea_studio.workflow.action_schemas import CATALOG, ActionSchema, param_problems
+
+# run(params, state, context) -> result
+ActionFunction = Callable[[dict[str, Any], dict[str, Any], ActionContext], Any]
+
+
+@dataclass(frozen=True)
+class Action:
+    """A runnable action: its declared schema and the function that runs it. A plugin's entry point loads one of
+    these (or a list of them)."""
+
+    schema: ActionSchema
+    run: ActionFunction
+
+    @property
+    def name(self) -> str:
+        return self.schema.name
+
+    @property
+    def requires_trust(self) -> bool:
+        """Reaches outside the process (network, files, programs): runs only in a file the user trusts."""
+        return self.schema.requires_trust
+
+
+_BUILTINS: dict[str, Action] = {}
+
+
+def builtin(name: str) -> Callable[[ActionFunction], ActionFunction]:
+    """Register a built-in action's code under its schema from ``BUILTIN_SCHEMAS`` (and the schema's aliases)."""
+    schema = CATALOG.builtins[name]
+
+    def register(function: ActionFunction) -> ActionFunction:
+        action = Action(schema, function)
+        for key in (schema.name, *schema.aliases):
+            _BUILTINS[key] = action
+        return function
+
+    return register
+
+
+def get_action(name: str) -> Action | None:
+    """The action registered under ``name`` (built-ins first, then plugins), or None."""
+    _load_builtins()
+    action = _BUILTINS.get(name)
+    if action is not None:
+        return action
+    plugin = CATALOG.plugins().get(name)
+    if plugin is None:
+        return None
+    return plugin if isinstance(plugin, Action) else Action(plugin.schema, plugin.run)
+
+
+def _load_builtins() -> None:
+    if not _BUILTINS:
+        from tea_studio.engine.actions import core, files, http, llm, loops  # noqa: F401 - they register themselves
+
+
+def render_params(schema: ActionSchema, params: dict[str, Any] | None, state: dict[str, Any],
+                  context: ActionContext) -> dict[str, Any]:
+    """``with:`` as TEA renders it: Jinja2 over state/variables (a lone ``{{ expr }}`` keeps its type); ``raw``
+    parameters are passed as written; defaults fill what is missing."""
+    rendered: dict[str, Any] = {}
+    for key, value in (params or {}).items():
+        spec = schema.param(key)
+        if spec is not None and spec.raw:
+            rendered[key] = value
+            continue
+        try:
+            rendered[key] = expressions.render_value(value, state, context.variables)
+        except expressions.ExpressionError as exc:
+            raise ActionError(f"parameter '{key}': template {exc.expression!r} failed: {exc}") from None
+    for spec in schema.params:
+        if spec.name not in rendered and spec.default is not None:
+            rendered[spec.name] = spec.default
+    return rendered
+
+
+def run_action(name: str, params: dict[str, Any] | None, state: dict[str, Any],
+               context: ActionContext | None = None) -> Any:
+    """Run action ``name`` with ``params`` (a node's ``with:``, not rendered yet) on ``state``; returns what the
+    action returns. Raises :class:`ActionError` (unknown action, missing or mistyped parameter, failure) or
+    :class:`~tea_studio.engine.actions.context.ActionStopped`."""
+    context = context or ActionContext()
+    action = get_action(name)
+    if action is None:
+        raise ActionError(f"action '{name}' is not available in TEA Studio; export and run with tea")
+    values = render_params(action.schema, params, state, context)
+    problems = param_problems(action.schema, values, rendered=True)
+    if problems:
+        raise ActionError("; ".join(message for _, message in problems))
+    try:
+        return action.run(values, state, context)
+    except (ActionError, ActionStopped):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a plugin's (or a library's) failure becomes one line
+        raise ActionError(f"action '{name}' failed: {type(exc).__name__}: {exc}") from exc
+
+
+def node_update(result: Any, output: Any, state: dict[str, Any], context: ActionContext) -> dict[str, Any]:
+    """What an action node merges into the state (TEA's rule): ``{output: result}`` when ``output`` names a key,
+    else the result itself when it is a mapping, else ``{"result": result}``."""
+    if output is not None:
+        key = output
+        if isinstance(output, str) and ("{{" in output or "{%" in output):
+            key = expressions.render_value(output, state, context.variables)
+        return {str(key): result}
+    if isinstance(result, dict):
+        return result
+    return {"result": result}

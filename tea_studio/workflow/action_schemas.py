@@ -1,0 +1,281 @@
+"""What each action accepts: parameter schemas for `uses:` / `action:` nodes (FORMAT.md §7). No Qt, no engine.
+
+The schemas live here, beside validation, because checking a node's ``with:`` is part of reading the format; the
+engine pairs each schema with the code that runs it (``tea_studio.engine.actions``). Third-party actions come from
+the Python entry-point group ``tea_studio.actions``: each entry point loads an object with a ``schema`` attribute
+(an :class:`ActionSchema`) and a ``run`` callable, or a list of such objects.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+ENTRY_POINT_GROUP = "tea_studio.actions"
+
+# Parameter types and the Python values that match them (templated strings are checked after rendering).
+PARAM_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "number": (int, float),
+    "integer": (int,),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+    "messages": (list,),
+    "any": (object,),
+}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One ``with:`` key. ``raw`` parameters are handed over unrendered (the action renders them when it needs
+    to, e.g. a corrector prompt that reads a state key the loop sets)."""
+
+    name: str
+    type: str = "any"
+    required: bool = False
+    default: Any = None
+    description: str = ""
+    raw: bool = False
+
+
+@dataclass(frozen=True)
+class ActionSchema:
+    """An action's name, parameters and whether it reaches outside the process (then it needs the user's trust,
+    like Python code)."""
+
+    name: str
+    params: tuple[Param, ...] = ()
+    description: str = ""
+    requires_trust: bool = False
+    aliases: tuple[str, ...] = ()
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+
+def _is_template(value: Any) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value or "${" in value)
+
+
+def type_matches(kind: str, value: Any) -> bool:
+    """Whether ``value`` fits a parameter type (a bool is not a number; None fits nothing but ``any``)."""
+    if kind == "any":
+        return True
+    if value is None:
+        return False
+    if isinstance(value, bool) and kind in ("number", "integer"):
+        return False
+    return isinstance(value, PARAM_TYPES.get(kind, (object,)))
+
+
+def param_problems(schema: ActionSchema, params: dict[str, Any] | None,
+                   rendered: bool = False) -> list[tuple[str | None, str]]:
+    """``(key or None, message)`` for each missing required parameter and each value of the wrong type.
+
+    Before rendering (``rendered`` False) a templated string may become anything, so it is not type-checked.
+    """
+    params = params if isinstance(params, dict) else {}
+    problems: list[tuple[str | None, str]] = []
+    for param in schema.params:
+        if param.name not in params or (rendered and params[param.name] is None and param.default is None):
+            if param.required and param.name not in params:
+                problems.append((None, f"action '{schema.name}' needs parameter '{param.name}' ({param.type})"))
+            continue
+        value = params[param.name]
+        if not rendered and (_is_template(value) or param.raw):
+            continue
+        if not type_matches(param.type, value):
+            problems.append((param.name, f"action '{schema.name}': parameter '{param.name}' must be "
+                                         f"{_article(param.type)}, not {_describe(value)}"))
+    return problems
+
+
+def _article(kind: str) -> str:
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", dict: "an object",
+             list: "an array"}
+    return names.get(type(value), type(value).__name__)
+
+
+# -- the built-in actions' schemas ---------------------------------------------------------------------------------
+_MESSAGES = Param("messages", "messages", description="chat messages: [{role, content}]")
+_LLM_COMMON = (
+    Param("model", "string", description="model name (ignored by the shell provider)"),
+    Param("provider", "string", default="auto",
+          description="auto | openai | azure | ollama | shell (auto: OLLAMA_API_BASE -> ollama, "
+                      "AZURE_OPENAI_API_KEY + AZURE_OPENAI_ENDPOINT -> azure, else openai)"),
+    Param("api_base", "string", description="base URL of an OpenAI-compatible endpoint"),
+    Param("temperature", "number", default=0.7, description="sampling temperature"),
+    Param("max_tokens", "integer", description="most tokens to generate"),
+    Param("timeout", "number", default=300, description="seconds before the request (or CLI) is abandoned"),
+    Param("shell_provider", "string", description="with provider: shell, a CLI from settings.llm.shell_providers "
+                                                  "or claude | gemini | qwen"),
+)
+
+BUILTIN_SCHEMAS: tuple[ActionSchema, ...] = (
+    ActionSchema("llm.call", (_MESSAGES, *_LLM_COMMON, Param("prompt", "string", description="a single user message")),
+                 "Call a language model; returns {content, usage}", requires_trust=True),
+    ActionSchema("llm.chat", (Param("messages", "messages", required=True,
+                                    description="chat messages: [{role, content}]"), *_LLM_COMMON),
+                 "Chat completion; returns {content, model, tokens_used}", requires_trust=True),
+    ActionSchema("llm.stream", (_MESSAGES, *_LLM_COMMON, Param("prompt", "string")),
+                 "Stream a completion (tokens arrive as llm_token events); returns {content, usage, streamed, "
+                 "chunk_count}", requires_trust=True),
+    ActionSchema("llm.embed", (Param("text", "any", required=True, description="text (or list of texts) to embed"),
+                               Param("model", "string", default="text-embedding-3-small"),
+                               *(p for p in _LLM_COMMON if p.name in ("provider", "api_base", "timeout"))),
+                 "Embed text; returns {embedding, dimensions, model}", requires_trust=True),
+    ActionSchema("http.get", (Param("url", "string", required=True), Param("headers", "object"),
+                              Param("params", "object", description="query parameters"),
+                              Param("timeout", "number", default=30)),
+                 "HTTP GET; returns the JSON body (or the text)", requires_trust=True),
+    ActionSchema("http.post", (Param("url", "string", required=True), Param("json", "any", description="JSON body"),
+                               Param("data", "any", description="form or text body"), Param("headers", "object"),
+                               Param("timeout", "number", default=30)),
+                 "HTTP POST; returns the JSON body (or the text)", requires_trust=True),
+    ActionSchema("file.read", (Param("path", "string", required=True,
+                                     description="relative to the workflow's folder"),),
+                 "Read a text file; returns {content, success}", requires_trust=True),
+    ActionSchema("file.write", (Param("path", "string", required=True, description="relative to the workflow's folder"),
+                                Param("content", "any", required=True)),
+                 "Write a text file (folders are created); returns {path, success}", requires_trust=True),
+    ActionSchema("retry.loop", (Param("validate", "string", required=True, description="the validating action"),
+                                Param("validate_args", "object", raw=True),
+                                Param("correct", "string", required=True, description="the correcting node"),
+                                Param("max_retries", "integer", default=1),
+                                Param("retry_delay", "number", default=0.0)),
+                 "Validate, run a correction node, retry; sets _retry_count, _retry_errors, _retry_result, "
+                 "_retry_exhausted", requires_trust=True),
+    ActionSchema("reflection.loop", (Param("generator", "object", required=True, raw=True),
+                                     Param("evaluator", "object", required=True, raw=True),
+                                     Param("corrector", "object", raw=True),
+                                     Param("max_iterations", "integer", default=3),
+                                     Param("on_failure", "string", default="return_best",
+                                           description="return_best | return_last | raise")),
+                 "Generate, evaluate, correct until valid (runs actions and code it is given)", requires_trust=True),
+    ActionSchema("schema.merge", (Param("schemas", "array", required=True,
+                                        description="[{inline: {...}} | {path: file.json|yaml}]"),
+                                  Param("validate", "boolean", default=False),
+                                  Param("output_key", "string", default="merged_schema")),
+                 "Deep-merge JSON Schemas (objects merge, arrays and scalars: last wins)"),
+    ActionSchema("state.set", (), "Merge its parameters into the state", aliases=()),
+    ActionSchema("return", (), "Merge its parameters into the state and report them as the node's result",
+                 aliases=("core.return",)),
+    ActionSchema("template", (Param("template", "string", required=True),),
+                 "Render a Jinja2 template over state and variables", aliases=("template.render",)),
+    ActionSchema("lua.eval", (Param("code", "string", required=True, raw=True, description="Lua code; `state` is "
+                                                                                           "the state"),),
+                 "Run Lua code in a fresh sandboxed VM; returns what the code returns"),
+)
+
+
+# -- the catalogue: built-ins plus entry points ----------------------------------------------------------------------
+class _Catalog:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._plugins: dict[str, Any] | None = None
+        self.plugin_errors: list[str] = []
+        self.builtins: dict[str, ActionSchema] = {}
+        for schema in BUILTIN_SCHEMAS:
+            for name in (schema.name, *schema.aliases):
+                self.builtins[name] = schema
+
+    def plugins(self) -> dict[str, Any]:
+        """name -> loaded plugin object (with ``schema`` and ``run``), loaded once per process."""
+        with self._lock:
+            if self._plugins is None:
+                self._plugins = self._load()
+            return self._plugins
+
+    def _load(self) -> dict[str, Any]:
+        from importlib.metadata import entry_points
+
+        found: dict[str, Any] = {}
+        for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            try:
+                loaded = entry.load()
+                items = loaded() if callable(loaded) and not hasattr(loaded, "schema") else loaded
+                for item in items if isinstance(items, (list, tuple)) else [items]:
+                    schema = getattr(item, "schema", None)
+                    if not isinstance(schema, ActionSchema) or not callable(getattr(item, "run", None)):
+                        raise TypeError(f"{item!r} has no ActionSchema `schema` and `run`")
+                    for name in (schema.name, *schema.aliases):
+                        found.setdefault(name, item)
+            except Exception as exc:  # noqa: BLE001 - a broken plugin is reported, never fatal
+                self.plugin_errors.append(f"action plugin '{entry.name}' ({entry.value}) failed to load: "
+                                          f"{type(exc).__name__}: {exc}")
+        return found
+
+    def reload(self) -> None:
+        with self._lock:
+            self._plugins = None
+            self.plugin_errors = []
+
+
+CATALOG = _Catalog()
+
+
+def action_schema(name: Any) -> ActionSchema | None:
+    """The schema of a built-in or plugin action (built-ins win a name clash), or None when unknown."""
+    if not isinstance(name, str):
+        return None
+    schema = CATALOG.builtins.get(name)
+    if schema is not None:
+        return schema
+    plugin = CATALOG.plugins().get(name)
+    return plugin.schema if plugin is not None else None
+
+
+def action_names() -> list[str]:
+    """Every known action name (primary names, built-ins first, then plugins), for palettes and completion."""
+    names = [schema.name for schema in BUILTIN_SCHEMAS]
+    names += sorted({item.schema.name for item in CATALOG.plugins().values()} - set(names))
+    return names
+
+
+@dataclass
+class ActionCall:
+    """What an action node says: the action's name, its parameters, the output key, and how it was spelled."""
+
+    name: str | None
+    params: dict[str, Any] | None = None
+    output: Any = None
+    spelling: str = "uses"  # uses | action
+    params_key: str = "with"  # with | params
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def action_call(node: Any) -> ActionCall | None:
+    """The action a node runs: ``uses:`` (the model's action kind) or the Rust engine's ``action:`` spelling
+    (kept in ``extra`` with ``with:``/``params:`` and ``output:``). None for any other node."""
+    uses = getattr(node, "uses", None)
+    if getattr(node, "kind", None) == "action" or uses is not None:
+        return ActionCall(uses, node.with_args, node.output)
+    extra = getattr(node, "extra", None) or {}
+    if "action" in extra and isinstance(extra.get("action"), str) and getattr(node, "kind", None) == "noop":
+        key = "params" if "params" in extra and "with" not in extra else "with"
+        params = extra.get(key)
+        return ActionCall(extra["action"], params if isinstance(params, dict) else None,
+                          extra.get("output", extra.get("output_key")), "action", key)
+    return None
+
+
+def trusted_content(node: Any) -> Any:
+    """What the user trusts in a node before it runs, or None when it needs no trust: a Python node's code, or a
+    trusted action's name and parameters (unknown actions cannot run, so they need none)."""
+    if getattr(node, "kind", None) == "python":
+        return node.code or ""
+    call = action_call(node)
+    if call is None:
+        return None
+    schema = action_schema(call.name)
+    if schema is None or not schema.requires_trust:
+        return None
+    return {"action": call.name, "params": call.params}
