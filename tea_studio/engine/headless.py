@@ -191,9 +191,10 @@ def run_command(args: Any) -> int:
         sys.stdout.flush()
     output = getattr(args, "output", None)
     if output:
+        from tea_studio.workflow.files import write_atomic
+
         try:
-            with open(output, "w", encoding="utf-8") as stream_out:
-                stream_out.write(text + "\n")
+            write_atomic(output, text + "\n")
         except OSError as exc:
             print(f"error: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
             return 1

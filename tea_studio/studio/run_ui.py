@@ -36,6 +36,7 @@ from tea_studio.studio.panels.log_view import LogView
 from tea_studio.studio.panels.run_timeline import TimelineView
 from tea_studio.studio.panels.runs import RunHistory, RunsPanel, data_dir
 from tea_studio.studio.panels.state_view import StateDock
+from tea_studio.workflow.files import write_atomic
 from tea_studio.workflow.model import PYTHON
 
 INPUTS_FILE = "run_inputs.json"
@@ -66,9 +67,7 @@ class _JsonStore:
 
     def write(self, data: dict[str, Any]) -> None:
         self.file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.file.with_name(self.name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, self.file)
+        write_atomic(self.file, json.dumps(data, indent=1, ensure_ascii=False))
 
 
 def _key(path: str | None) -> str:

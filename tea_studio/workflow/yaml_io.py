@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import gc
 import os
-import stat
-import tempfile
 from typing import Any
 
 import yaml
 
 from tea_studio.workflow import _yaml_text as yt
+from tea_studio.workflow.files import write_atomic
 from tea_studio.workflow.model import (
     ACTION,
     DYNAMIC_PARALLEL,
@@ -574,45 +573,16 @@ def _text_of(wf: Workflow, studio: bool) -> str:
 
 
 def save_workflow(wf: Workflow, path: str | os.PathLike) -> None:
-    """Write the workflow atomically (temp file in the same folder, fsync, rename; the file's mode is kept).
+    """Write the workflow with :func:`write_atomic` (a crash leaves the old or the new file; links are followed).
 
     Afterwards ``wf.path`` is ``path`` and ``wf.source`` records the saved text, so the next save diffs against it.
     """
     path = os.fspath(path)
     text = dump_workflow(wf)
-    folder = os.path.dirname(os.path.abspath(path))
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(text.encode("utf-8"))
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-        tmp = None
+        write_atomic(path, text)
     except OSError as exc:
         raise WorkflowError("FILE_WRITE", f"cannot save the file: {exc.strerror or exc}", path, 0, 0) from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-    try:
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
     _adopt_saved_text(wf, text, path)
 
 
