@@ -148,7 +148,67 @@ def compose(text: str, path: str | None = None) -> yaml.Node:
     if root is None:
         raise WorkflowError("INVALID_ROOT", "the file is empty: a workflow is a mapping with a `nodes` list",
                             path, 1, 1)
+    check_bounds(root, path, yt.uses_aliases(text))
     return root
+
+
+MAX_DEPTH = 64  # collections inside collections
+MAX_ALIAS_EXPANSION = 100_000  # nodes that aliases add when the document is read out in full
+
+
+def check_bounds(root: yaml.Node, path: str | None = None, aliases: bool = True) -> None:
+    """Refuse a node tree that would be too deep or that aliases blow up ("billion laughs"), before anything
+    walks it: every later step (building values, copying states, saving) reads aliases out in full.
+
+    Each distinct node is visited once, so a hostile file is refused in about the time it takes to parse it.
+    ``aliases=False`` (the text has no anchors) skips the bookkeeping that aliases need.
+    """
+    _Bounds(path, aliases).size(root, 1)
+
+
+class _Bounds:
+    __slots__ = ("path", "sizes", "inside", "distinct")
+
+    def __init__(self, path: str | None, aliases: bool) -> None:
+        self.path = path
+        self.sizes: dict[int, int] | None = {} if aliases else None  # node id -> expanded size
+        self.inside: set[int] = set()
+        self.distinct = 0
+
+    def size(self, node: yaml.Node, depth: int) -> int:
+        """The number of values below ``node`` once aliases are read out in full."""
+        kind = type(node)
+        if kind is yaml.ScalarNode:
+            return 1
+        if depth > MAX_DEPTH:
+            raise self.error(node, f"collections nested more than {MAX_DEPTH} levels deep")
+        sizes = self.sizes
+        if sizes is not None:
+            known = sizes.get(id(node))
+            if known is not None:
+                return known
+            if id(node) in self.inside:
+                raise self.error(node, "an alias refers to a collection it is inside")
+            self.inside.add(id(node))
+        self.distinct += 1
+        total = 1
+        below = depth + 1
+        if kind is yaml.MappingNode:
+            for key, value in node.value:
+                total += self.size(key, below) + self.size(value, below)
+        else:
+            for item in node.value:
+                total += self.size(item, below)
+        if sizes is not None:
+            sizes[id(node)] = total
+            self.inside.discard(id(node))
+            if total - self.distinct > MAX_ALIAS_EXPANSION:
+                raise self.error(node, f"aliases expand this collection to more than {MAX_ALIAS_EXPANSION:,} values")
+        return total
+
+    def error(self, node: yaml.Node, problem: str) -> WorkflowError:
+        line, col = _where(node)
+        return WorkflowError("YAML_PARSE", f"invalid YAML: {problem}", self.path, line, col)
 
 
 def _where(node: yaml.Node) -> tuple[int, int]:

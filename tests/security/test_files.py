@@ -8,10 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from security_helpers import run_cli
 
 from tea_studio.workflow.files import NotARegularFile, write_atomic
-
-from security_helpers import run_cli
 
 
 def test_write_replaces_a_regular_file_and_keeps_its_mode(tmp_path):
