@@ -3,11 +3,10 @@
 import json
 
 import pytest
+from security_helpers import run_cli, timed_cli
 
 from tea_studio.workflow.inputs import InputError, parse_inputs
 from tea_studio.workflow.yaml_io import WorkflowError, load_workflow_text
-
-from security_helpers import run_cli, timed_cli
 
 
 def billion_laughs(levels: int = 9) -> str:
