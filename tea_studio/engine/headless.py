@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 from tea_studio.engine.events import (
+    LlmToken,
     LogLine,
     NodeFinished,
     Paused,
@@ -53,6 +54,9 @@ class _CliSink:
                 print(f"[{where}{event.node}] {event.text}", file=sys.stderr)
             elif isinstance(event, RunWarning):
                 print(f"warning: {event.message}", file=sys.stderr)
+            elif self.progress and isinstance(event, LlmToken):  # model output as it arrives, on a terminal
+                sys.stderr.write(event.text)
+                sys.stderr.flush()
             elif self.progress and isinstance(event, NodeFinished):
                 where = f"{event.branch}: " if event.branch else ""
                 print(f"{where}{event.node} {'ok' if event.ok else 'failed'} ({event.timing_ms:.1f} ms)",

@@ -393,14 +393,19 @@ class _Flow:
             raise RunError(step.code, step.name, self.branch)
         raise RunError(f"{kind} nodes are not supported yet", step.name, self.branch)
 
+    def action_context(self, node: str) -> ActionContext:
+        """What an action run by ``node`` in this flow sees (for ``run_action``): variables, settings, the
+        workflow's folder, this flow's events and Stop, and the other nodes (retry.loop's correction node)."""
+        limits = self.plan.limits
+        return ActionContext(
+            node, self.branch, self.plan.variables, self.plan.settings, self.plan.workflow_dir, self.sink.emit,
+            self.stop_check(),
+            lambda other, inner: self._execute(self.plan.steps[other], inner) if other in self.plan.steps else
+            _missing_node(other), limits.lua_timeout, limits.lua_max_memory_mb)
+
     def _run_action(self, step: Any, state: dict[str, Any]) -> dict[str, Any]:
         """A `uses:`/`action:` node: run the action (tea_studio.engine.actions) and store its result."""
-        limits = self.plan.limits
-        context = ActionContext(
-            step.name, self.branch, self.plan.variables, self.plan.settings, self.plan.workflow_dir, self.sink.emit,
-            self.stop_check(),
-            lambda node, inner: self._execute(self.plan.steps[node], inner) if node in self.plan.steps else
-            _missing_node(node), limits.lua_timeout, limits.lua_max_memory_mb)
+        context = self.action_context(step.name)
         try:
             return node_update(run_action(step.uses or "", step.params, state, context), step.output, state, context)
         except ActionStopped:

@@ -397,6 +397,7 @@ class RunDelta:
     nodes: dict[str, NodeRunInfo] = field(default_factory=dict)
     fan_ins: dict[str, FanInInfo] = field(default_factory=dict)
     logs: list[LogEntry] = field(default_factory=list)
+    logs_grown: bool = False  # an earlier log entry got more text (model output streaming in)
     executions: bool = False
     lanes: bool = False
     paused: list[PauseInfo] = field(default_factory=list)
@@ -418,6 +419,7 @@ class RunModel:
         self.lane_order: list[str] = [""]
         self.fan_ins: dict[str, FanInInfo] = {}
         self.logs: list[LogEntry] = []
+        self._streams: dict[tuple[str, str], LogEntry] = {}  # (branch, node) -> the log entry its tokens extend
         self.paused: dict[tuple[str, str], PauseInfo] = {}
         self.t0: float | None = None
         self.now = 0.0  # seconds since start: the right end of running bars
@@ -449,6 +451,7 @@ class RunModel:
                 nodes[event.node] = info
                 delta.executions = True
             elif kind is ev.NodeFinished:
+                self._streams.pop((event.branch, event.node), None)
                 execution = self._open.pop((event.branch, event.node), None)
                 if execution is None:  # a finish without a start (a truncated file): a zero-length bar
                     execution = Execution(event.node, event.branch, t - event.timing_ms / 1000.0)
@@ -469,6 +472,13 @@ class RunModel:
                                               event.error or "failed", event.line))
             elif kind is ev.LogLine:
                 self._log(delta, LogEntry(t, event.level, event.node, event.branch, event.text))
+            elif kind is ev.LlmToken:  # one log entry per model answer, growing as tokens arrive
+                entry = self._streams.get((event.branch, event.node))
+                if entry is None:
+                    self._streams[(event.branch, event.node)] = entry = LogEntry(t, "info", event.node, event.branch, "")
+                    self._log(delta, entry)
+                entry.text += event.text
+                delta.logs_grown = True
             elif kind is ev.BranchStarted:
                 lane = self._lane(event.branch, delta, event)
                 # The engine emits BranchStarted once the branch's VM is ready.

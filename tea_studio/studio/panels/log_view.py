@@ -52,6 +52,12 @@ class LogModel(QAbstractTableModel):
             self.rows.extend(shown)
             self.endInsertRows()
 
+    def text_grew(self) -> None:
+        """Entries already shown got longer (a model's answer streaming in): repaint the message column."""
+        if self.rows:
+            column = self.columnCount() - 1
+            self.dataChanged.emit(self.index(0, column), self.index(len(self.rows) - 1, column))
+
     def set_filter(self, text: str, min_level: int) -> None:
         self.text, self.min_level = text.lower().strip(), min_level
         self.reset_entries(self.entries)
@@ -130,6 +136,8 @@ class LogView(QWidget):
         self.log_model.reset_entries(model.logs if model is not None else [])
 
     def apply(self, delta: RunDelta) -> None:
+        if delta.logs_grown:
+            self.log_model.text_grew()
         if not delta.logs:
             return
         bar = self.table.verticalScrollBar()
