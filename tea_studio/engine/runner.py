@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tea_studio.engine import executors as executors_mod
+from tea_studio.engine.constructs import CONSTRUCT_KINDS, run_construct, run_item
 from tea_studio.engine.events import (
     BranchFinished,
     BranchStarted,
@@ -44,6 +45,7 @@ from tea_studio.engine.expressions import ExpressionError, edge_condition_holds,
 from tea_studio.engine.lua_vm import LuaNodeError, LuaVM, discard_vm, hold_pool, release_pool, take_vm, warm_pool
 from tea_studio.engine.plan import STRATEGIES, UNSUPPORTED, Fork, Plan, PlanError, build_plan, default_workers
 from tea_studio.engine.python_node import PythonNodeError, run_python_node
+from tea_studio.workflow.constructs import FAIL_FAST_CANCELLED
 from tea_studio.workflow.model import END, Workflow
 
 STOPPED = "stopped"
@@ -165,6 +167,7 @@ class BranchOutcome:
     line: int | None = None
     timing_ms: float = 0.0
     stopped: bool = False
+    cancelled: bool = False  # a dynamic_parallel item never started because another failed (fail_fast)
     events: list[Any] = field(default_factory=list)
 
 
@@ -229,7 +232,7 @@ class _RunContext:
         self._stop_dir: str | None = None
         self.in_process_branch = False
         # Python nodes may change state values in place: events then keep a copy of each update they report.
-        self.copy_updates = any(step.kind == "python" for step in plan.steps.values())
+        self.copy_updates = any(step.kind not in ("lua", "noop") for step in plan.steps.values())
 
     def executor_for(self, fork: Fork) -> Executor:
         strategy = fork.strategy or self.strategy
@@ -299,6 +302,7 @@ class _ForkJob:
         self._claims = itertools.count()  # next() on a count is atomic in CPython
         self._lock = threading.Lock()
         self._remaining = len(self.tasks)
+        self.failed = False  # a branch failed: with fail_fast, unstarted branches are cancelled
         self.finished = threading.Event()
 
     def drain(self) -> None:
@@ -310,8 +314,12 @@ class _ForkJob:
                 return
             task = tasks[i]
             try:
-                task.outcome = _run_branch(self.ctx, task.name, task.start, task.index, self.fork, task.state,
-                                           self.stop_at)
+                if self.failed and self.fork.fail_fast:
+                    task.outcome = cancelled_outcome(task.index, task.name)
+                else:
+                    task.outcome = _run_branch(self.ctx, task.name, task.start, task.index, self.fork, task.state,
+                                               self.stop_at)
+                    self.failed = self.failed or not task.outcome.ok
             finally:
                 task.state = None  # type: ignore[assignment]
                 with self._lock:
@@ -344,6 +352,8 @@ class _Flow:
         self.iterations = 0
         self.current = ""
         self.failed_node: str | None = None
+        self.siblings: frozenset[str] = frozenset()  # the other branch starts of this branch's fork
+        self.join_at: str = END  # where this branch ends when its implicit next node is a sibling branch
 
     # -- Lua VM ---------------------------------------------------------------------------------------------
     def ensure_vm(self) -> LuaVM:
@@ -404,10 +414,12 @@ class _Flow:
             if static_breaks or control.breakpoints or control._pause_requested:
                 self._maybe_pause(name, "before", state)
             self.current = name
-            sink.emit(NodeStarted(time.monotonic(), name, branch, count))
+            pin = plan.pins.get(name, _NO_PIN) if plan.pins else _NO_PIN
+            pinned = pin is not _NO_PIN
+            sink.emit(NodeStarted(time.monotonic(), name, branch, count, pinned))
             started = time.perf_counter()
             try:
-                update = self._execute(step, state)
+                update = pinned_update(pin) if pinned else self._execute(step, state)
             except RunError as exc:
                 elapsed = (time.perf_counter() - started) * 1000.0
                 sink.emit(NodeFinished(time.monotonic(), name, branch, elapsed, False, None, None,
@@ -418,7 +430,7 @@ class _Flow:
                 state = {**state, **update}
             sink.emit(NodeFinished(time.monotonic(), name, branch, elapsed, True,
                                    _snapshot(update) if copy_updates and update else update,
-                                   copy_state(state) if record else None))
+                                   copy_state(state) if record else None, pinned=pinned))
             if static_breaks or control.breakpoints or control._pause_requested:
                 self._maybe_pause(name, "after", state)
             fork = forks.get(name)
@@ -456,9 +468,11 @@ class _Flow:
                 raise RunError(exc.message, step.name, self.branch, exc.line) from None
         if kind == "noop":
             return None
+        if kind in CONSTRUCT_KINDS:
+            return run_construct(self, step, state)
         if kind == "python":
             try:
-                return run_python_node(step.name, step.code, dict(state), self.plan.variables)
+                return run_python_node(step.name, step.code, dict(state), self.plan.variables, self._print)
             except PythonNodeError as exc:
                 raise RunError(exc.message, step.name, self.branch, exc.line) from None
         if kind == "action":
@@ -471,7 +485,8 @@ class _Flow:
     def next_node(self, name: str, state: dict[str, Any]) -> str:
         for route in self.plan.routes[name]:
             if route.rule == "next":
-                return route.target
+                # `to: [a, b, c]` forks: a branch never runs on into a sibling branch by list order
+                return self.join_at if route.target in self.siblings else route.target
 
             def warn(exc: ExpressionError, target: str = route.target) -> None:
                 self.sink.emit(RunWarning(
@@ -496,16 +511,21 @@ class _Flow:
     def fork(self, fork: Fork, state: dict[str, Any], stop_at: frozenset[str]) -> dict[str, Any]:
         """Run the fork's branches and return the state the fan-in node starts from."""
         inner_stop = stop_at | {fork.fan_in} if fork.fan_in else stop_at
+        return self._join(fork, state, self.fan_out(fork, state, inner_stop))
+
+    def fan_out(self, fork: Fork, state: dict[str, Any], stop_at: frozenset[str] = frozenset()) \
+            -> list[BranchOutcome]:
+        """Run the fork's branches on its executor; their outcomes in declaration order."""
         executor = self.ctx.executor_for(fork)
         if isinstance(executor, executors_mod.BranchProcesses):
-            outcomes = _ProcessFork(self, executor, fork, state, inner_stop).run()
+            outcomes = _ProcessFork(self, executor, fork, state, stop_at).run()
         elif executors_mod.shares_memory(executor):
-            outcomes = self._fork_shared(executor, fork, state, inner_stop)
+            outcomes = self._fork_shared(executor, fork, state, stop_at)
         else:
-            outcomes = self._fork_pickled(executor, fork, state, inner_stop)
+            outcomes = self._fork_pickled(executor, fork, state, stop_at)
         if self.control._stopped:
             raise RunStopped(fork.node, self.branch)
-        return self._join(fork, state, outcomes)
+        return outcomes
 
     def _fork_shared(self, executor: Executor, fork: Fork, state: dict[str, Any],
                      stop_at: frozenset[str]) -> list[BranchOutcome]:
@@ -516,7 +536,7 @@ class _Flow:
             release_pool()
 
     def _run_job(self, executor: Executor, job: _ForkJob) -> list[BranchOutcome]:
-        helpers = min(len(job.tasks), _workers_of(executor))
+        helpers = min(len(job.tasks), _workers_of(executor), job.fork.max_concurrency or len(job.tasks))
         if self.branch:
             helpers -= 1  # this flow drains too
         submitted = 0
@@ -584,6 +604,22 @@ class _Flow:
         return joined
 
 
+def cancelled_outcome(index: int, name: str) -> BranchOutcome:
+    """A dynamic_parallel item not started because another item failed and the node has ``fail_fast``."""
+    return BranchOutcome(index, name, False, error=FAIL_FAST_CANCELLED, detail=f"branch '{name}': "
+                         f"{FAIL_FAST_CANCELLED}", failed_branch=name, cancelled=True)
+
+
+_NO_PIN = object()
+
+
+def pinned_update(pin: Any) -> dict[str, Any] | None:
+    """The update a pinned node makes: its pinned output (a mapping merges into the state, as a node's return)."""
+    if pin is None:
+        return None
+    return copy_state(pin) if isinstance(pin, dict) else {"result": copy_state(pin)}
+
+
 def _run_branch(ctx: _RunContext, name: str, start: str, index: int, fork: Fork, state: dict[str, Any],
                 stop_at: frozenset[str]) -> BranchOutcome:
     """Run one branch in the current worker with a fresh VM; never raises."""
@@ -596,7 +632,12 @@ def _run_branch(ctx: _RunContext, name: str, start: str, index: int, fork: Fork,
         vm_ready_us = (time.perf_counter() - began) * 1e6
     sink.emit(BranchStarted(time.monotonic(), name, fork.node, fork.fan_in, index, vm_ready_us))
     try:
-        final = flow.walk(start, state, stop_at)
+        if fork.items is not None:
+            final = run_item(flow, fork, index, state)
+        else:
+            flow.siblings = frozenset(fork.branches) - {start}
+            flow.join_at = fork.fan_in or END
+            final = flow.walk(start, state, stop_at)
     except RunError as exc:
         timing = (time.perf_counter() - began) * 1000.0
         memory = flow.end_vm()
@@ -737,13 +778,16 @@ class _ProcessFork:
         outcomes: list[BranchOutcome | None] = [None] * len(self.names)
         running: list[_Worker] = []
         pending = list(range(len(self.names)))
-        workers = max(1, _workers_of(self.executor))
+        workers = max(1, min(_workers_of(self.executor), self.fork.max_concurrency or len(self.names)))
         stop_deadline: float | None = None
         try:
             while pending or running:
                 stopped = self.control._stopped
                 while pending and len(running) < workers and not stopped:
                     i = pending.pop(0)
+                    if self.fork.fail_fast and any(o is not None and not o.ok for o in outcomes):
+                        outcomes[i] = cancelled_outcome(i, self.names[i])
+                        continue
                     process, conn = self.executor.start(
                         _branch_process_main, self.plan, self.names[i], self.fork.branches[i], i, self.fork,
                         self.state, self.stop_at, self.flow.ctx.record_states, stop_file)
@@ -883,7 +927,7 @@ class WorkflowRun:
     def __init__(self, workflow: Workflow | Plan, inputs: dict[str, Any] | None = None, *,
                  executor: Executor | None = None, sink: EventSink | None = None,
                  control: RunControl | None = None, strategy: str | None = None,
-                 record_states: bool = False) -> None:
+                 record_states: bool = False, pins: dict[str, Any] | None = None) -> None:
         self.workflow = workflow if isinstance(workflow, Workflow) else None
         self._plan = workflow if isinstance(workflow, Plan) else None
         self.inputs = dict(inputs or {})
@@ -892,6 +936,7 @@ class WorkflowRun:
         self.control = control or RunControl()
         self.strategy = strategy
         self.record_states = record_states
+        self.pins = dict(pins or {})  # node -> pinned output, used instead of running the node
         self.run_id = uuid.uuid4().hex[:12]
         self.state: dict[str, Any] | None = None
 
@@ -902,6 +947,8 @@ class WorkflowRun:
                 self._plan = build_plan(self.workflow)  # type: ignore[arg-type]
             except PlanError as exc:
                 raise RunError(str(exc), exc.node, located=False) from None
+            if self.pins:
+                self._plan.pins = {name: pin for name, pin in self.pins.items() if name in self._plan.steps}
         return self._plan
 
     def run(self) -> dict[str, Any]:
