@@ -217,7 +217,7 @@ def _run_subgraph(flow: _Flow, step: Step, state: dict[str, Any]) -> dict[str, A
         raise _error(flow, step, f"subgraph input failed: {exc}") from None
     ctx = flow.ctx
     sub_ctx = _RunContext(subplan, ctx.sink, ctx.control, ctx.record_states, None, "thread")
-    sub_ctx.stop_file, sub_ctx.in_process_branch = ctx.stop_file, ctx.in_process_branch
+    sub_ctx.remote_stop, sub_ctx.where, sub_ctx.entry_branch = ctx.remote_stop, ctx.where, ctx.entry_branch
     sub_flow = _Flow(sub_ctx, flow.branch)
     try:
         return sub_flow.walk(subplan.entry, {**subplan.initial_state, **inputs}, frozenset())
