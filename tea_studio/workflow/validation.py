@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import os
 import re
 import textwrap
 from collections.abc import Iterable
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tea_studio.workflow.action_schemas import action_call, action_schema, param_problems
+from tea_studio.workflow.constructs import construct_of
 from tea_studio.workflow.model import (
     DYNAMIC_PARALLEL,
     END,
@@ -22,7 +24,6 @@ from tea_studio.workflow.model import (
     LUA,
     PYTHON,
     START,
-    WHILE_LOOP,
     Edge,
     GotoRule,
     Node,
@@ -52,6 +53,7 @@ SEVERITIES: dict[str, str] = {
     "UNKNOWN_ACTION": WARNING,
     "ACTION_PARAMETER": ERROR,
     "NODE_TYPE_NOT_SUPPORTED": WARNING,
+    "INVALID_NODE_CONFIG": ERROR,
     "INVALID_INTERRUPT": WARNING,
     "EMPTY_WORKFLOW": WARNING,
     # routing
@@ -138,9 +140,43 @@ def unsupported_code(node: Node) -> str | None:
     language = node.extra.get("language")
     if language is not None and language not in (LUA, PYTHON):
         return f"language {language!r} is not supported by TEA Studio; export and run with tea"
-    if isinstance(node.extra.get("run"), dict):
+    run = node.extra.get("run")
+    if isinstance(run, dict) and run.get("type") != "expression":
         return ("this `run:` mapping is not supported by TEA Studio (use `language: lua|python` with `run: |` code, "
                 "or `run: {type: lua|python, code: ...}` alone); export and run with tea")
+    return None
+
+
+def action_problems(call: Any) -> list[tuple[str, str | None, str]]:
+    """``(code, parameter key or None, message tail)`` for an action node: UNKNOWN_ACTION, or ACTION_PARAMETER for
+    each missing or mistyped parameter of its schema."""
+    schema = action_schema(call.name)
+    if schema is None:
+        return [("UNKNOWN_ACTION", None, f" uses action '{call.name}', which TEA Studio does not know: a run stops "
+                                         "there (export and run it with tea)")]
+    return [("ACTION_PARAMETER", key, f": {message}") for key, message in param_problems(schema, call.params)]
+
+
+def inner_problem(node: Node) -> tuple[str, str] | None:
+    """``(code, message tail)`` for a node inside a loop body or a steps list, or None when it can run."""
+    unsupported = unsupported_code(node)
+    if unsupported is not None:
+        return "NODE_TYPE_NOT_SUPPORTED", f": {unsupported}"
+    if node.kind == LUA and isinstance(node.code, str):
+        error = lua_syntax_error(node.code)
+        return ("LUA_SYNTAX", f" line {error[0]}: {error[1]}") if error else None
+    if node.kind == PYTHON and isinstance(node.code, str):
+        error = python_syntax_error(node.code)
+        return ("PYTHON_SYNTAX", f" line {error[0]}: {error[1]}") if error else None
+    call = action_call(node)
+    if call is not None:
+        problems = action_problems(call)
+        return (problems[0][0], problems[0][2]) if problems else None
+    if node.kind == DYNAMIC_PARALLEL:
+        return "NODE_TYPE_NOT_SUPPORTED", ": a dynamic_parallel node inside a loop or steps list is not supported"
+    construct = construct_of(node)
+    if construct is not None and construct.problems:
+        return "INVALID_NODE_CONFIG", f": {construct.problems[0][1]}"
     return None
 
 
@@ -301,9 +337,8 @@ class _Validation:
             self.code_problem("PYTHON_SYNTAX", node, label, python_syntax_error(node.code))
         elif (call := action_call(node)) is not None:
             self.check_action(node, call, label)
-        elif node.kind in (WHILE_LOOP, DYNAMIC_PARALLEL):
-            self.add("NODE_TYPE_NOT_SUPPORTED", name, f"{label} is a {node.kind} node, not supported by TEA Studio "
-                     "runs yet", node)
+        else:
+            self.check_construct(node, label)
         if node.interrupt not in (None, "before", "after"):
             self.add("INVALID_INTERRUPT", name, f"{label}: interrupt must be 'before' or 'after', not "
                      f"{node.interrupt!r}", node)
@@ -311,15 +346,35 @@ class _Validation:
     def check_action(self, node: Node, call: Any, label: str) -> None:
         """An unknown action warns (a run stops there); a missing or mistyped parameter is an error located at
         the `with:` key, or at the parameter's own key."""
-        schema = action_schema(call.name)
-        if schema is None:
-            self.add("UNKNOWN_ACTION", node.name or None, f"{label} uses action '{call.name}', which TEA Studio does "
-                     "not know: a run stops there (export and run it with tea)", self.source.key(node, call.spelling))
+        for code, key, message in action_problems(call):
+            if code == "UNKNOWN_ACTION":
+                where = self.source.key(node, call.spelling)
+            elif key:
+                where = self.source.nested_key(node, call.params_key, key)
+            else:
+                where = self.source.key(node, call.params_key)
+            self.add(code, node.name or None, f"{label}{message}", where)
+
+    def check_construct(self, node: Node, label: str) -> None:
+        """A while_loop, dynamic_parallel, steps or expression node: its settings and its inner nodes."""
+        construct = construct_of(node, self.workflow.path)
+        if construct is None:
             return
-        for key, message in param_problems(schema, call.params):
-            where = self.source.nested_key(node, call.params_key, key) if key else \
-                self.source.key(node, call.params_key)
-            self.add("ACTION_PARAMETER", node.name or None, f"{label}: {message}", where)
+        name = node.name or None
+        for key, message in construct.problems:
+            self.add("INVALID_NODE_CONFIG", name, f"{label}: {message}", self.source.key(node, key))
+        if construct.fan_in is not None and not self.is_node(construct.fan_in) and construct.fan_in != END:
+            self.add("PARALLEL_FAN_IN_UNDEFINED", name, f"{label}: fan_in '{construct.fan_in}' is not a node",
+                     self.source.key(node, "fan_in"))
+        if construct.subgraph_path and not os.path.isfile(construct.subgraph_path):
+            self.add("INVALID_NODE_CONFIG", name, f"{label}: subgraph file '{construct.subgraph}' not found",
+                     self.source.key(node, "subgraph"))
+        where = self.source.key(node, construct.inner_key) if construct.inner_key else (node.line, node.col)
+        for inner in construct.inner:
+            inner_label = f"{label} {construct.inner_key} node '{inner.name}'"
+            problem = inner_problem(inner)
+            if problem is not None:
+                self.add(problem[0], name, f"{inner_label}{problem[1]}", where)
 
     def code_problem(self, code: str, node: Node, label: str, error: tuple[int, str] | None) -> None:
         if error is None:
