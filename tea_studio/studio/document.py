@@ -28,6 +28,7 @@ from tea_studio.studio.commands import (
     WorkflowAttr,
     WorkflowCommand,
 )
+from tea_studio.workflow.action_schemas import action_names, starter_params
 from tea_studio.workflow.model import (
     ACTION,
     DYNAMIC_PARALLEL,
@@ -56,6 +57,18 @@ CREATABLE_KINDS: dict[str, tuple[str, str]] = {
     NOOP: ("No-op", "noop"),
     FAN_IN: ("Fan-in", "fan_in"),
 }
+
+ACTION_KIND = "action:"  # a creatable kind per registered action: "action:llm.call"
+
+
+def creatable_kinds() -> dict[str, tuple[str, str]]:
+    """:data:`CREATABLE_KINDS` plus one kind per registered action (built-in or plugin), e.g. ``action:llm.call``
+    labelled ``llm.call``, named ``llm_call_1``."""
+    kinds = dict(CREATABLE_KINDS)
+    for name in action_names():
+        kinds[ACTION_KIND + name] = (name, name.replace(".", "_"))
+    return kinds
+
 
 # Kinds a node can be switched between in the inspector.
 SWITCHABLE_KINDS = (LUA, PYTHON, NOOP, ACTION)
@@ -381,7 +394,8 @@ class EditableWorkflow(QObject):
     # -- nodes ---------------------------------------------------------------------------------------------
     def new_node(self, kind: str, name: str | None = None) -> Node:
         """A fresh node of a creatable kind (not yet in the workflow)."""
-        label_base = CREATABLE_KINDS.get(kind, (kind, kind))[1]
+        action = kind[len(ACTION_KIND):] if kind.startswith(ACTION_KIND) else None
+        label_base = CREATABLE_KINDS.get(kind, (kind, action.replace(".", "_") if action else kind))[1]
         name = name or unique_name(self.workflow.node_names, label_base, numbered=True)
         if kind == FAN_IN:
             return Node(name=name, kind=LUA, code=_NEW_CODE[FAN_IN], code_form=FORM_LANGUAGE, fan_in=True)
@@ -389,6 +403,8 @@ class EditableWorkflow(QObject):
             return Node(name=name, kind=kind, code=_NEW_CODE[kind], code_form=FORM_LANGUAGE)
         if kind == ACTION:
             return Node(name=name, kind=ACTION, uses="", with_args={})
+        if action is not None:
+            return Node(name=name, kind=ACTION, uses=action, with_args=starter_params(action))
         if kind in (WHILE_LOOP, DYNAMIC_PARALLEL):
             return Node(name=name, kind=kind)
         return Node(name=name, kind=NOOP)

@@ -8,6 +8,7 @@ the Python entry-point group ``tea_studio.actions``: each entry point loads an o
 
 from __future__ import annotations
 
+import copy
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -279,3 +280,16 @@ def trusted_content(node: Any) -> Any:
     if schema is None or not schema.requires_trust:
         return None
     return {"action": call.name, "params": call.params}
+
+
+_STARTER_VALUES: dict[str, Any] = {"string": "", "number": 0, "integer": 0, "boolean": False, "object": {},
+                                   "array": [], "messages": [{"role": "user", "content": ""}], "any": ""}
+
+
+def starter_params(name: str) -> dict[str, Any]:
+    """A new node's ``with:``: each required parameter with its default, or an empty value of its type."""
+    schema = action_schema(name)
+    if schema is None:
+        return {}
+    return {p.name: copy.deepcopy(p.default if p.default is not None else _STARTER_VALUES.get(p.type, ""))
+            for p in schema.params if p.required}

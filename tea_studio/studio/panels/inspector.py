@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from tea_studio.studio.document import SWITCHABLE_KINDS
+from tea_studio.studio.panels.action_form import ActionForm
 from tea_studio.studio.panels.lua_editor import CodeEditor
 from tea_studio.workflow.model import ACTION, END, LUA, PYTHON, RESERVED_NAMES, Edge, GotoRule
 
@@ -200,9 +201,12 @@ class NodePage(QWidget):
         self.uses_edit.editingFinished.connect(inspector.commit_uses)
         self.with_field = YamlField("with: arguments (YAML mapping)", mapping=True)
         self.with_field.committed.connect(inspector.commit_with)
+        self.action_form = ActionForm()  # one field per parameter of the action's schema
+        self.action_form.params_edited.connect(inspector.commit_with)
         self.uses_label = QLabel("Uses")
         self.with_label = QLabel("With")
         form.addRow(self.uses_label, self.uses_edit)
+        form.addRow(self.action_form)
         form.addRow(self.with_label, self.with_field)
         form.addRow("", self.with_field.error)
         layout.addLayout(form)
@@ -504,6 +508,7 @@ class Inspector(QWidget):
         if is_action:
             page.uses_edit.setText(node.uses or "")
             page.with_field.show_value(node.with_args)
+        page.action_form.show_action(node.uses if is_action else None, node.with_args)
         self._refresh_goto_table(node)
 
     def _show_kind(self, kind: str) -> None:

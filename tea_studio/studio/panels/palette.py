@@ -12,7 +12,9 @@ from PySide6.QtGui import QDrag
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem
 
 from tea_studio.studio.canvas.view import NODE_KIND_MIME
+from tea_studio.studio.document import ACTION_KIND
 from tea_studio.studio.resources import icon
+from tea_studio.workflow.action_schemas import action_names, action_schema
 from tea_studio.workflow.model import ACTION, LUA, NOOP, PYTHON
 
 FAN_IN = "fan_in"
@@ -23,8 +25,9 @@ PALETTE_KINDS = (
     (PYTHON, "Python", "node-python", "An inline Python node (trusted code)"),
     (FAN_IN, "Fan-in", "node-fan-in", "A Lua node with fan_in: true that collects state.parallel_results"),
     (NOOP, "No-op", "node-noop", "A node that does nothing (a junction or a placeholder)"),
-    (ACTION, "Action", "node-action", "A TEA action (uses: + with:), kept for export to tea"),
-)
+    (ACTION, "Action", "node-action", "A TEA action (uses: + with:) to fill in"),
+) + tuple((ACTION_KIND + name, name, "node-action", f"{action_schema(name).description} (action {name})")
+          for name in action_names())  # one entry per registered action, built-in or plugin
 PALETTE_KIND_NAMES = tuple(kind for kind, *_ in PALETTE_KINDS)
 
 
