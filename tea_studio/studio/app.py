@@ -1,8 +1,7 @@
-"""The studio application: QApplication set-up, light/dark themes, and ``run_studio`` (the ``open`` command)."""
+"""The studio application: QApplication set-up and ``run_studio`` (the ``open`` command)."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,11 @@ from tea_studio import __version__
 from tea_studio.studio.errors import install_exception_handler
 from tea_studio.studio.prompts import AnsweredPrompts
 from tea_studio.studio.resources import APPLICATION, ORGANIZATION, icon
+from tea_studio.workflow.inputs import InputError, parse_inputs
 
 SCREENSHOT_SIZE = (1400, 900)
 RUN_TIMEOUT_MS = 120_000
+
 
 def create_application(argv: list[str] | None = None) -> QApplication:
     """The QApplication (reused when one exists), named so that settings and data folders are the studio's."""
@@ -29,25 +30,6 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     app.setApplicationDisplayName("TEA Studio")
     app.setWindowIcon(icon("tea-studio"))
     return app
-
-
-def parse_inputs(text: str | None) -> dict[str, Any]:
-    """``--input``: a JSON object, or ``@file`` (JSON or YAML)."""
-    if not text:
-        return {}
-    if text.startswith("@"):
-        source = Path(text[1:]).read_text(encoding="utf-8")
-        if text.lower().endswith((".yaml", ".yml")):
-            import yaml
-
-            value = yaml.safe_load(source)
-        else:
-            value = json.loads(source)
-    else:
-        value = json.loads(text)
-    if not isinstance(value, dict):
-        raise ValueError("--input must be a JSON object")
-    return value
 
 
 def _wait_for_run(window, inputs: dict[str, Any]) -> bool | None:
@@ -107,8 +89,8 @@ def run_studio(args) -> int:
     run = bool(getattr(args, "run", False))
     try:
         inputs = parse_inputs(getattr(args, "input", None))
-    except (OSError, ValueError) as exc:
-        print(f"tea-studio: bad --input: {exc}", file=sys.stderr)
+    except InputError as exc:
+        print(f"tea-studio: error: {exc}", file=sys.stderr)
         return 2
     if file is not None and not Path(file).is_file():
         print(f"tea-studio: {file}: no such file", file=sys.stderr)

@@ -15,7 +15,7 @@ from tea_studio.studio import recovery
 from tea_studio.studio.image_export import export_scene_image
 from tea_studio.studio.prompts import DISCARD, KEEP, RELOAD, RESTORE, SAVE, YAML_FILTER, Prompts
 from tea_studio.workflow import yaml_io
-from tea_studio.workflow.headless import write_atomic
+from tea_studio.workflow.files import write_atomic
 from tea_studio.workflow.model import Workflow
 
 MAX_RECENT_FILES = 10
@@ -165,7 +165,7 @@ class FileController(QObject):
         if not path:
             return False
         try:
-            write_atomic(str(path), yaml_io.export_text(self.document.workflow))
+            write_atomic(path, yaml_io.export_text(self.document.workflow))
         except Exception as exc:  # noqa: BLE001 - any failure is shown
             self.prompts.error("Cannot export", _failure(str(path), exc))
             return False
