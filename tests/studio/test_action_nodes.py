@@ -43,6 +43,6 @@ def test_inspector_form_edits_one_parameter_and_keeps_the_rest(make_window, tmp_
     assert window.workflow.node("fetch").with_args == {"url": "https://example.org", "custom": "kept", "timeout": 5,
                                                        "headers": {"Accept": "application/json"}}
     assert "timeout: 5" in page.with_field.toPlainText()  # the raw YAML shows the same mapping
-    window.undo_action.trigger()
+    window.actions["undo"].trigger()
     assert "headers" not in window.workflow.node("fetch").with_args
     assert form.fields["headers"].text() == ""
