@@ -33,6 +33,7 @@ from tea_studio.studio import recovery
 from tea_studio.studio.panels.inspector import Inspector
 from tea_studio.studio.panels.palette import PALETTE_KIND_NAMES, NodePalette
 from tea_studio.studio.panels.problems import ProblemsPanel
+from tea_studio.studio.pins import ask_pin
 from tea_studio.studio.resources import THEMES, icon
 from tea_studio.studio.resources import settings as studio_settings
 from tea_studio.workflow import yaml_io
@@ -391,6 +392,7 @@ class MainWindow(QMainWindow):
         self.view.zoom_changed.connect(lambda _zoom: self._update_status())
         self.view.rename_requested.connect(self.start_rename)
         self.view.condition_edit_requested.connect(lambda _ref: self.edit_condition())
+        self.view.pin_requested.connect(lambda name: ask_pin(self, name))
 
     # -- document state ------------------------------------------------------------------------------------
     @property
