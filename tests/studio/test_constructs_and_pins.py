@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QApplication, QDialogButtonBox, QPlainTextEdit
 from test_run_ui import open_text, run_to_end, window  # noqa: F401 - the window fixture
 
 from tea_studio.studio.canvas.node_item import kind_label
-from tea_studio.studio.pins import PinDialog
 from tea_studio.studio.panels.run_timeline import GROUP_LIMIT
+from tea_studio.studio.pins import PinDialog
 from tea_studio.workflow.yaml_io import load_workflow
 
 FLOW = """
