@@ -46,7 +46,7 @@ nodes:
 """
 
 
-def test_composite_nodes_are_labelled_and_listed_read_only(qtbot, window, tmp_path):
+def test_composite_nodes_are_labelled_and_listed_read_only(qtbot, window, tmp_path):  # noqa: F811 - the imported fixture
     open_text(window, tmp_path, FLOW)
     workflow = window.document.workflow
     assert kind_label(workflow.node("loop"), None) == "loop · 1 step · max 5"
@@ -59,7 +59,7 @@ def test_composite_nodes_are_labelled_and_listed_read_only(qtbot, window, tmp_pa
     assert not view.isVisibleTo(window.inspector)
 
 
-def test_a_run_shows_step_rows_and_collapses_hundreds_of_items(qtbot, window, tmp_path):
+def test_a_run_shows_step_rows_and_collapses_hundreds_of_items(qtbot, window, tmp_path):  # noqa: F811 - the imported fixture
     open_text(window, tmp_path, FLOW)
     tools = window.run_tools
     count = GROUP_LIMIT + 10
@@ -79,7 +79,7 @@ def test_a_run_shows_step_rows_and_collapses_hundreds_of_items(qtbot, window, tm
     assert canvas.lane_row("fan[3]") is not None and len(canvas._rows) == rows + count
 
 
-def test_pin_output_from_the_menu_is_used_by_runs_and_saved_in_the_studio_block(qtbot, window, tmp_path):
+def test_pin_output_from_the_menu_is_used_by_runs_and_saved_in_the_studio_block(qtbot, window, tmp_path):  # noqa: F811 - the imported fixture
     path = open_text(window, tmp_path, FLOW)
     tools = window.run_tools
     assert run_to_end(qtbot, tools, {"n": 0, "count": 2}) is True
