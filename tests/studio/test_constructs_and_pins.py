@@ -70,7 +70,7 @@ def test_a_run_shows_step_rows_and_collapses_hundreds_of_items(qtbot, window, tm
     steps = model.lanes["▸loop"].executions
     assert [(x.node, x.iteration) for x in steps] == [("loop › up", 1), ("loop › up", 2)]
     assert [x.node for x in model.lanes["fan[3]"].executions] == ["fan › square"]
-    canvas = tools.timeline.canvas
+    canvas = tools.presenter.timeline.canvas
     group = ("", "fan")
     assert canvas.lane_row("fan[3]") is None  # folded into its group's row
     assert canvas.group_label(group) == f"▸ fan: {count}"
@@ -99,12 +99,13 @@ def test_pin_output_from_the_menu_is_used_by_runs_and_saved_in_the_studio_block(
     menu.findChild(QAction, "pinOutput").trigger()
     assert window.document.pinned("ask")
     assert "output pinned" in item.toolTip()
+    point = view.mapFromScene(item.sceneBoundingRect().center())
     menu = view.context_menu.build(QPoint(point.x(), point.y()))
     assert menu.findChild(QAction, "unpinOutput").isEnabled()
 
     assert run_to_end(qtbot, tools, {"n": 0, "count": 2}) is True
     assert tools.model.record.events[-1].state["echoed"] == "pinned"
-    assert window.save()
+    assert window.files.save()
     saved = load_workflow(path)
     assert saved.layout.pins == {"ask": {"answer": "pinned"}}
     window.document.undo_stack.undo()
