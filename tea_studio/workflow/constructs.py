@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from tea_studio.workflow.model import DYNAMIC_PARALLEL, NOOP, WHILE_LOOP, Node
+from tea_studio.workflow.model import DYNAMIC_PARALLEL, NOOP, PYTHON, WHILE_LOOP, Node
 
 STEPS = "steps"
 EXPRESSION = "expression"
@@ -210,6 +210,35 @@ def construct_keys(node: Node) -> dict[str, Any]:
     if node.kind not in (WHILE_LOOP, DYNAMIC_PARALLEL) and "steps" not in node.extra:
         return {"run": node.extra.get("run")}
     return {key: node.extra[key] for key in CONSTRUCT_KEYS if key in node.extra}
+
+
+def python_code(workflow: Any, depth: int = 0) -> list[tuple[str, str]]:
+    """``(node, code)`` of all the trusted Python a run of ``workflow`` may execute: Python nodes, those inside loop
+    bodies and steps, expression nodes, and the same in local subgraph files (the trust prompt covers them all)."""
+    found: list[tuple[str, str]] = []
+
+    def visit(nodes: list[Node], prefix: str, path: str | None, level: int) -> None:
+        for node in nodes:
+            name = prefix + node.name
+            if node.kind == PYTHON:
+                found.append((name, node.code or ""))
+            construct = construct_of(node, path)
+            if construct is None:
+                continue
+            if construct.kind == EXPRESSION:
+                found.append((name, str(construct.value)))
+            visit(construct.inner, f"{name}/", path, level)
+            if construct.subgraph_path and level < 8 and os.path.isfile(construct.subgraph_path):
+                from tea_studio.workflow.yaml_io import WorkflowError, load_workflow
+
+                try:
+                    sub = load_workflow(construct.subgraph_path)
+                except WorkflowError:
+                    continue
+                visit(sub.nodes, f"{name}/", sub.path, level + 1)
+
+    visit(workflow.nodes, "", workflow.path, depth)
+    return found
 
 
 def implicit_next(node: Node) -> str | None:

@@ -119,3 +119,29 @@ def test_the_pin_dialog_accepts_only_a_json_object(qtbot, text, ok):
     dialog.editor.setPlainText(text)
     assert dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled() is ok
     assert (dialog.output() is not None) is ok
+
+
+INNER_PYTHON = """
+name: inner-python
+nodes:
+  - name: loop
+    type: while_loop
+    condition: "state.n < 1"
+    max_iterations: 3
+    body:
+      - name: py
+        run: |
+          return {"n": state["n"] + 1}
+  - name: check
+    run:
+      type: expression
+      value: state["n"] * 10
+"""
+
+
+def test_python_inside_loops_and_expressions_asks_for_trust(qtbot, window, tmp_path):  # noqa: F811 - the fixture
+    open_text(window, tmp_path, INNER_PYTHON)
+    asked = []
+    window.prompts.answers["trust"] = lambda names: asked.append(names) or False
+    assert window.run_tools.start_run({"n": 0}) is False
+    assert asked == [["loop/py", "check"]]
