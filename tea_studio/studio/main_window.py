@@ -815,7 +815,8 @@ class MainWindow(QMainWindow):
         if match is None:
             self.log_message(f"No node matches '{text}'")
             return None
-        self.select_node(match)
+        self.select_node(match, centre=False)
+        self.view.show_node(match)
         self.view.setFocus()
         return match
 
