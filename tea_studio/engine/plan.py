@@ -1,9 +1,8 @@
 """Workflow -> Plan: what the runner needs, resolved once (FORMAT.md §2-§5). Plans are plain data and pickle.
 
-Routing precedence for the node after X: X's ``goto`` -> X's sequential ``edges`` (file order, first match) ->
-the next node in the list -> ``__end__``. Entry: the first node unless an edge leaves ``__start__``.
-A node with parallel edges is a fork: its branches start at the targets (declaration order, ``to: [a, b]``
-giving one branch per target) and join at the edges' ``fan_in`` node.
+Routing (entry, successors) comes from :mod:`tea_studio.workflow.routes`. A node with parallel edges is a fork:
+its branches start at the targets (declaration order, ``to: [a, b]`` giving one branch per target) and join at the
+edges' ``fan_in`` node.
 """
 
 from __future__ import annotations
@@ -12,7 +11,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from tea_studio.workflow.model import END, START, Workflow
+from tea_studio.workflow.model import Workflow
+from tea_studio.workflow.routes import RouteKind, entry_nodes, fork_edges, successors
 from tea_studio.workflow.validation import unsupported_code
 
 DEFAULT_MAX_ITERATIONS = 1000
@@ -140,18 +140,10 @@ def build_plan(workflow: Workflow) -> Plan:
     if not steps:
         raise PlanError("the workflow has no nodes")
 
-    entry = nodes[0].name
-    for edge in workflow.edges:
-        if edge.source == START and not edge.parallel:
-            entry = edge.targets[0]
-            break
+    entry = entry_nodes(workflow)[0]
 
     forks: dict[str, Fork] = {}
-    fork_edges: dict[str, list[Any]] = {}
-    for edge in workflow.edges:
-        if edge.parallel:
-            fork_edges.setdefault(edge.source, []).append(edge)
-    for source, edges in fork_edges.items():
+    for source, edges in fork_edges(workflow).items():
         fan_ins = [edge.fan_in for edge in edges if edge.fan_in]
         if len(set(fan_ins)) > 1:
             raise PlanError(f"fork '{source}' has branches joining at different fan-in nodes: "
@@ -160,21 +152,9 @@ def build_plan(workflow: Workflow) -> Plan:
         strategy = next((edge.parallel_strategy for edge in edges if edge.parallel_strategy), None)
         forks[source] = Fork(source, branches, fan_ins[0] if fan_ins else None, strategy)
 
-    routes: dict[str, tuple[Route, ...]] = {}
-    sequential: dict[str, list[Any]] = {}
-    for edge in workflow.edges:
-        if not edge.parallel and edge.source != START:
-            sequential.setdefault(edge.source, []).append(edge)
-    for i, node in enumerate(nodes):
-        if node.name in routes:
-            continue
-        if node.goto is not None:
-            routes[node.name] = tuple(Route(rule.to, "goto", rule.condition) for rule in node.goto_rules)
-        elif node.name in sequential:
-            routes[node.name] = tuple(Route(target, "edge", edge.condition, edge.when)
-                                      for edge in sequential[node.name] for target in edge.targets)
-        else:
-            routes[node.name] = (Route(nodes[i + 1].name if i + 1 < len(nodes) else END, "next"),)
+    rules = {RouteKind.GOTO: "goto", RouteKind.RULE: "goto", RouteKind.EDGE: "edge", RouteKind.NEXT: "next"}
+    routes = {name: tuple(Route(c.target, rules[c.kind], c.condition, c.when) for c in candidates)
+              for name, candidates in successors(workflow).items() if name in steps}
 
     config = workflow.section("config")
     before = set(_names(config.get("interrupt_before")))

@@ -25,6 +25,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
 
 from tea_studio.engine import events as ev
+from tea_studio.workflow.routes import branch_counts
 
 TICK_MS = 30
 # While a live run is going, Python threads hand the GIL over more often so the GUI thread never waits long for it
@@ -404,24 +405,13 @@ class RunDelta:
     reset: bool = False
 
 
-def fork_sizes(workflow) -> dict[tuple[str, str | None], int]:
-    """(fork node, fan-in node) -> how many branches the workflow declares there."""
-    sizes: dict[tuple[str, str | None], int] = collections.Counter()
-    if workflow is None:
-        return sizes
-    for edge in workflow.edges:
-        if edge.parallel:
-            sizes[(edge.source, edge.fan_in)] += len(edge.targets)
-    return sizes
-
-
 class RunModel:
     """Folds run events into what the live view shows. Pure Python; fed by LiveRun or by a saved record."""
 
     def __init__(self, record: RunRecord, workflow=None) -> None:
         self.record = record
         self.node_names = list(workflow.node_names) if workflow is not None else []
-        self._fork_sizes = fork_sizes(workflow)
+        self._fork_sizes = branch_counts(workflow) if workflow is not None else {}
         self.nodes: dict[str, NodeRunInfo] = {name: NodeRunInfo() for name in self.node_names}
         self.lanes: dict[str, Lane] = {"": Lane("", key=())}
         self.lane_order: list[str] = [""]

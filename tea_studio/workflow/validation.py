@@ -28,6 +28,7 @@ from tea_studio.workflow.model import (
     Node,
     Workflow,
 )
+from tea_studio.workflow.routes import entry_nodes, flow_targets
 
 ERROR = "error"
 WARNING = "warning"
@@ -430,13 +431,14 @@ class _Validation:
         flow = nx.DiGraph()
         flow.add_node(END)
         flow.add_nodes_from(self.defined)
-        for name, successors in flow_successors(self.workflow, self.defined, forks).items():
-            flow.add_edges_from((name, s) for s in successors)
+        for name, targets in flow_targets(self.workflow).items():
+            if name in self.defined:
+                flow.add_edges_from((name, t) for t in targets if t == END or t in self.defined)
         everything = flow.copy()
         for name, edges in forks.items():
             everything.add_edges_from((name, t) for e in edges for t in e.targets if self.is_node(t))
 
-        entries = entry_nodes(self.workflow, self.defined)
+        entries = [name for name in entry_nodes(self.workflow) if name in self.defined]
         reached: set[str] = set(entries)
         for entry in entries:
             reached |= nx.descendants(everything, entry)
@@ -475,46 +477,6 @@ class _Validation:
                     if nx.has_path(ahead, target, END):
                         self.add("BRANCH_NOT_JOINED", fork, f"branch '{target}' of fork '{fork}' can reach __end__ "
                                  f"without passing its fan-in '{fan_in}'", edge)
-
-
-def entry_nodes(workflow: Workflow, defined: dict[str, Node]) -> list[str]:
-    """Where a run starts: the targets of ``__start__`` edges, else the first node (FORMAT.md §3)."""
-    starts = [t for e in workflow.edges if e.source == START and not e.parallel for t in e.targets if t in defined]
-    if starts:
-        return _unique(starts)
-    first = workflow.nodes[0].name if workflow.nodes else None
-    return [first] if first in defined else []
-
-
-def flow_successors(workflow: Workflow, defined: dict[str, Node],
-                    forks: dict[str, list[Edge]]) -> dict[str, list[str]]:
-    """Where the flow may go after each node (FORMAT.md §3 precedence); a fork continues at its fan-in node.
-
-    Parallel branch starts are not included: callers add them from ``forks``. ``__end__`` appears as a name.
-    """
-    sequential: dict[str, list[str]] = {}
-    for edge in workflow.edges:
-        if not edge.parallel and edge.source in defined:
-            sequential.setdefault(edge.source, []).extend(edge.targets)
-    result: dict[str, list[str]] = {}
-    nodes = workflow.nodes
-    for index, node in enumerate(nodes):
-        name = node.name
-        if name not in defined or defined[name] is not node:
-            continue
-        if node.goto is not None:
-            targets = [rule.to for rule in node.goto_rules]
-        elif name in forks:
-            targets = [e.fan_in for e in forks[name] if e.fan_in]
-        elif name in sequential:
-            targets = sequential[name]
-        else:
-            following = nodes[index + 1].name if index + 1 < len(nodes) else END
-            targets = [following]
-        if name in forks and node.goto is not None:
-            targets = targets + [e.fan_in for e in forks[name] if e.fan_in]
-        result[name] = [t for t in _unique(targets) if t == END or t in defined]
-    return result
 
 
 def _unique(items: Iterable[Any]) -> list[Any]:
