@@ -84,7 +84,7 @@ def test_the_40_node_example_opens_laid_out_and_fits_at_a_readable_zoom(make_win
 def test_find_node_zooms_to_the_node(make_window, tmp_path, qtbot):
     window = open_big(make_window, tmp_path, forking_text(300))
     window.view.set_zoom(0.2)
-    window.find_action.trigger()
+    window.actions["find"].trigger()
     qtbot.keyClicks(window.find_edit, "join_30")
     qtbot.keyClick(window.find_edit, Qt.Key.Key_Return)
     assert window.scene.selected_node_names() == ["join_30"]
@@ -108,7 +108,7 @@ def test_node_boxes_grow_with_their_names_and_only_very_long_names_are_elided(ma
     assert item.text_layout().name == "normalise_customer_address"  # whole, not cut at a fixed width
     [route] = [edge for edge in item.edges if edge.source_item is item]
     assert route.end_points()[0] == item.out_point()  # its route leaves from the grown box's port
-    window.undo_action.trigger()
+    window.actions["undo"].trigger()
     assert window.scene.node_item("start").width == NODE_W
     window.document.rename_node("start", "x" * 80)
     item = window.scene.node_item("x" * 80)
