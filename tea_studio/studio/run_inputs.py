@@ -15,7 +15,7 @@ from typing import Any
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from tea_studio.studio.panels.runs import data_dir
-from tea_studio.workflow.action_schemas import trusted_content
+from tea_studio.workflow.constructs import python_code
 from tea_studio.workflow.files import write_atomic
 from tea_studio.workflow.inputs import InputError
 from tea_studio.workflow.inputs import parse_inputs as parse_run_inputs
@@ -68,8 +68,8 @@ class InputStore(_JsonStore):
 
 
 def python_fingerprint(workflow) -> str | None:
-    """A hash of the Python code and trusted actions a workflow would run (None when it has neither)."""
-    code = [(node.name, part) for node in workflow.nodes if (part := trusted_content(node)) is not None]
+    """A hash of the Python code a workflow would run (None when it has no Python node)."""
+    code = python_code(workflow)
     if not code:
         return None
     return hashlib.sha256(json.dumps(code, ensure_ascii=False).encode("utf-8")).hexdigest()
