@@ -361,7 +361,7 @@ class TimelineCanvas(QWidget):
         action = menu.addAction(f"Pin This Output of {execution.node}")
         action.setObjectName("pinExecutionOutput")
         action.setEnabled(bool(execution.ok) and execution.node in (self.model.nodes if self.model else {}))
-        action.triggered.connect(lambda: self.pin_requested.emit(execution))
+        on_click(action.triggered, lambda: self.pin_requested.emit(execution))
         menu.exec(event.globalPos())
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
