@@ -14,23 +14,26 @@ from PySide6.QtWidgets import QLabel, QScrollArea, QStackedWidget, QVBoxLayout, 
 from tea_studio.studio.panels.action_form import ActionForm
 from tea_studio.studio.panels.edge_form import EdgeForm
 from tea_studio.studio.panels.goto_rules import GotoRulesForm
-from tea_studio.studio.panels.node_sections import CodeForm, NodeBinding, NodeForm, NodeSection
+from tea_studio.studio.panels.node_sections import CodeForm, ConstructView, NodeBinding, NodeForm, NodeSection
 from tea_studio.studio.panels.workflow_form import WorkflowForm
 
 
 class NodePage(QWidget):
-    """The node page: name/kind/fan-in, the action form, the code and the goto rules, top to bottom."""
+    """The node page: name/kind/fan-in, the action form, the code (or a composite's inner YAML) and the goto rules,
+    top to bottom."""
 
     def __init__(self, binding: NodeBinding) -> None:
         super().__init__()
         self.node_form = NodeForm(binding)
         self.action_form = ActionForm(binding)
         self.code_form = CodeForm(binding)
+        self.construct_view = ConstructView(binding)
         self.goto_rules = GotoRulesForm(binding)
-        self.sections: list[NodeSection] = [self.node_form, self.action_form, self.code_form, self.goto_rules]
+        self.sections: list[NodeSection] = [self.node_form, self.action_form, self.code_form, self.construct_view,
+                                            self.goto_rules]
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
-        for section, stretch in zip(self.sections, (0, 0, 3, 1), strict=True):
+        for section, stretch in zip(self.sections, (0, 0, 3, 3, 1), strict=True):
             layout.addWidget(section, stretch)
 
     def show_node(self, node) -> None:

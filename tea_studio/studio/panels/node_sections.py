@@ -11,11 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
 
 from tea_studio.studio.document import SWITCHABLE_KINDS
-from tea_studio.studio.panels.fields import error_label
+from tea_studio.studio.panels.fields import error_label, yaml_text
 from tea_studio.studio.panels.lua_editor import CodeEditor
+from tea_studio.workflow.constructs import construct_keys, construct_label
 from tea_studio.workflow.model import ACTION, LUA, PYTHON, RESERVED_NAMES
 
 KIND_LABELS = {LUA: "Lua", PYTHON: "Python", ACTION: "Action", "noop": "No-op", "while_loop": "While loop",
@@ -196,3 +206,26 @@ class CodeForm(NodeSection):
         self.code_editor.setFocus(Qt.FocusReason.OtherFocusReason)
         return self.code_editor.go_to_line(line)
 
+
+
+class ConstructView(NodeSection):
+    """What a loop, fan-out, steps or expression node runs, read-only (hidden for other kinds)."""
+
+    def __init__(self, binding: NodeBinding) -> None:
+        super().__init__(binding)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.construct_label = QLabel()
+        self.construct_view = QPlainTextEdit()
+        self.construct_view.setObjectName("constructView")
+        self.construct_view.setReadOnly(True)
+        self.construct_view.setMinimumHeight(110)
+        layout.addWidget(self.construct_label)
+        layout.addWidget(self.construct_view, 1)
+
+    def show_node(self, node) -> None:
+        inner = construct_keys(node)
+        self.setVisible(bool(inner))
+        if inner:
+            self.construct_label.setText(f"{construct_label(node)} (read-only here; edit the file's YAML)")
+            self.construct_view.setPlainText(yaml_text(inner))
