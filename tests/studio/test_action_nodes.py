@@ -31,8 +31,8 @@ def test_inspector_form_edits_one_parameter_and_keeps_the_rest(make_window, tmp_
                     "      custom: kept\n", encoding="utf-8")
     window = make_window(path)
     window.select_node("fetch")
-    page = window.inspector.node_page
-    form = page.action_form
+    section = window.inspector.node_page.action_form
+    form = section.params
     assert form.isVisible() and list(form.fields) == ["url", "headers", "params", "timeout"]
     assert form.fields["url"].text() == "https://example.org"
     assert form.fields["timeout"].placeholderText() == "default: 30"
@@ -42,7 +42,7 @@ def test_inspector_form_edits_one_parameter_and_keeps_the_rest(make_window, tmp_
     form.fields["headers"].editingFinished.emit()
     assert window.workflow.node("fetch").with_args == {"url": "https://example.org", "custom": "kept", "timeout": 5,
                                                        "headers": {"Accept": "application/json"}}
-    assert "timeout: 5" in page.with_field.toPlainText()  # the raw YAML shows the same mapping
+    assert "timeout: 5" in section.with_field.toPlainText()  # the raw YAML shows the same mapping
     window.actions["undo"].trigger()
     assert "headers" not in window.workflow.node("fetch").with_args
     assert form.fields["headers"].text() == ""

@@ -1,6 +1,9 @@
-"""The form of an action node: one field per parameter of the action's schema (name, required mark, description
-as tooltip). Editing a field changes that key of ``with:``; keys the schema does not declare stay as written (the
-raw YAML field below the form shows and edits everything)."""
+"""The inspector's form for an action node (``uses:`` and its ``with:`` arguments); hidden for other kinds.
+
+Below ``uses`` sits one field per parameter of the action's schema (name, a star when required, the description as
+tooltip, the default as placeholder): editing one changes that key of ``with:``. Keys the schema does not declare
+stay as written; the raw ``with:`` YAML below the fields shows and edits everything.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,10 @@ import yaml
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QWidget
 
+from tea_studio.studio.panels.fields import YamlField
+from tea_studio.studio.panels.node_sections import NodeBinding, NodeSection
 from tea_studio.workflow.action_schemas import action_schema
+from tea_studio.workflow.model import ACTION
 
 
 def field_text(value: Any) -> str:
@@ -37,14 +43,14 @@ def field_value(text: str, kind: str) -> Any:
         return text
 
 
-class ActionForm(QWidget):
-    """Emits ``params_edited(new with: mapping)`` when a field is edited."""
+class ParamFields(QWidget):
+    """One line edit per schema parameter; emits ``params_edited(new with: mapping)`` when one is edited."""
 
     params_edited = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setObjectName("actionForm")
+        self.setObjectName("actionParams")
         self.form = QFormLayout(self)
         self.form.setContentsMargins(0, 0, 0, 0)
         self.fields: dict[str, QLineEdit] = {}
@@ -89,3 +95,43 @@ class ActionForm(QWidget):
             params[param.name] = value
         self._params = params
         self.params_edited.emit(params)
+
+
+class ActionForm(NodeSection):
+    """``uses`` (the action's name), its schema's parameter fields and ``with`` (the raw YAML mapping)."""
+
+    def __init__(self, binding: NodeBinding) -> None:
+        super().__init__(binding)
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        self.uses_edit = QLineEdit()
+        self.uses_edit.setPlaceholderText("action name, e.g. llm.call")
+        self.uses_edit.editingFinished.connect(self.commit_uses)
+        self.params = ParamFields()
+        self.params.params_edited.connect(self.commit_with)
+        self.with_field = YamlField("with: arguments (YAML mapping)", mapping=True)
+        self.with_field.committed.connect(self.commit_with)
+        self.uses_label = QLabel("Uses")
+        self.with_label = QLabel("With")
+        form.addRow(self.uses_label, self.uses_edit)
+        form.addRow(self.params)
+        form.addRow(self.with_label, self.with_field)
+        form.addRow("", self.with_field.error)
+
+    def show_node(self, node) -> None:
+        self.setVisible(node.kind == ACTION)
+        if node.kind == ACTION:
+            self.uses_edit.setText(node.uses or "")
+            self.with_field.show_value(node.with_args)
+            self.params.show_action(node.uses, node.with_args)
+
+    def commit_uses(self) -> None:
+        node = self.binding.node()
+        uses = self.uses_edit.text().strip() or None
+        if node is not None and uses != node.uses:
+            self.document.set_node_fields(node.name, uses=uses)
+
+    def commit_with(self, value: Any) -> None:
+        node = self.binding.node()
+        if node is not None and value != node.with_args:
+            self.document.set_node_fields(node.name, with_args=value)
