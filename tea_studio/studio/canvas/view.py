@@ -59,6 +59,7 @@ class WorkflowView(QGraphicsView):
         self.minimap = Minimap(self)
         self.search_popup = NodeSearchPopup(self.viewport())
         self.search_popup.kind_chosen.connect(self._add_kind)
+        self.search_popup.template_chosen.connect(self.add_template_at)
         self.connect_from: str | None = None  # the quick-add popup was opened by dropping a new route here
         self.context_menu = CanvasContextMenu(self)
         self.annotations = AnnotationLayer(self)  # sticky notes and group frames
@@ -237,6 +238,15 @@ class WorkflowView(QGraphicsView):
             self.workflow_scene.select_nodes([name])
         else:
             self.add_node_at(kind, scene_pos)
+
+    def add_template_at(self, key: str, scene_pos: QPointF) -> list[str]:
+        """Insert the snippet ``key`` (workflow/templates.py) with its top-left at ``scene_pos``, as one undo step;
+        its nodes are selected."""
+        from tea_studio.studio.canvas import clipboard
+        from tea_studio.workflow.templates import template_fragment
+
+        self.connect_from = None
+        return clipboard.paste_text(self.workflow_scene, template_fragment(key), scene_pos)
 
     def _node_origin(self, scene_pos: QPointF, left: bool = False) -> tuple[float, float]:
         """The top-left corner of a new node centred on ``scene_pos`` (``left``: its in port there instead)."""
