@@ -27,7 +27,7 @@ from tea_studio.studio.document import EditableWorkflow
 from tea_studio.studio.file_controller import FileController
 from tea_studio.studio.panels.find_node import FindNodeField
 from tea_studio.studio.panels.inspector import Inspector
-from tea_studio.studio.panels.palette import PALETTE_KIND_NAMES, NodePalette
+from tea_studio.studio.panels.palette import PALETTE_KIND_NAMES, PALETTE_KINDS, NodePalette
 from tea_studio.studio.panels.problems import ProblemsPanel
 from tea_studio.studio.panes import focus_next_pane
 from tea_studio.studio.pins import ask_pin
@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
     def _build_docks(self) -> None:
         dock_layout.set_corners(self)
         self.palette = NodePalette()
+        self.view.search_popup.set_kinds(PALETTE_KINDS)  # quick add shows the palette's icons and descriptions
         self.palette.node_requested.connect(self.add_node_at_centre)
         self.palette_dock = dock_layout.add_dock(self, "Nodes", "paletteDock", self.palette, dock_layout.LEFT)
         self.inspector = Inspector()

@@ -7,16 +7,11 @@ or below (another target of the same source, e.g. the next branch of a fork), or
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, Qt
 from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QCompleter, QLineEdit
 
 from tea_studio.workflow.model import END, START
-
-if TYPE_CHECKING:
-    from tea_studio.studio.canvas.view import WorkflowView
 
 NUDGE = 10.0  # Alt+arrow; with Shift, five times as far; with snapping on, one grid step
 ARROWS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
@@ -74,7 +69,7 @@ def neighbour(scene, name: str, dx: int, dy: int) -> str | None:
     return min(ahead, key=cost).name
 
 
-def handle_key(view: WorkflowView, event: QKeyEvent) -> bool:
+def handle_key(view, event: QKeyEvent) -> bool:
     """Arrow keys on the canvas: walk the selection (no modifier) or nudge it (Alt, Alt+Shift). True if handled."""
     step = ARROWS.get(event.key())
     if step is None:
@@ -109,7 +104,7 @@ class ConnectPopup(QObject):
     """"Connect to…": a name field with completion over the canvas; Enter routes the selected nodes to the node
     named (one undo step each), Escape or leaving it cancels."""
 
-    def __init__(self, view: WorkflowView) -> None:
+    def __init__(self, view) -> None:
         super().__init__(view)
         self.view = view
         self.edit = QLineEdit(view.viewport())
@@ -170,7 +165,7 @@ class ConnectPopup(QObject):
         return False
 
 
-def rename_selected(view: WorkflowView) -> bool:
+def rename_selected(view) -> bool:
     """F2: ask the window to rename the one selected node (False when not exactly one node is selected)."""
     names = view.workflow_scene.selected_node_names()
     if len(names) != 1:

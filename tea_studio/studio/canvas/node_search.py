@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tea_studio.studio.document import CREATABLE_KINDS
 from tea_studio.studio.resources import icon
 from tea_studio.workflow.templates import TEMPLATES
 
@@ -28,13 +29,6 @@ KIND, TEMPLATE = "kind", "template"
 ROLE_KEY = Qt.ItemDataRole.UserRole  # (KIND | TEMPLATE, key)
 ROLE_DESCRIPTION = Qt.ItemDataRole.UserRole + 1
 ROW_H, ICON = 40, 22
-
-
-def _kind_entries() -> list[tuple[str, str, str, str]]:
-    """(kind, label, icon name, description) of each kind a user can add, as the palette lists them."""
-    from tea_studio.studio.panels.palette import PALETTE_KINDS  # the palette imports the canvas: import late
-
-    return [(kind, label, icon_name, tip) for kind, label, icon_name, tip in PALETTE_KINDS]
 
 
 class _EntryDelegate(QStyledItemDelegate):
@@ -97,10 +91,7 @@ class NodeSearchPopup(QFrame):
         self.list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.list.setItemDelegate(_EntryDelegate(self.list))
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        for kind, label, icon_name, description in _kind_entries():
-            self._add_entry(icon(icon_name), label, (KIND, kind), description)
-        for template in TEMPLATES:
-            self._add_entry(icon(template.icon), template.label, (TEMPLATE, template.key), template.description)
+        self.set_kinds((kind, label, None, "") for kind, (label, _base) in CREATABLE_KINDS.items())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(3)
@@ -112,6 +103,14 @@ class NodeSearchPopup(QFrame):
         self.list.itemClicked.connect(lambda _item: self.accept())
         self.edit.installEventFilter(self)
         self.hide()
+
+    def set_kinds(self, kinds) -> None:
+        """The node kinds to offer, as (kind, label, icon name or None, description), before the snippets."""
+        self.list.clear()
+        for kind, label, icon_name, description in kinds:
+            self._add_entry(icon(icon_name) if icon_name else None, label, (KIND, kind), description)
+        for template in TEMPLATES:
+            self._add_entry(icon(template.icon), template.label, (TEMPLATE, template.key), template.description)
 
     def _add_entry(self, entry_icon, label: str, key: tuple[str, str], description: str) -> None:
         item = QListWidgetItem(label)
