@@ -17,19 +17,21 @@ and warns); one that breaks a sandbox rule is an :class:`ExpressionLimitError` (
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import os
 import re
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from jinja2 import meta, nodes
 from jinja2.exceptions import SecurityError
-from jinja2.utils import Namespace
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import Namespace
 
 from tea_studio.engine.text import one_line
 
@@ -183,6 +185,20 @@ class _Compiled:
         self.loops = any(True for _ in ast.find_all((nodes.For, nodes.Macro, nodes.CallBlock)))
 
 
+_names: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("tea_template_names", default=None)
+
+
+@contextlib.contextmanager
+def template_names(names: dict[str, Any]) -> Iterator[None]:
+    """Extra top-level names for every expression and template rendered in this thread meanwhile: a
+    dynamic_parallel item's ``item_var``/``index_var`` (TEA's ``{{ url }}`` in an item's ``with:``)."""
+    token = _names.set({**(_names.get() or {}), **names})
+    try:
+        yield
+    finally:
+        _names.reset(token)
+
+
 def _compile_expression(source: str) -> _Compiled:
     ast = _ENV.parse("{{ " + source + " }}")
     return _Compiled(_ENV.compile_expression(source, undefined_to_none=True), ast)
@@ -202,8 +218,8 @@ def _compiled(cache: dict[str, Any], source: str, build: Any) -> _Compiled:
 
 
 def _context(compiled: _Compiled, state: dict[str, Any], variables: dict[str, Any] | None) -> dict[str, Any]:
-    return {"state": state, "variables": variables if variables is not None else {}, "secrets": {},
-            "env": dict(os.environ) if compiled.uses_env else {}}
+    return {**(_names.get() or {}), "state": state, "variables": variables if variables is not None else {},
+            "secrets": {}, "env": dict(os.environ) if compiled.uses_env else {}}
 
 
 class _Watch:
