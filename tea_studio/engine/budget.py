@@ -94,6 +94,10 @@ class StateBudget:
         self.used = 0
         self._lock = threading.Lock()
 
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.used, 1)
+
     def charge(self, size: int) -> None:
         """Count ``size`` more bytes (negative: bytes given back); raises BudgetExceeded past the limit."""
         with self._lock:
@@ -115,14 +119,14 @@ class FlowHeld:
 
     def hold(self, state: dict[str, Any]) -> None:
         """Start from ``state`` (a flow's first state, or a branch's copy of its fork's state)."""
-        self.update(state, None)
+        self.update(state)
 
-    def update(self, update: dict[str, Any], sizes: dict[str, int] | None) -> None:
-        """Charge the keys ``update`` sets (``sizes``: sizes already known, else estimated)."""
+    def update(self, update: dict[str, Any]) -> None:
+        """Charge the keys ``update`` sets, for what they add over the values they replace."""
         delta = 0
         new_sizes = {}
         for key, value in update.items():
-            size = sizes[key] if sizes is not None and key in sizes else estimate_size(value)
+            size = estimate_size(value)
             new_sizes[key] = size
             delta += size - self.sizes.get(key, 0)
         self.budget.charge(delta)
