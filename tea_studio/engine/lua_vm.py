@@ -69,7 +69,7 @@ end
 -- Wrapped C functions call it too, after work that no instruction count sees.
 local function tick()
   if tripped then error(SENTINEL, 0) end
-  if not prompt_armed and heap_kb("count") > 4096 then
+  if not prompt_armed and heap_kb("count") > 1024 then
     prompt_armed = true
     raw_setmetatable({}, GC_PROMPT)
   end
@@ -174,6 +174,67 @@ string.format = function(...)
   local result = format(...)
   if #result > 65536 then tick() end
   return result
+end
+-- Functions that scan a long string without allocating: check after each call on a long subject.
+local BIG = 65536
+local function checked(...)
+  tick()
+  return ...
+end
+local function scanning(f)
+  return function(s, ...)
+    if type(s) == "string" and #s > BIG then return checked(f(s, ...)) end
+    return f(s, ...)
+  end
+end
+for _, name in ipairs({"find", "match", "gsub", "byte"}) do string[name] = scanning(string[name]) end
+for _, name in ipairs({"len", "offset", "codepoint"}) do utf8[name] = scanning(utf8[name]) end
+local raw_gmatch = string.gmatch
+string.gmatch = function(s, ...)
+  local step = raw_gmatch(s, ...)
+  if type(s) ~= "string" or #s <= BIG then return step end
+  return function() return checked(step()) end
+end
+-- Table functions loop in C over `#t` elements; with a metatable every element may call a C metamethod and
+-- `#t` itself is whatever __len says: such tables get at most CHUNK elements per call.
+local getmetatable = getmetatable
+local function length_for(name, t, n)
+  if n > CHUNK and getmetatable(t) ~= nil then
+    error(format("table.%s over more than %d elements of a table with a metatable is not available", name,
+                 CHUNK), 3)
+  end
+  return n
+end
+for _, name in ipairs({"insert", "remove", "sort", "unpack"}) do
+  local f = table[name]
+  table[name] = function(t, ...)
+    if type(t) == "table" and length_for(name, t, #t) > CHUNK then return checked(f(t, ...)) end
+    return f(t, ...)
+  end
+end
+local raw_move = table.move
+table.move = function(a1, f, e, t, a2)
+  f, e, t = tointeger(f) or f, tointeger(e) or e, tointeger(t) or t
+  if math_type(f) ~= "integer" or math_type(e) ~= "integer" or math_type(t) ~= "integer" or e - f < CHUNK then
+    return raw_move(a1, f, e, t, a2)
+  end
+  local target = a2 == nil and a1 or a2
+  if target == a1 and t > f and t <= e then  -- overlapping, moving up: copy the last chunk first
+    local last = e
+    while last >= f do
+      local first = last - CHUNK + 1
+      if first < f then first = f end
+      raw_move(a1, first, last, t + (first - f), a2)
+      tick()
+      last = first - 1
+    end
+  else
+    for first = f, e, CHUNK do
+      raw_move(a1, first, min(first + CHUNK - 1, e), t + (first - f), a2)
+      tick()
+    end
+  end
+  return target
 end
 -- The string metatable is shared by every string: node code reads it through a read-only view.
 local string_meta = getmetatable("")
