@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tea_studio.studio.document import CREATABLE_KINDS
+from tea_studio.studio.document import ACTION_KIND, CREATABLE_KINDS
 from tea_studio.studio.resources import icon
 from tea_studio.workflow.templates import TEMPLATES
 
@@ -105,12 +105,18 @@ class NodeSearchPopup(QFrame):
         self.hide()
 
     def set_kinds(self, kinds) -> None:
-        """The node kinds to offer, as (kind, label, icon name or None, description), before the snippets."""
+        """The node kinds to offer, as (kind, label, icon name or None, description): the plain kinds, then the
+        snippets, then one entry per registered action (so a word like "loop" finds the snippet first)."""
         self.list.clear()
-        for kind, label, icon_name, description in kinds:
-            self._add_entry(icon(icon_name) if icon_name else None, label, (KIND, kind), description)
-        for template in TEMPLATES:
-            self._add_entry(icon(template.icon), template.label, (TEMPLATE, template.key), template.description)
+        kinds = list(kinds)
+        actions = [entry for entry in kinds if entry[0].startswith(ACTION_KIND)]
+        kinds = [entry for entry in kinds if entry not in actions] + actions
+        entries = [(icon(icon_name) if icon_name else None, label, (KIND, kind), description)
+                   for kind, label, icon_name, description in kinds]
+        entries[len(kinds) - len(actions):len(kinds) - len(actions)] = [
+            (icon(t.icon), t.label, (TEMPLATE, t.key), t.description) for t in TEMPLATES]
+        for entry in entries:
+            self._add_entry(*entry)
 
     def _add_entry(self, entry_icon, label: str, key: tuple[str, str], description: str) -> None:
         item = QListWidgetItem(label)
