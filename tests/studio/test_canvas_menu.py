@@ -18,9 +18,19 @@ def menu_for(canvas, point: QPoint):
     return canvas.view.context_menu.build(point)
 
 
+def menu_actions(menu) -> list[QAction]:
+    """The menu's entries, submenus' included (shared window actions are not children of the menu)."""
+    found = []
+    for entry in menu.actions():
+        found.append(entry)
+        if entry.menu() is not None:
+            found += menu_actions(entry.menu())
+    return found
+
+
 def action(menu, name: str) -> QAction:
-    found = menu.findChild(QAction, name)
-    assert found is not None, f"no action {name!r} in {[a.objectName() for a in menu.findChildren(QAction)]}"
+    found = next((a for a in menu_actions(menu) if a.objectName() == name), None)
+    assert found is not None, f"no action {name!r} in {[a.objectName() for a in menu_actions(menu)]}"
     return found
 
 
@@ -113,7 +123,7 @@ def test_right_click_in_the_window_renames_edits_conditions_and_sets_breakpoints
     item = window.scene.node_item("square")
     point = view.mapFromScene(item.pos() + QPointF(NODE_W / 2, NODE_H / 2))
     action(view.context_menu.build(point), "renameNode").trigger()
-    name_edit = window.inspector.node_page.name_edit
+    name_edit = window.inspector.node_page.node_form.name_edit
     assert name_edit.hasFocus() and name_edit.selectedText() == "square"
 
     action(view.context_menu.build(point), "breakpointAfter").trigger()
@@ -175,7 +185,7 @@ def test_subtitle_is_elided_before_the_run_badge_and_long_names_elide_with_a_too
 
     item = canvas.scene.node_item(long_name)
     assert item.text_layout().name.endswith("…") and long_name in item.toolTip()
-    assert item.text_layout().name_rect.right() <= NODE_W - 16  # clear of the problem marker
+    assert item.text_layout().name_rect.right() <= item.width - 16  # clear of the problem marker
 
 
 def test_minimap_is_a_small_translucent_corner_overlay_that_moves_the_view(canvas, qtbot):
