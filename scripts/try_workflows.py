@@ -324,6 +324,7 @@ _CAPABILITY_PATTERNS = (
     (re.compile(r"provider '([\w.\-]+)' is not supported"), "llm provider {}"),
     (re.compile(r"backend '([\w.\-]+)' is not supported"), "backend {}"),
     (re.compile(r"\(([\w.\-]+)\) finished without doing anything"), "action {}"),
+    (re.compile(r"finished without running its `(\w+):`"), "`{}:` not run"),
     (re.compile(r"([a-z][a-z _]*?) '([^']+)' is not (?:available|supported)"), "{} {}"),
     (re.compile(r"`goto` must be .*not a (mapping)"), "goto as a {}"),
 )
@@ -372,9 +373,16 @@ def silent_skips(path: Path, events: list[dict[str, Any]]) -> list[str]:
     except (OSError, yaml.YAMLError, UnicodeDecodeError):
         return reasons
     spec = {n["name"]: n for d in docs[:1] for n in _node_names(d)}
+    inner = {(e.get("type"), e.get("node")) for e in events}
     for event in finished:
         node = spec.get(event.get("node"))
-        if node is None or "run" in node or "script" in node:
+        if node is None:
+            continue
+        for key, kind, marker in (("steps", None, "step_started"), ("body", "while_loop", "loop_started"),
+                                  ("items", "dynamic_parallel", "dynamic_parallel_started")):
+            if key in node and kind in (None, node.get("type")) and (marker, node["name"]) not in inner:
+                reasons.append(f"node '{node['name']}' finished without running its `{key}:`")
+        if "run" in node or "script" in node:
             continue
         action = node.get("uses") or node.get("action")
         if isinstance(action, str) and event.get("update") in (None, {}) and event.get("node") not in busy:

@@ -133,3 +133,15 @@ def test_the_local_model_and_cli_agents_answer_in_the_shape_asked_for(tw, tmp_pa
     done = subprocess.run([str(tmp_path / "claude"), "-p"], input="Output ONLY JSON like {\"answer\": 1}",
                           capture_output=True, text=True, timeout=30)
     assert json.loads(done.stdout) == {"answer": "ok"}
+
+
+def test_a_steps_node_whose_steps_never_ran_is_a_silent_skip(tw, tmp_path):
+    path = write(tmp_path, "steps.yaml", "name: s\nnodes:\n  - name: multi\n    steps:\n      - name: one\n"
+                                         "        run: 'return {}'\n")
+    events = [{"type": "node_started", "node": "multi"},
+              {"type": "node_finished", "node": "multi", "ok": True, "update": {}},
+              {"type": "run_finished", "state": {}}]
+
+    category, message, _node = tw.classify(path, 0, "\n".join(json.dumps(e) for e in events), "", 10)
+
+    assert (category, tw.capability_of(message)) == (tw.SILENT_SKIP, "`steps:` not run")
