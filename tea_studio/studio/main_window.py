@@ -228,7 +228,7 @@ class MainWindow(QMainWindow):
         self.view.zoom_changed.connect(lambda _zoom: self._update_status())
         self.view.rename_requested.connect(self.start_rename)
         self.view.condition_edit_requested.connect(lambda _ref: self.edit_condition())
-        self.view.pin_requested.connect(lambda name: ask_pin(self, name))
+        self.view.pin_requested.connect(self._pin_output)
         self.validator.validated.connect(self._show_problems)
         self.files.replaced.connect(self._file_replaced)
         self.files.saved.connect(lambda _path: self._document_changed())
@@ -374,6 +374,10 @@ class MainWindow(QMainWindow):
         self._show_inspector()
         self._show_selection()
         self.inspector.focus_condition()
+
+    def _pin_output(self, name: str) -> bool:
+        """Pin a node's output (the canvas menu's Pin Output…), prefilled from the shown run."""
+        return ask_pin(self.document, self.prompts, self.run_tools.model if self.run_tools else None, name)
 
     def add_node_at_centre(self, kind: str) -> str:
         """Add a palette node centred in the visible canvas and select it (one undo step)."""
