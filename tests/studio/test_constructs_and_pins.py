@@ -149,12 +149,6 @@ def test_pinning_an_execution_from_the_timeline_uses_that_runs_output(qtbot, win
     assert run_to_end(qtbot, tools, {"n": 0, "count": 2}) is True
     execution = tools.model.last_execution("loop")
     seen = []
-
-    def accept_dialog():
-        dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, PinDialog) and w.isVisible())
-        seen.append(dialog.output())
-        dialog.accept()
-
-    QTimer.singleShot(0, accept_dialog)
+    window.prompts.answers["pin_output"] = lambda name, output: seen.append(output) or output  # OK as offered
     tools.presenter.timeline.pin_requested.emit(execution)
     assert seen == [{"n": 2}] and window.document.workflow.layout.pins == {"loop": {"n": 2}}
