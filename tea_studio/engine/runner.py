@@ -42,9 +42,9 @@ from tea_studio.engine.events import (
 )
 from tea_studio.engine.expressions import ExpressionError, edge_condition_holds, goto_condition_holds
 from tea_studio.engine.lua_vm import LuaNodeError, LuaVM, discard_vm, hold_pool, release_pool, take_vm, warm_pool
-from tea_studio.engine.plan import STRATEGIES, UNSUPPORTED, Fork, Plan, PlanError, build_plan, default_workers
+from tea_studio.engine.plan import UNSUPPORTED, Fork, Plan, PlanError, build_plan, default_workers
 from tea_studio.engine.python_node import PythonNodeError, run_python_node
-from tea_studio.workflow.model import END, Workflow
+from tea_studio.workflow.model import END, STRATEGIES, Workflow
 
 STOPPED = "stopped"
 

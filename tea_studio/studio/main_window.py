@@ -31,12 +31,12 @@ from PySide6.QtWidgets import (
 
 from tea_studio.studio import recovery
 from tea_studio.studio.panels.inspector import Inspector
-from tea_studio.studio.panels.palette import PALETTE_KIND_NAMES, NodePalette
+from tea_studio.studio.panels.palette import NodePalette
 from tea_studio.studio.panels.problems import ProblemsPanel
 from tea_studio.studio.resources import THEMES, icon
 from tea_studio.studio.resources import settings as studio_settings
 from tea_studio.workflow import yaml_io
-from tea_studio.workflow.model import Workflow
+from tea_studio.workflow.model import CREATABLE_KINDS, Workflow
 
 MAX_RECENT_FILES = 10
 VALIDATION_DELAY_MS = 300
@@ -822,7 +822,7 @@ class MainWindow(QMainWindow):
     # -- editing -----------------------------------------------------------------------------------------------
     def add_node_at_centre(self, kind: str) -> str:
         """Add a palette node centred in the visible canvas and select it (one undo step)."""
-        if kind not in PALETTE_KIND_NAMES:
+        if kind not in CREATABLE_KINDS:
             raise ValueError(f"unknown node kind {kind!r}")
         return self.view.add_node_at(kind, self.view.mapToScene(self.view.viewport().rect().center()))
 

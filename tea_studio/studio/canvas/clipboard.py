@@ -27,9 +27,9 @@ def delete_selection(scene: WorkflowScene) -> None:
     if names:
         scene.document.remove_nodes(names)
         return
-    refs = scene.selected_routes()
-    if refs:
-        scene.document.remove_routes(refs)
+    routes = scene.selected_routes()
+    if routes:
+        scene.document.remove_routes([route.id for route in routes])
 
 
 def selection_fragment(scene: WorkflowScene) -> str | None:

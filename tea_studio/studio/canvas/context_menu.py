@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QMenu
 
 from tea_studio.studio.canvas.edge_item import EdgeItem, EdgeLabel
 from tea_studio.studio.canvas.node_item import NodeItem
-from tea_studio.studio.document import CONDITIONAL, CREATABLE_KINDS, EDGE, ENTRY, FORK, IMPLICIT, RULE
-from tea_studio.workflow.model import START
+from tea_studio.workflow.model import CREATABLE_KINDS, START, kind_label
+from tea_studio.workflow.routes import RouteKind, RouteStyle
 
 if TYPE_CHECKING:
     from tea_studio.studio.canvas.view import WorkflowView
@@ -99,21 +99,22 @@ class CanvasContextMenu:
             self.scene.clearSelection()
             item.setSelected(True)
         route = item.route
-        ref = route.ref
+        ref = route.id
         document, view = self.document, self.view
-        stored = ref.kind not in (IMPLICIT, ENTRY)
+        stored = route.kind.stored
         self._add(menu, "Delete Route", "deleteRoute", lambda: document.remove_routes([ref]), enabled=stored)
         parallel = menu.addMenu("Make Parallel, Joining At")
         parallel.setObjectName("makeParallel")
         candidates = self._fan_in_candidates(route.source, route.target)
-        parallel.setEnabled(ref.kind != ENTRY and route.source != START and bool(candidates))
+        parallel.setEnabled(route.kind is not RouteKind.ENTRY and route.source != START and bool(candidates))
         for fan_in in candidates:
             self._add(parallel, fan_in, f"fanIn:{fan_in}",
                       lambda f=fan_in: document.set_route_parallel(ref, f))
         self._add(menu, "Make Plain", "makePlain", lambda: document.set_route_plain(ref),
-                  enabled=ref.kind in (RULE, EDGE) and route.style in (FORK, CONDITIONAL))
+                  enabled=route.kind in (RouteKind.RULE, RouteKind.EDGE)
+                  and route.style in (RouteStyle.FORK, RouteStyle.CONDITIONAL))
         self._add(menu, "Edit Condition…", "editCondition", lambda: view.condition_edit_requested.emit(ref),
-                  enabled=ref.kind != ENTRY)
+                  enabled=route.kind is not RouteKind.ENTRY)
 
     def _fan_in_candidates(self, source: str, target: str) -> list[str]:
         """Nodes a parallel branch could join at: fan-in nodes first, then the others (not the route's ends)."""
@@ -125,8 +126,8 @@ class CanvasContextMenu:
     # -- on empty canvas -----------------------------------------------------------------------------------
     def _canvas_menu(self, menu: QMenu, scene_pos: QPointF) -> None:
         view, scene = self.view, self.scene
-        for kind, (label, _base) in CREATABLE_KINDS.items():
-            self._add(menu, f"Add {label} Node", f"add:{kind}", lambda k=kind: view.add_node_at(k, scene_pos))
+        for kind in CREATABLE_KINDS:
+            self._add(menu, f"Add {kind_label(kind)} Node", f"add:{kind}", lambda k=kind: view.add_node_at(k, scene_pos))
         menu.addSeparator()
         self._add(menu, "Paste", "paste", lambda: scene.paste(scene_pos))
         menu.addSeparator()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QGraphicsPathItem, QRubberBand
 from tea_studio.studio.canvas.edge_item import EdgeItem, EdgeLabel, route_curve
 from tea_studio.studio.canvas.node_item import NODE_H, NODE_W, NodeItem
 from tea_studio.studio.canvas.port_item import OUT
+from tea_studio.workflow.routes import RouteKind, RouteStyle
 
 if TYPE_CHECKING:
     from tea_studio.studio.canvas.view import WorkflowView
@@ -215,14 +216,14 @@ class DragNodesInteraction(Interaction):
 
     def _insert_onto_route(self) -> None:
         item = self.grabbed
-        if item.edges and any(e.route.style != "implicit" for e in item.edges):
+        if item.edges and any(e.route.style is not RouteStyle.CHAIN for e in item.edges):
             return  # only a node without routes of its own is inserted
         centre = item.pos() + QPointF(NODE_W / 2, NODE_H / 2)
         probe = QRectF(centre - QPointF(6, 6), centre + QPointF(6, 6))
         for other in self.scene.items(probe, Qt.ItemSelectionMode.IntersectsItemShape):
-            if isinstance(other, EdgeItem) and other not in item.edges and other.route.ref.kind != "entry" \
+            if isinstance(other, EdgeItem) and other not in item.edges and other.route.kind is not RouteKind.ENTRY \
                     and other.target_item is not None and other.source_item is not None:
-                self.document.insert_node_on_route(item.name, other.route.ref)
+                self.document.insert_node_on_route(item.name, other.route.id)
                 return
 
 
@@ -291,7 +292,7 @@ class ReconnectInteraction(Interaction):
         super().__init__(view)
         self.edge = edge
         self.end = end
-        self.ref = edge.route.ref
+        self.route_id = edge.route.id
         start, finish = edge.end_points()
         self.fixed = start if end == "target" else finish
         edge.dragging_end = end
@@ -313,7 +314,7 @@ class ReconnectInteraction(Interaction):
         target = self.node_at(event.position().toPoint())
         self.finish()
         if target is not None:
-            self.document.reconnect_route(self.ref, self.end, target.name)
+            self.document.reconnect_route(self.route_id, self.end, target.name)
         return True
 
     def finish(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
 from PySide6.QtWidgets import QFrame, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from tea_studio.studio.document import CREATABLE_KINDS
+from tea_studio.workflow.model import CREATABLE_KINDS, kind_label
 
 
 class NodeSearchPopup(QFrame):
@@ -23,8 +23,8 @@ class NodeSearchPopup(QFrame):
         self.edit.setPlaceholderText("Add node…")
         self.list = QListWidget(self)
         self.list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        for kind, (label, _) in CREATABLE_KINDS.items():
-            item = QListWidgetItem(label)
+        for kind in CREATABLE_KINDS:
+            item = QListWidgetItem(kind_label(kind))
             item.setData(Qt.ItemDataRole.UserRole, kind)
             self.list.addItem(item)
         layout = QVBoxLayout(self)

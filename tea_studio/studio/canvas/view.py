@@ -28,7 +28,7 @@ class WorkflowView(QGraphicsView):
 
     zoom_changed = Signal(float)
     rename_requested = Signal(str)  # the context menu's Rename: the window focuses the inspector's name field
-    condition_edit_requested = Signal(object)  # a RouteRef: the window focuses the inspector's condition field
+    condition_edit_requested = Signal(str)  # a route id: the window focuses the inspector's condition field
 
     def __init__(self, scene: WorkflowScene, parent=None) -> None:
         super().__init__(scene, parent)

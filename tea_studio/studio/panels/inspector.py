@@ -35,14 +35,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tea_studio.studio.document import SWITCHABLE_KINDS
 from tea_studio.studio.panels.lua_editor import CodeEditor
-from tea_studio.workflow.model import ACTION, END, LUA, PYTHON, RESERVED_NAMES, Edge, GotoRule
+from tea_studio.workflow.model import (
+    ACTION,
+    END,
+    LUA,
+    PYTHON,
+    RESERVED_NAMES,
+    STRATEGIES,
+    SWITCHABLE_KINDS,
+    Edge,
+    GotoRule,
+    kind_label,
+)
 
-PARALLEL_STRATEGIES = ("thread", "process", "dask")
 BRANCH_ERROR_POLICIES = ("fail", "continue")
-KIND_LABELS = {LUA: "Lua", PYTHON: "Python", ACTION: "Action", "noop": "No-op", "while_loop": "While loop",
-               "dynamic_parallel": "Dynamic parallel"}
 
 
 def yaml_text(value: Any) -> str:
@@ -187,7 +194,7 @@ class NodePage(QWidget):
         self.kind_combo.setObjectName("nodeKind")
         self.kind_combo.setToolTip("What the node runs; switching between Lua and Python keeps the code")
         for kind in SWITCHABLE_KINDS:
-            self.kind_combo.addItem(KIND_LABELS[kind], kind)
+            self.kind_combo.addItem(kind_label(kind), kind)
         self.kind_combo.activated.connect(lambda _index: inspector.commit_kind(self.kind_combo.currentData()))
         self.fan_in_check = QCheckBox("collects parallel results (fan_in)")
         self.fan_in_check.toggled.connect(inspector.commit_fan_in)
@@ -296,7 +303,7 @@ class WorkflowPage(QWidget):
         self.variables_field = YamlField("variables (YAML mapping), e.g.\nthreshold: 3", mapping=True)
         self.variables_field.committed.connect(lambda value: inspector.commit_workflow_field("variables", value))
         self.strategy_combo = QComboBox()
-        self.strategy_combo.addItems(["(default: thread)", *PARALLEL_STRATEGIES])
+        self.strategy_combo.addItems(["(default: thread)", *STRATEGIES])
         self.strategy_combo.activated.connect(inspector.commit_settings)
         self.max_workers_spin = QSpinBox()
         self.max_workers_spin.setRange(0, 1024)
@@ -512,7 +519,7 @@ class Inspector(QWidget):
             combo.removeItem(index)  # a kind the combo cannot switch to, shown for the previous node
         index = combo.findData(kind)
         if index < 0:
-            combo.addItem(KIND_LABELS.get(kind, kind), kind)
+            combo.addItem(kind_label(kind), kind)
             index = combo.count() - 1
         combo.setCurrentIndex(index)
 
@@ -563,8 +570,8 @@ class Inspector(QWidget):
         page.variables_field.show_value(wf.variables)
         page.schema_field.show_value(wf.state_schema)
         strategy = wf.setting("parallel", "strategy")
-        page.strategy_combo.setCurrentIndex(PARALLEL_STRATEGIES.index(strategy) + 1
-                                            if strategy in PARALLEL_STRATEGIES else 0)
+        page.strategy_combo.setCurrentIndex(STRATEGIES.index(strategy) + 1
+                                            if strategy in STRATEGIES else 0)
         workers = wf.setting("parallel", "max_workers")
         page.max_workers_spin.setValue(workers if isinstance(workers, int) and workers > 0 else 0)
         policy = wf.setting("parallel", "on_branch_error")
@@ -771,7 +778,7 @@ class Inspector(QWidget):
             block[key] = value
 
         strategy = page.strategy_combo.currentIndex()
-        put("parallel", "strategy", PARALLEL_STRATEGIES[strategy - 1] if strategy > 0 else None)
+        put("parallel", "strategy", STRATEGIES[strategy - 1] if strategy > 0 else None)
         put("parallel", "max_workers", page.max_workers_spin.value() or None)
         policy = page.branch_error_combo.currentIndex()
         put("parallel", "on_branch_error", BRANCH_ERROR_POLICIES[policy - 1] if policy > 0 else None)
