@@ -60,6 +60,7 @@ class BranchStarted(RunEvent):
     fan_in: str | None
     index: int  # position in edge declaration order
     vm_ready_us: float = 0.0  # emitted when the fresh Lua VM is ready: the branch began at t - vm_ready_us
+    where: str = ""  # where it runs: "thread tea-branch_0", "process 4242", "dask tcp://127.0.0.1:40123 (process 77)"
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,20 @@ worker process: at the node's timeout plus a grace, or at a Stop. Sibling branch
 
 from __future__ import annotations
 
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
-from engine_helpers import run, workflow
+from engine_helpers import fan_out_yaml, run, workflow
+from support import REPO
 
-from tea_studio.engine.events import BranchFinished, ListSink, NodeFinished, NodeStarted
+from tea_studio.engine.events import BranchFinished, BranchStarted, ListSink, NodeFinished, NodeStarted
 from tea_studio.engine.runner import RunControl, RunError, WorkflowRun
 
 STUCK = 'local s = string.rep("a", 40000); return { r = s:find(".-.-.-.-.-b") }'
@@ -111,3 +118,74 @@ def test_stop_kills_a_branch_stuck_in_a_c_call():
     assert str(outcome["error"]) == "stopped"
     finished = {e.branch: e for e in sink.of_type(BranchFinished)}
     assert not finished["stuck"].ok
+
+
+def test_warm_workers_are_reused_and_each_branch_gets_a_fresh_vm():
+    body = 'local seen = leaked; leaked = "dirty"; string.upper = nil; return { part = tostring(seen) }'
+    text = fan_out_yaml(4, body=body, workers=1, extra_settings="  lua: {timeout: 5}\n").replace(
+        "parallel: {max_workers: 1}", "parallel: {max_workers: 1, strategy: process}")
+    state, sink = run(text)
+    assert state["parts"] == ["nil"] * 4
+    places = {e.where for e in sink.of_type(BranchStarted)}
+    assert len(places) == 1 and places.pop().startswith("process ")  # one reused worker, four fresh VMs
+
+
+def test_a_killed_worker_is_replaced_for_the_next_run():
+    with pytest.raises(RunError, match="execution timeout"):
+        run(stuck_fork_yaml())
+    text = fan_out_yaml(3).replace("name: fan-out\n", "name: fan-out\nsettings: {parallel: {strategy: process}}\n")
+    state, _ = run(text)
+    assert state["parts"] == [100, 101, 102]
+
+
+CPU_FORK = """
+name: cpu
+settings: {parallel: {strategy: process}}
+nodes:
+  - {name: fork, language: lua, run: 'return {}'}
+  - {name: a, language: lua, run: 'local s = 0 for i = 1, 1e12 do s = s + i end return { s = s }'}
+  - {name: b, language: lua, run: 'local s = 0 for i = 1, 1e12 do s = s + i end return { s = s }'}
+  - {name: join, language: lua, run: 'return {}'}
+edges:
+  - {from: fork, to: a, type: parallel, fan_in: join}
+  - {from: fork, to: b, type: parallel, fan_in: join}
+  - {from: a, to: join}
+  - {from: b, to: join}
+  - {from: join, to: __end__}
+"""
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    """Whether process ``pid`` has ended within ``timeout`` (waits on a pidfd, no polling)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], timeout)[0])
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_killed_run_leaves_no_worker_and_no_temporary_files(tmp_path, signum):
+    path = tmp_path / "cpu.yaml"
+    path.write_text(CPU_FORK, encoding="utf-8")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    process = subprocess.Popen([sys.executable, "-m", "tea_studio", "run", str(path), "--stream"], cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    workers = []
+    for line in process.stdout:
+        event = json.loads(line)
+        if event["type"] == "branch_started":
+            workers.append(int(event["where"].split()[1]))
+            if len(workers) == 2:
+                break
+    process.send_signal(signum)
+    process.wait(10)
+    process.stdout.close()
+    for pid in workers:
+        assert _wait_gone(pid, 10), f"worker {pid} outlived its run"
+    assert os.listdir(scratch) == []
