@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tea_studio.studio.live_run import Execution, Lane, RunDelta, RunModel, format_ms
+from tea_studio.engine.record import Execution, Lane, RunDelta, RunModel, format_ms
 
 LANE_H = 20
 LABEL_W = 130

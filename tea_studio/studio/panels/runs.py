@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tea_studio.studio.live_run import RunRecord, format_ms
+from tea_studio.engine.record import RunRecord, format_ms
 from tea_studio.studio.panels.state_view import preview
 
 HISTORY_LIMIT = 20
