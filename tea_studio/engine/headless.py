@@ -23,47 +23,7 @@ from tea_studio.engine.events import (
     event_to_dict,
 )
 from tea_studio.engine.runner import RunControl, RunError, WorkflowRun
-
-
-class UsageError(Exception):
-    pass
-
-
-def parse_input(text: str | None) -> dict[str, Any]:
-    """``--input``: a JSON object, ``@state.json`` or ``@state.yaml``."""
-    if text is None or text == "":
-        return {}
-    if text.startswith("@"):
-        path = text[1:]
-        try:
-            with open(path, encoding="utf-8") as stream:
-                content = stream.read()
-        except OSError as exc:
-            raise UsageError(f"cannot read input file {path}: {exc.strerror or exc}") from None
-        if path.lower().endswith((".yaml", ".yml")):
-            import yaml
-
-            try:
-                value = yaml.safe_load(content)
-            except yaml.YAMLError as exc:
-                raise UsageError(f"input file {path} is not valid YAML: {exc}") from None
-        else:
-            try:
-                value = json.loads(content)
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"input file {path} is not valid JSON: {exc}") from None
-        where = f"input file {path}"
-    else:
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"--input is not valid JSON: {exc}") from None
-        where = "--input"
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise UsageError(f"{where} must be a JSON object (got {type(value).__name__})")
-    return value
+from tea_studio.workflow.inputs import InputError, parse_inputs
 
 
 def to_json(value: Any, **kwargs: Any) -> str:
@@ -124,8 +84,8 @@ def _validation_errors(workflow: Any, path: str) -> int:
 def run_command(args: Any) -> int:
     """``tea-studio run FILE [--input ...] [-o OUT] [--stream] [--strategy ...] [--auto-continue]``."""
     try:
-        inputs = parse_input(getattr(args, "input", None))
-    except UsageError as exc:
+        inputs = parse_inputs(getattr(args, "input", None))
+    except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -191,9 +151,10 @@ def run_command(args: Any) -> int:
         sys.stdout.flush()
     output = getattr(args, "output", None)
     if output:
+        from tea_studio.workflow.files import write_atomic
+
         try:
-            with open(output, "w", encoding="utf-8") as stream_out:
-                stream_out.write(text + "\n")
+            write_atomic(output, text + "\n")
         except OSError as exc:
             print(f"error: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
             return 1

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tea_studio.engine import events as ev
+from tea_studio.workflow.files import write_atomic
 from tea_studio.workflow.routes import branch_counts
 
 # A background writer (the run history) works in slices of this long, then lets the GUI thread have the GIL.
@@ -101,18 +102,18 @@ class RunRecord:
         GIL over at every Qt call and then waits a whole switch interval for it; so the writer pauses briefly
         every few milliseconds, and a repaint meanwhile takes milliseconds, not hundreds of them.
         """
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
         clock = time.perf_counter
         next_pause = clock() + BACKGROUND_SLICE_S
-        with open(tmp, "w", encoding="utf-8") as out:
+
+        def pieces():
+            nonlocal next_pause
             for n, line in enumerate(self.lines()):
-                out.write(line)
-                out.write("\n")
+                yield line + "\n"
                 if background and not n % 64 and clock() >= next_pause:
                     time.sleep(BACKGROUND_PAUSE_S)
                     next_pause = clock() + BACKGROUND_SLICE_S
-        os.replace(tmp, path)
+
+        write_atomic(path, pieces(), sync=False)
 
     @classmethod
     def load(cls, path: str | os.PathLike, run_id: str | None = None) -> RunRecord:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from tea_studio import __version__
 from tea_studio.studio.resources import APPLICATION, ORGANIZATION, THEMES, icon, theme_stylesheet
+from tea_studio.workflow.inputs import InputError, parse_inputs
 
 SCREENSHOT_SIZE = (1400, 900)
 RUN_TIMEOUT_MS = 120_000
@@ -72,25 +72,6 @@ def apply_theme(app: QApplication, theme: str) -> None:
     app.setProperty("teaTheme", theme)
 
 
-def parse_inputs(text: str | None) -> dict[str, Any]:
-    """``--input``: a JSON object, or ``@file`` (JSON or YAML)."""
-    if not text:
-        return {}
-    if text.startswith("@"):
-        source = Path(text[1:]).read_text(encoding="utf-8")
-        if text.lower().endswith((".yaml", ".yml")):
-            import yaml
-
-            value = yaml.safe_load(source)
-        else:
-            value = json.loads(source)
-    else:
-        value = json.loads(text)
-    if not isinstance(value, dict):
-        raise ValueError("--input must be a JSON object")
-    return value
-
-
 def _wait_for_run(window, inputs: dict[str, Any]) -> bool | None:
     """Start a run in the window and wait for its end; True/False = ok, None = no run happened."""
     tools = window.run_tools
@@ -148,8 +129,8 @@ def run_studio(args) -> int:
     run = bool(getattr(args, "run", False))
     try:
         inputs = parse_inputs(getattr(args, "input", None))
-    except (OSError, ValueError) as exc:
-        print(f"tea-studio: bad --input: {exc}", file=sys.stderr)
+    except InputError as exc:
+        print(f"tea-studio: error: {exc}", file=sys.stderr)
         return 2
     if file is not None and not Path(file).is_file():
         print(f"tea-studio: {file}: no such file", file=sys.stderr)

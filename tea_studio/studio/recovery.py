@@ -20,6 +20,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer
 
 from tea_studio.studio.resources import app_data_dir
+from tea_studio.workflow.files import write_atomic
 
 SUFFIX = ".recovery.json"
 DEFAULT_INTERVAL_MS = 30_000
@@ -55,9 +56,7 @@ def recovery_dir() -> Path:
 def write_recovery(file: Path, text: str, original_path: str | None) -> Path:
     """Write (atomically) a recovery copy of ``text`` to ``file``."""
     record = {"original_path": original_path, "saved_at": time.time(), "pid": os.getpid(), "text": text}
-    tmp = file.with_name(file.name + ".tmp")
-    tmp.write_text(json.dumps(record), encoding="utf-8")
-    os.replace(tmp, file)
+    write_atomic(file, json.dumps(record))
     return file
 
 

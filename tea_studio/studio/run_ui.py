@@ -36,6 +36,9 @@ from tea_studio.studio.panels.log_view import LogView
 from tea_studio.studio.panels.run_timeline import TimelineView
 from tea_studio.studio.panels.runs import RunHistory, RunsPanel, data_dir
 from tea_studio.studio.panels.state_view import StateDock
+from tea_studio.workflow.files import write_atomic
+from tea_studio.workflow.inputs import InputError
+from tea_studio.workflow.inputs import parse_inputs as parse_run_inputs
 from tea_studio.workflow.model import PYTHON
 
 INPUTS_FILE = "run_inputs.json"
@@ -66,9 +69,7 @@ class _JsonStore:
 
     def write(self, data: dict[str, Any]) -> None:
         self.file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.file.with_name(self.name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, self.file)
+        write_atomic(self.file, json.dumps(data, indent=1, ensure_ascii=False))
 
 
 def _key(path: str | None) -> str:
@@ -116,15 +117,10 @@ class TrustStore(_JsonStore):
 # -- the inputs dialog ----------------------------------------------------------------------------------------
 def parse_inputs(text: str) -> tuple[dict | None, str | None]:
     """(inputs, None) for a JSON object (blank text = {}), else (None, what is wrong)."""
-    if not text.strip():
-        return {}, None
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        return None, f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
-    if not isinstance(value, dict):
-        return None, "the inputs must be a JSON object, e.g. {\"value\": 7}"
-    return value, None
+        return parse_run_inputs(text, where="the inputs", files=False), None
+    except InputError as exc:
+        return None, exc.problem.removeprefix("is not valid JSON: ")
 
 
 class InputDialog(QDialog):

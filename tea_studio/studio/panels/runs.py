@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from tea_studio.engine.record import RunRecord, format_ms
 from tea_studio.studio.panels.state_view import preview
+from tea_studio.workflow.files import write_atomic
 
 HISTORY_LIMIT = 20
 INDEX = "index.json"
@@ -106,9 +107,7 @@ class RunHistory:
 
     def _write_index(self, folder: Path, workflow_path: str | None, runs: list[dict]) -> None:
         data = {"path": os.path.abspath(workflow_path) if workflow_path else None, "runs": runs}
-        tmp = folder / (INDEX + ".tmp")
-        tmp.write_text(json.dumps(data, indent=1, default=repr, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, folder / INDEX)
+        write_atomic(folder / INDEX, json.dumps(data, indent=1, default=repr, ensure_ascii=False))
 
 
 class RunsPanel(QWidget):
