@@ -1,6 +1,7 @@
 """Run events: small frozen dataclasses with monotonic timestamps, and the sink protocol.
 
-``t`` is ``time.monotonic()`` when the event happened. ``branch`` is the branch path ("" for the main flow; a
+Events are built with keyword arguments only (``NodeStarted(t=..., node=...)``), so adding a field never shifts
+another. ``t`` is ``time.monotonic()`` when the event happened. ``branch`` is the branch path ("" for the main flow; a
 branch is named after its start node, nested branches as ``outer/inner``). Every event serialises to one JSON
 object with :func:`event_to_dict` (the ``--stream`` / NDJSON format: ``type`` plus the fields, ``t`` relative to
 the run start).
@@ -14,26 +15,26 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunEvent:
     t: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunStarted(RunEvent):
     run_id: str
     workflow: str
     inputs: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NodeStarted(RunEvent):
     node: str
     branch: str = ""
     iteration: int = 1  # how many times this node has started in this flow, this one included
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NodeFinished(RunEvent):
     node: str
     branch: str = ""
@@ -45,7 +46,7 @@ class NodeFinished(RunEvent):
     line: int | None = None  # line inside the node's code for Lua errors
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LogLine(RunEvent):
     node: str
     branch: str = ""
@@ -53,7 +54,7 @@ class LogLine(RunEvent):
     level: str = "info"  # info | warning | error
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BranchStarted(RunEvent):
     branch: str
     fork: str  # the fork node
@@ -63,7 +64,7 @@ class BranchStarted(RunEvent):
     where: str = ""  # where it runs: "thread tea-branch_0", "process 4242", "dask tcp://127.0.0.1:40123 (process 77)"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BranchFinished(RunEvent):
     branch: str
     fork: str
@@ -77,7 +78,7 @@ class BranchFinished(RunEvent):
     vm_memory_kb: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FanInReady(RunEvent):
     node: str
     branch: str = ""
@@ -85,7 +86,7 @@ class FanInReady(RunEvent):
     errors: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Paused(RunEvent):
     node: str
     branch: str = ""
@@ -93,26 +94,26 @@ class Paused(RunEvent):
     state: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Resumed(RunEvent):
     node: str
     branch: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunWarning(RunEvent):
     message: str
     node: str | None = None
     branch: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunFinished(RunEvent):
     state: dict[str, Any]
     timing_ms: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunFailed(RunEvent):
     error: str
     node: str | None = None
