@@ -296,8 +296,6 @@ class PauseInfo:
 class RunDelta:
     """What one tick changed. Panels update only these parts."""
 
-    first_event: int = 0
-    last_event: int = 0
     nodes: dict[str, NodeRunInfo] = field(default_factory=dict)
     fan_ins: dict[str, FanInInfo] = field(default_factory=dict)
     logs: list[LogEntry] = field(default_factory=list)
@@ -311,7 +309,6 @@ class RunDelta:
 
     def merge(self, later: RunDelta) -> RunDelta:
         """This delta followed by ``later`` (what changed over both)."""
-        self.last_event = later.last_event
         self.nodes.update(later.nodes)
         self.fan_ins.update(later.fan_ins)
         self.logs.extend(later.logs)
@@ -346,7 +343,7 @@ class RunModel:
     # feeding -------------------------------------------------------------------------------------------------
     def apply(self, batch: list[ev.RunEvent]) -> RunDelta:
         """Fold the events that were just appended to the record (``batch``) and say what changed."""
-        delta = RunDelta(first_event=self._applied, last_event=self._applied + len(batch))
+        delta = RunDelta()
         if self.t0 is None and batch:
             self.t0 = self.record.t0 if self.record.events else batch[0].t
         t0 = self.t0 or 0.0
@@ -452,7 +449,7 @@ class RunModel:
 
     def finish(self, delta: RunDelta | None = None) -> RunDelta:
         """The run is over: close open bars, mark never-run nodes skipped and running ones failed."""
-        delta = delta or RunDelta(first_event=self._applied, last_event=self._applied)
+        delta = delta or RunDelta()
         end = self.end if self.end is not None else self.now
         for execution in self._open.values():
             execution.end = end

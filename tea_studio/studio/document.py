@@ -77,9 +77,6 @@ class EditableWorkflow(QObject):
             self._fallback = self._compute_fallback()
         return self._fallback.get(name, (0.0, 0.0))
 
-    def has_position(self, name: str) -> bool:
-        return name in self.workflow.layout.positions
-
     def _compute_fallback(self) -> dict[str, tuple[float, float]]:
         try:
             from tea_studio.workflow.layout import auto_layout

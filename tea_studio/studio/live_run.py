@@ -254,7 +254,7 @@ class LiveRun(QObject):
             delta = self.model.finish(delta)
         elif delta is None and self.model.has_open_executions:  # nothing new, but running bars grow
             self.model.now = time.monotonic() - (self.model.t0 or time.monotonic())
-            delta = RunDelta(self.model.applied, self.model.applied, executions=True)
+            delta = RunDelta(executions=True)
         if delta is not None:
             self.updated.emit(delta)
         if self._ended:

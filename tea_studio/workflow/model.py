@@ -22,7 +22,6 @@ ACTION = "action"
 NOOP = "noop"
 WHILE_LOOP = "while_loop"
 DYNAMIC_PARALLEL = "dynamic_parallel"
-NODE_KINDS = (LUA, PYTHON, ACTION, NOOP, WHILE_LOOP, DYNAMIC_PARALLEL)
 FAN_IN = "fan_in"  # not a node kind of its own: what the studio creates as a Lua node with `fan_in: true`
 
 
@@ -73,7 +72,6 @@ FORM_RUN_TABLE = "run_table"  # run: {type: lua, code: "..."}
 FORM_MARKER = "marker"  # run: whose first non-blank line is `-- lua`
 FORM_RUN = "run"  # run: "python code"
 FORM_SCRIPT = "script"  # script: "python code"
-CODE_FORMS = (FORM_LANGUAGE, FORM_RUN_TABLE, FORM_MARKER, FORM_RUN, FORM_SCRIPT)
 
 
 def _pos() -> int:
@@ -191,24 +189,12 @@ class Workflow:
                 return node
         return None
 
-    def node_index(self, name: str) -> int:
-        for i, node in enumerate(self.nodes):
-            if node.name == name:
-                return i
-        return -1
-
     @property
     def node_names(self) -> list[str]:
         return [node.name for node in self.nodes]
 
     def has_node(self, name: str) -> bool:
         return self.node(name) is not None
-
-    def parallel_edges(self) -> list[Edge]:
-        return [edge for edge in self.edges if edge.parallel]
-
-    def edges_from(self, name: str) -> list[Edge]:
-        return [edge for edge in self.edges if edge.source == name]
 
     def section(self, key: str) -> dict[str, Any]:
         """A top-level dict section (``settings``, ``config``, ...) or {} when absent."""

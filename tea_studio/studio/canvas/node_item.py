@@ -23,7 +23,6 @@ except ImportError:  # pragma: no cover - layout arrives with the workflow packa
     NODE_W, NODE_H = 180, 64
 
 TEXT_LOD = 0.45  # below this zoom a node is a coloured box without text
-STATUSES = ("waiting", "running", "done", "failed", "skipped", "paused")
 NAME_LEFT, NAME_RIGHT_ROOM = 40, 24  # the name starts after the glyph and leaves room for the problem marker
 SUB_LEFT = 16
 BADGE_GAP = 6

@@ -11,6 +11,7 @@ from collections import Counter
 from PySide6.QtCore import QPointF, QRectF, Signal
 from PySide6.QtWidgets import QGraphicsScene
 
+from tea_studio.studio.canvas import clipboard
 from tea_studio.studio.canvas.edge_item import EdgeItem
 from tea_studio.studio.canvas.node_item import NODE_H, NODE_W, NodeItem
 from tea_studio.studio.canvas.theme import CanvasTheme, canvas_theme
@@ -253,33 +254,21 @@ class WorkflowScene(QGraphicsScene):
 
     # -- editing entry points for menus (implemented in clipboard.py) --------------------------------------
     def select_all(self) -> None:
-        from tea_studio.studio.canvas import clipboard
-
         clipboard.select_all(self)
 
     def delete_selection(self) -> None:
-        from tea_studio.studio.canvas import clipboard
-
         clipboard.delete_selection(self)
 
     def copy_selection(self) -> str | None:
-        from tea_studio.studio.canvas import clipboard
-
         return clipboard.copy_selection(self)
 
     def cut_selection(self) -> None:
-        from tea_studio.studio.canvas import clipboard
-
         clipboard.cut_selection(self)
 
     def paste(self, at: QPointF | None = None) -> list[str]:
-        from tea_studio.studio.canvas import clipboard
-
         return clipboard.paste(self, at)
 
     def duplicate_selection(self) -> list[str]:
-        from tea_studio.studio.canvas import clipboard
-
         return clipboard.duplicate_selection(self)
 
     def select_nodes(self, names) -> None:

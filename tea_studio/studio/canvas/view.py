@@ -52,7 +52,7 @@ class WorkflowView(QGraphicsView):
         self.setAcceptDrops(True)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.minimap = Minimap(self)
+        self.minimap = Minimap(self, scene)
         self.search_popup = NodeSearchPopup(self.viewport())
         self.search_popup.kind_chosen.connect(self._add_kind)
         self.connect_from: str | None = None  # the quick-add popup was opened by dropping a new route here
