@@ -7,6 +7,7 @@ or with ``--stream`` one JSON object per event (the last one ``run_finished`` wi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import sys
@@ -34,8 +35,9 @@ def to_json(value: Any, **kwargs: Any) -> str:
 class _CliSink:
     """Prints events: NDJSON on stdout with --stream; log lines and warnings on stderr; pauses to a queue."""
 
-    def __init__(self, stream: bool, progress: bool, pauses: queue.Queue) -> None:
+    def __init__(self, stream: bool, progress: bool, pauses: queue.Queue, out: Any = None) -> None:
         self.stream = stream
+        self.out = out or sys.stdout  # the real stdout: node code's stray writes go to stderr meanwhile
         self.progress = progress
         self.pauses = pauses
         self.t0 = 0.0
@@ -46,8 +48,8 @@ class _CliSink:
             self.t0 = event.t
         with self._lock:
             if self.stream:
-                sys.stdout.write(to_json(event_to_dict(event, self.t0)) + "\n")
-                sys.stdout.flush()
+                self.out.write(to_json(event_to_dict(event, self.t0)) + "\n")
+                self.out.flush()
             if isinstance(event, LogLine):
                 where = f"{event.branch}/" if event.branch else ""
                 print(f"[{where}{event.node}] {event.text}", file=sys.stderr)
@@ -104,14 +106,18 @@ def run_command(args: Any) -> int:
     interactive = sys.stdin is not None and sys.stdin.isatty() and not getattr(args, "auto_continue", False)
     pauses: queue.Queue = queue.Queue()
     stream = bool(getattr(args, "stream", False))
-    sink = _CliSink(stream, progress=sys.stderr.isatty() and not stream, pauses=pauses)
+    stdout = sys.stdout
+    sink = _CliSink(stream, progress=sys.stderr.isatty() and not stream, pauses=pauses, out=stdout)
     control = RunControl(auto_continue=not interactive)
-    run = WorkflowRun(workflow, inputs, sink=sink, control=control, strategy=getattr(args, "strategy", None))
+    pins = workflow.layout.pins if getattr(args, "pins", False) else None
+    run = WorkflowRun(workflow, inputs, sink=sink, control=control, strategy=getattr(args, "strategy", None),
+                      pins=pins)
     outcome: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            outcome["state"] = run.run()
+            with contextlib.redirect_stdout(sys.stderr):  # stdout holds only the JSON
+                outcome["state"] = run.run()
         except RunError as exc:
             outcome["error"] = exc
         except BaseException as exc:  # noqa: BLE001 - reported as a failure, never a hang
@@ -147,8 +153,8 @@ def run_command(args: Any) -> int:
     state = outcome["state"]
     text = to_json(state, indent=2)
     if not stream:
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
+        stdout.write(text + "\n")
+        stdout.flush()
     output = getattr(args, "output", None)
     if output:
         from tea_studio.workflow.files import write_atomic

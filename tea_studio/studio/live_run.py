@@ -223,7 +223,7 @@ class LiveRun(QObject):
             from tea_studio.engine.runner import WorkflowRun
 
             run = WorkflowRun(self.workflow, self.inputs, executor=self.executor, sink=self._sink,
-                              control=self.control, record_states=True)
+                              control=self.control, record_states=True, pins=self.workflow.layout.pins)
             self.result = run.run()
         except BaseException as exc:  # noqa: BLE001 - reported as the run's failure
             self._error = exc

@@ -44,6 +44,7 @@ __all__ = [
     "load_workflow",
     "load_workflow_text",
     "node_to_yaml",
+    "nodes_from_data",
     "save_workflow",
     "workflow_to_data",
 ]
@@ -121,6 +122,24 @@ def load_workflow_text(text: str, path: str | None = None) -> Workflow:
         if collecting:
             gc.enable()
     return workflow
+
+
+def nodes_from_data(items: Any, path: str | None = None) -> list[Node]:
+    """Nodes from plain data (a while_loop's ``body:``, a node's ``steps:``): the rules of the file's ``nodes:``.
+
+    A nameless entry is named ``step_N`` (its 0-based position), as TEA names it.
+    """
+    reader = _WorkflowReader(path)
+    nodes = []
+    for i, item in enumerate(items if isinstance(items, list) else []):
+        if isinstance(item, dict) and not isinstance(item.get("name"), str):
+            item = {"name": f"step_{i}", **{k: v for k, v in item.items() if k != "name"}}
+        try:
+            composed = yaml.compose(yaml.safe_dump(item, allow_unicode=True, sort_keys=False), Loader=_Loader)
+        except yaml.YAMLError as exc:
+            raise WorkflowError("INVALID_NODE", f"entry {i + 1} cannot be read: {exc}", path) from None
+        nodes.append(reader.node(composed))
+    return nodes
 
 
 def compose(text: str, path: str | None = None) -> yaml.Node:
@@ -456,6 +475,8 @@ class _WorkflowReader:
                 layout.positions = self.positions(value_node)
             elif key == "viewport":
                 layout.viewport = self.value(value_node)
+            elif key == "pins" and isinstance(self.value(value_node), dict):
+                layout.pins = dict(self.value(value_node))
             else:
                 layout.extra[key] = self.value(value_node)
         return layout
@@ -598,6 +619,8 @@ def layout_to_data(layout: Layout, cp=_same) -> dict[str, Any]:
         data["positions"] = {name: position_to_data(point) for name, point in layout.positions.items()}
     if layout.viewport is not None:
         data["viewport"] = cp(layout.viewport)
+    if layout.pins:
+        data["pins"] = cp(layout.pins)
     return _with_extra(data, layout.extra, cp)
 
 
