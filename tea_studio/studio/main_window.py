@@ -18,7 +18,7 @@ from PySide6.QtGui import QActionGroup, QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMenu, QToolBar
 
 from tea_studio.studio import dock_layout, recovery
-from tea_studio.studio.actions import ActionTable, add_canvas_actions
+from tea_studio.studio.actions import ActionTable, add_canvas_actions, on_click
 from tea_studio.studio.canvas.context_menu import CanvasContextMenu
 from tea_studio.studio.canvas.scene import WorkflowScene
 from tea_studio.studio.canvas.theme import apply_app_theme
@@ -307,7 +307,7 @@ class MainWindow(QMainWindow):
             action = self.recent_menu.addAction(Path(path).name)
             action.setToolTip(path)
             action.setStatusTip(path)
-            action.triggered.connect(lambda _c=False, p=path: self.files.open_file(p))
+            on_click(action.triggered, lambda p=path: self.files.open_file(p))
         if not files:
             self.recent_menu.addAction("(none)").setEnabled(False)
         else:

@@ -105,7 +105,8 @@ class Autosaver(QObject):
     written (editing goes on).
     """
 
-    failed = Signal(str)
+    written = Signal(str)  # the recovery file
+    failed = Signal(str)  # what went wrong
 
     def __init__(self, is_dirty: Callable[[], bool], snapshot: Callable[[], tuple[str, str | None]],
                  interval_ms: int = DEFAULT_INTERVAL_MS, parent: QObject | None = None, *,
@@ -139,10 +140,12 @@ class Autosaver(QObject):
             return None
         try:
             text, original_path = self._snapshot()
-            return write_recovery(self.file, text, original_path)
+            written = write_recovery(self.file, text, original_path)
         except Exception as exc:  # noqa: BLE001 - reported; an autosave must never break editing
             self.failed.emit(str(exc) or type(exc).__name__)
             return None
+        self.written.emit(str(written))
+        return written
 
     def discard(self) -> None:
         remove_recovery(self.file)

@@ -74,7 +74,7 @@ class CanvasContextMenu:
         if checked is not None:
             action.setCheckable(True)
             action.setChecked(checked)
-            action.triggered.connect(slot)
+            action.toggled.connect(slot)
         else:
             on_click(action.triggered, slot)
         return action

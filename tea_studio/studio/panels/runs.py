@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from tea_studio.engine.record import RunRecord, format_ms
+from tea_studio.studio.actions import on_click
 from tea_studio.studio.panels.state_view import preview
 from tea_studio.workflow.files import write_atomic
 
@@ -127,9 +128,9 @@ class RunsPanel(QWidget):
         self.tree.itemDoubleClicked.connect(lambda item, _c: self._emit(self.open_requested, item))
         self.open_button = QPushButton("Open")
         self.open_button.setToolTip("Show this run on the canvas, timeline, state and log")
-        self.open_button.clicked.connect(lambda: self._emit(self.open_requested, self.tree.currentItem()))
+        on_click(self.open_button.clicked, lambda: self._emit(self.open_requested, self.tree.currentItem()))
         self.save_button = QPushButton("Save as NDJSON…")
-        self.save_button.clicked.connect(lambda: self._emit(self.save_requested, self.tree.currentItem()))
+        on_click(self.save_button.clicked, lambda: self._emit(self.save_requested, self.tree.currentItem()))
         buttons = QHBoxLayout()
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.save_button)
