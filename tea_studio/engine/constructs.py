@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from tea_studio.engine.events import (
     DynamicParallelFinished,
     DynamicParallelStarted,
+    FanInReady,
     LoopFinished,
     LoopIteration,
     LoopStarted,
@@ -190,6 +191,8 @@ def _dynamic_parallel(flow: _Flow, step: Step, state: dict[str, Any]) -> dict[st
     cancelled = sum(1 for outcome in outcomes if outcome.cancelled)
     sink.emit(DynamicParallelFinished(t=time.monotonic(), node=step.name, branch=flow.branch, total=len(results),
                                       successful=len(results) - len(failed), failed=len(failed), cancelled=cancelled))
+    sink.emit(FanInReady(t=time.monotonic(), node=step.name, branch=flow.branch, results=len(results) - len(failed),
+                         errors=len(failed)))
     if failed:
         sink.emit(RunWarning(t=time.monotonic(), message=f"dynamic_parallel '{step.name}': {len(failed)} of "
                              f"{len(results)} items failed (first: {failed[0]['branch']}: {failed[0]['error']})",

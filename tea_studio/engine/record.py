@@ -384,6 +384,27 @@ class RunModel:
         if not event.ok:
             self._log(delta, LogEntry(t, "error", event.node, event.branch, event.error or "failed", event.line))
 
+    def _step_started(self, event: ev.StepStarted, t: float, index: int, delta: RunDelta) -> None:
+        lane_name = self._step_lane(event.branch, event.node)
+        execution = Execution(f"{event.node} › {event.step}", lane_name, t, event.iteration or 1)
+        self._lane(lane_name, delta).add(execution)
+        self._open[(lane_name, execution.node)] = execution
+        delta.executions = True
+
+    def _step_finished(self, event: ev.StepFinished, t: float, index: int, delta: RunDelta) -> None:
+        lane_name = self._step_lane(event.branch, event.node)
+        execution = self._open.pop((lane_name, f"{event.node} › {event.step}"), None)
+        if execution is not None:
+            execution.end, execution.ok = t, event.ok
+            execution.timing_ms, execution.error = event.timing_ms, event.error
+            execution.event_index = index
+            delta.executions = True
+
+    def _dynamic_parallel_started(self, event: ev.DynamicParallelStarted, t: float, index: int,
+                                  delta: RunDelta) -> None:
+        fan_in = self.fan_ins[event.node] = FanInInfo(event.node, expected=event.item_count)
+        delta.fan_ins[event.node] = fan_in
+
     def _log_line(self, event: ev.LogLine, t: float, index: int, delta: RunDelta) -> None:
         self._log(delta, LogEntry(t, event.level, event.node, event.branch, event.text))
 
@@ -501,6 +522,13 @@ class RunModel:
         self.logs.append(entry)
         delta.logs.append(entry)
 
+    def _step_lane(self, branch: str, node: str) -> str:
+        """Where a composite node's inner steps are drawn: a row of their own under the flow running the node
+        (``flow/▸node``), or the flow itself when the node does not run there (a dynamic_parallel item's branch)."""
+        if (branch, node) in self._open:
+            return f"{branch}/▸{node}" if branch else f"▸{node}"
+        return branch
+
     def _lane(self, branch: str, delta: RunDelta, started: ev.BranchStarted | ev.BranchFinished | None = None) -> Lane:
         lane = self.lanes.get(branch)
         if lane is None:
@@ -570,6 +598,9 @@ class RunModel:
 _HANDLERS = {
     ev.NodeStarted: RunModel._node_started,
     ev.NodeFinished: RunModel._node_finished,
+    ev.StepStarted: RunModel._step_started,
+    ev.StepFinished: RunModel._step_finished,
+    ev.DynamicParallelStarted: RunModel._dynamic_parallel_started,
     ev.LogLine: RunModel._log_line,
     ev.BranchStarted: RunModel._branch_started,
     ev.BranchFinished: RunModel._branch_finished,

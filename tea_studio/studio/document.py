@@ -233,6 +233,18 @@ class EditableWorkflow(QObject):
         """Pause a run before/after a node (written to config.interrupt_before/after)."""
         self._push(self.editor.set_breakpoint(name, when, enabled))
 
+    # -- pinned outputs ------------------------------------------------------------------------------------
+    def pinned(self, name: str) -> bool:
+        """Whether runs use a pinned output instead of running the node."""
+        return name in self.workflow.layout.pins
+
+    def set_pin(self, name: str, output: Any) -> None:
+        """Pin the node's output (the update runs use instead of running it); ``output`` is JSON-like."""
+        self._push(self.editor.set_pin(name, output))
+
+    def clear_pin(self, name: str) -> None:
+        self._push(self.editor.clear_pin(name))
+
     # -- edges ---------------------------------------------------------------------------------------------
     def add_edge(self, edge: Edge) -> int:
         self._push(self.editor.edges(f"Connect {edge.source}", [*self.workflow.edges, copy.deepcopy(edge)]))

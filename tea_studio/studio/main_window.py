@@ -29,6 +29,7 @@ from tea_studio.studio.panels.find_node import FindNodeField
 from tea_studio.studio.panels.inspector import Inspector
 from tea_studio.studio.panels.palette import NodePalette
 from tea_studio.studio.panels.problems import ProblemsPanel
+from tea_studio.studio.pins import ask_pin
 from tea_studio.studio.prompts import Prompts
 from tea_studio.studio.resources import THEMES, icon
 from tea_studio.studio.resources import settings as studio_settings
@@ -231,6 +232,7 @@ class MainWindow(QMainWindow):
         self.view.zoom_changed.connect(lambda _zoom: self._update_status())
         self.view.rename_requested.connect(self.start_rename)
         self.view.condition_edit_requested.connect(lambda _ref: self.edit_condition())
+        self.view.pin_requested.connect(lambda name: ask_pin(self, name))
         self.validator.validated.connect(self._show_problems)
         self.files.replaced.connect(self._file_replaced)
         self.files.saved.connect(lambda _path: self._document_changed())

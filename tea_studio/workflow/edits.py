@@ -154,6 +154,19 @@ class Positions(Change):
 
 
 @dataclass
+class Pins(Change):
+    """Replace the pinned outputs (``x-tea-studio`` pins); ``names`` are the nodes whose pin differs."""
+
+    old: dict
+    new: dict
+    names: list[str]
+
+    def apply(self, workflow: Workflow, forward: bool, events: ChangeEvents) -> None:
+        workflow.layout.pins = dict(self.new if forward else self.old)
+        events.changed.extend(self.names)
+
+
+@dataclass
 class WorkflowAttr(Change):
     """Replace a top-level field of the workflow (name, description, settings, config, ...)."""
 
@@ -595,6 +608,18 @@ class WorkflowEditor:
             if node.interrupt == when:
                 changes.append(NodeAttr(node, "interrupt", node.interrupt, None))
         return Edit(f"{'Set' if enabled else 'Clear'} breakpoint {when} {name}", changes)
+
+    def set_pin(self, name: str, output: Any) -> Edit:
+        """Pin the node's output (the update runs use instead of running it); ``output`` is JSON-like."""
+        self.require(name)
+        old = self.workflow.layout.pins
+        return Edit(f"Pin output of {name}", [Pins(dict(old), {**old, name: copy.deepcopy(output)}, [name])])
+
+    def clear_pin(self, name: str) -> Edit:
+        old = self.workflow.layout.pins
+        if name not in old:
+            return Edit("", [])
+        return Edit(f"Unpin output of {name}", [Pins(dict(old), {k: v for k, v in old.items() if k != name}, [name])])
 
     # -- edges and routes ----------------------------------------------------------------------------------
     def edges(self, text: str, edges: list[Edge]) -> Edit:

@@ -1,6 +1,6 @@
 """The canvas's right-click menu: what it offers depends on what is under the cursor.
 
-On a node: rename, duplicate, delete, breakpoints, fan-in. On a route: delete, make parallel / plain, edit the
+On a node: rename, duplicate, delete, breakpoints, fan-in, pin/unpin its output. On a route: delete, make parallel / plain, edit the
 condition. On empty canvas: add a node of each kind there, paste, fit, auto-layout. Every action is a document
 edit (one undo step) or asks the view to hand over to the window (rename and condition editing use the inspector).
 Commands that are not tied to the clicked point (duplicate, delete, breakpoints, fit, auto-layout) are the shared
@@ -96,6 +96,10 @@ class CanvasContextMenu:
         self._add(menu, "Fan-in (collects parallel results)", "makeFanIn",
                   lambda checked: document.set_node_fields(name, fan_in=bool(checked)), enabled=bool(name),
                   checked=bool(item.node.fan_in))
+        menu.addSeparator()
+        self._add(menu, "Pin Output…", "pinOutput", lambda: view.pin_requested.emit(name), enabled=bool(name))
+        self._add(menu, "Unpin Output", "unpinOutput", lambda: document.clear_pin(name),
+                  enabled=bool(name) and document.pinned(name))
 
     # -- on a route ----------------------------------------------------------------------------------------
     def _route_menu(self, menu: QMenu, item: EdgeItem) -> None:

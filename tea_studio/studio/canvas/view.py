@@ -30,6 +30,7 @@ class WorkflowView(QGraphicsView):
 
     zoom_changed = Signal(float)
     rename_requested = Signal(str)  # the context menu's Rename: the window focuses the inspector's name field
+    pin_requested = Signal(str)  # the context menu's Pin Output…: the window asks for the output to pin
     condition_edit_requested = Signal(str)  # a route id: the window focuses the inspector's condition field
 
     def __init__(self, scene: WorkflowScene, parent=None) -> None:

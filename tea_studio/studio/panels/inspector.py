@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from tea_studio.studio.actions import on_click
 from tea_studio.studio.panels.lua_editor import CodeEditor
+from tea_studio.workflow.constructs import construct_keys, construct_label
 from tea_studio.workflow.model import (
     ACTION,
     END,
@@ -228,6 +229,13 @@ class NodePage(QWidget):
         layout.addWidget(self.code_label)
         layout.addWidget(self.code_editor, 3)
         layout.addWidget(self.code_error)
+        self.construct_label = QLabel()  # a loop, fan-out, steps or expression node: what it runs (read-only)
+        self.construct_view = QPlainTextEdit()
+        self.construct_view.setObjectName("constructView")
+        self.construct_view.setReadOnly(True)
+        self.construct_view.setMinimumHeight(110)
+        layout.addWidget(self.construct_label)
+        layout.addWidget(self.construct_view, 3)
 
         routes = QGroupBox("Goto rules (tried in order; a rule without 'if' always holds)")
         routes_layout = QVBoxLayout(routes)
@@ -512,6 +520,12 @@ class Inspector(QWidget):
         if is_action:
             page.uses_edit.setText(node.uses or "")
             page.with_field.show_value(node.with_args)
+        inner = construct_keys(node)
+        page.construct_label.setVisible(bool(inner))
+        page.construct_view.setVisible(bool(inner))
+        if inner:
+            page.construct_label.setText(f"{construct_label(node)} (read-only here; edit the file's YAML)")
+            page.construct_view.setPlainText(yaml_text(inner))
         self._refresh_goto_table(node)
 
     def _show_kind(self, kind: str) -> None:
