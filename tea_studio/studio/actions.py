@@ -108,6 +108,10 @@ def add_canvas_actions(table: ActionTable, view) -> None:
     add("delete", "&Delete", scene.delete_selection, shortcut=key.Delete, icon_name="delete", name="deleteNodes",
         tip="Delete the selection", canvas=True)
     add("select_all", "Select &All", scene.select_all, shortcut=key.SelectAll, tip="Select every node", canvas=True)
+    add("group", "&Group Nodes", lambda: view.annotations.group_nodes(scene.selected_node_names()),
+        shortcut="Ctrl+G", name="groupNodes", tip="Put a titled frame around the selected nodes", canvas=True)
+    add("note", "Add &Note", lambda: view.annotations.add_note(view.mapToScene(view.viewport().rect().center())),
+        name="addNote", tip="Add a sticky note in the middle of the canvas", canvas=True)
     add("zoom_in", "Zoom &In", lambda: view.set_zoom(min(ZOOM_RANGE[1], view.zoom() * ZOOM_STEP)),
         shortcut=key.ZoomIn, icon_name="zoom-in")
     add("zoom_out", "Zoom &Out", lambda: view.set_zoom(max(ZOOM_RANGE[0], view.zoom() / ZOOM_STEP)),

@@ -117,7 +117,9 @@ class EditableWorkflow(QObject):
         return before, after
 
     # -- applying ------------------------------------------------------------------------------------------
-    def _push(self, edit: Edit) -> bool:
+    def push(self, edit: Edit) -> bool:
+        """Apply one edit as one undo step (False when it changes nothing). Studio tools that build their own
+        changes (notes and frames) push them here too."""
         if self._busy:
             raise RuntimeError("an edit was started while another one is being applied")
         if not edit.changes:
@@ -184,54 +186,54 @@ class EditableWorkflow(QObject):
     def add_node(self, kind: str, pos: tuple[float, float], name: str | None = None) -> str:
         """Append a node of ``kind`` at ``pos`` (a unique ``kind_N`` name unless ``name`` is given)."""
         edit, name = self.editor.add_node(kind, pos, name)
-        self._push(edit)
+        self.push(edit)
         return name
 
     def add_connected_node(self, kind: str, pos: tuple[float, float], source: str) -> str:
         """Add a node of ``kind`` at ``pos`` and a route ``source`` -> it, as one undo step."""
         edit, name = self.editor.add_connected_node(kind, pos, source)
-        self._push(edit)
+        self.push(edit)
         return name
 
     def remove_nodes(self, names: Iterable[str]) -> None:
         """Remove nodes with every route that names them; undo restores them exactly (index, routes, position)."""
-        self._push(self.editor.remove_nodes(names))
+        self.push(self.editor.remove_nodes(names))
 
     def move_nodes(self, positions: dict[str, tuple[float, float]]) -> None:
         """Move nodes; consecutive moves of the same nodes merge into one undo step (until close_merging)."""
         if positions:
-            self._push(self.editor.move_nodes(positions))
+            self.push(self.editor.move_nodes(positions))
 
     def apply_layout(self, positions: dict[str, tuple[float, float]]) -> None:
         """Set many positions at once (auto-layout) as one undo step."""
         if positions:
-            self._push(Edit("Auto-layout", [self.editor.positions(positions)]))
+            self.push(Edit("Auto-layout", [self.editor.positions(positions)]))
 
     def rename_node(self, old: str, new: str) -> None:
         """Rename a node; every goto, edge (from/to/fan_in, list targets), position and breakpoint follows."""
         if old != new:
-            self._push(self.editor.rename_node(old, new))
+            self.push(self.editor.rename_node(old, new))
 
     def set_node_code(self, name: str, code: str) -> None:
         """Replace a node's code; consecutive typing in the same node merges into one undo step."""
-        self._push(self.editor.set_node_code(name, code))
+        self.push(self.editor.set_node_code(name, code))
 
     def set_node_kind(self, name: str, kind: str) -> None:
         """Switch a node to Lua, Python, No-op or Action as one undo step (see ``WorkflowEditor``)."""
-        self._push(self.editor.set_node_kind(name, kind))
+        self.push(self.editor.set_node_kind(name, kind))
 
     def set_node_fields(self, name: str, **fields: Any) -> None:
         """Replace node fields (kind, code_form, uses, with_args, output, fan_in, interrupt, extra, goto)."""
-        self._push(self.editor.set_node_fields(name, **fields))
+        self.push(self.editor.set_node_fields(name, **fields))
 
     def set_goto(self, name: str, goto: str | list[GotoRule] | None) -> None:
         edit = self.editor.set_node_fields(name, goto=goto)
         edit.text = f"Edit routes of {name}"
-        self._push(edit)
+        self.push(edit)
 
     def set_breakpoint(self, name: str, when: str, enabled: bool) -> None:
         """Pause a run before/after a node (written to config.interrupt_before/after)."""
-        self._push(self.editor.set_breakpoint(name, when, enabled))
+        self.push(self.editor.set_breakpoint(name, when, enabled))
 
     # -- pinned outputs ------------------------------------------------------------------------------------
     def pinned(self, name: str) -> bool:
@@ -240,20 +242,20 @@ class EditableWorkflow(QObject):
 
     def set_pin(self, name: str, output: Any) -> None:
         """Pin the node's output (the update runs use instead of running it); ``output`` is JSON-like."""
-        self._push(self.editor.set_pin(name, output))
+        self.push(self.editor.set_pin(name, output))
 
     def clear_pin(self, name: str) -> None:
-        self._push(self.editor.clear_pin(name))
+        self.push(self.editor.clear_pin(name))
 
     # -- edges ---------------------------------------------------------------------------------------------
     def add_edge(self, edge: Edge) -> int:
-        self._push(self.editor.edges(f"Connect {edge.source}", [*self.workflow.edges, copy.deepcopy(edge)]))
+        self.push(self.editor.edges(f"Connect {edge.source}", [*self.workflow.edges, copy.deepcopy(edge)]))
         return len(self.workflow.edges) - 1
 
     def remove_edges(self, indexes: Iterable[int]) -> None:
         drop = set(indexes)
         if drop:
-            self._push(self.editor.edges("Delete routes", [e for i, e in enumerate(self.workflow.edges)
+            self.push(self.editor.edges("Delete routes", [e for i, e in enumerate(self.workflow.edges)
                                                            if i not in drop]))
 
     def set_edge(self, index: int, edge: Edge) -> None:
@@ -262,49 +264,49 @@ class EditableWorkflow(QObject):
             new = copy.deepcopy(edge)
             new.line, new.col = edges[index].line, edges[index].col
             edges[index] = new
-            self._push(self.editor.edges("Edit route", edges))
+            self.push(self.editor.edges("Edit route", edges))
 
     # -- routes, addressed by id ---------------------------------------------------------------------------
     def connect(self, source: str, target: str) -> str | None:
         """A new route source -> target (a goto rule if the source uses goto, else a plain legacy edge); its id."""
-        if not self._push(self.editor.connect(source, target)):
+        if not self.push(self.editor.connect(source, target)):
             return None
         kind = RouteKind.RULE if isinstance(self.node(source).goto, list) else RouteKind.EDGE
         return [r.id for r in self._routes.values() if (r.kind, r.source, r.target) == (kind, source, target)][-1]
 
     def remove_routes(self, route_ids: Iterable[str]) -> None:
         """Delete routes (implicit next-in-list routes are not stored and cannot be deleted)."""
-        self._push(self.editor.remove_routes([self._routes[i] for i in route_ids if i in self._routes]))
+        self.push(self.editor.remove_routes([self._routes[i] for i in route_ids if i in self._routes]))
 
     def reconnect_route(self, route_id: str, end: str, node_name: str) -> None:
         """Move one end ("source" or "target") of a route to another node, as one undo step."""
-        self._push(self.editor.reconnect_route(self._existing(route_id), end, node_name))
+        self.push(self.editor.reconnect_route(self._existing(route_id), end, node_name))
 
     def insert_node_on_route(self, name: str, route_id: str) -> bool:
         """Route a -> b becomes a -> name -> b (one undo step)."""
         route = self.route(route_id)
-        return route is not None and self._push(self.editor.insert_node_on_route(name, route))
+        return route is not None and self.push(self.editor.insert_node_on_route(name, route))
 
     def set_route_condition(self, route_id: str, condition: str | None) -> None:
         """Make a route conditional (or unconditional with an empty condition)."""
-        self._push(self.editor.set_route_condition(self._existing(route_id), condition))
+        self.push(self.editor.set_route_condition(self._existing(route_id), condition))
 
     def set_route_parallel(self, route_id: str, fan_in: str) -> None:
         """Make a route a parallel fork branch joining at ``fan_in``."""
-        self._push(self.editor.set_route_parallel(self._existing(route_id), fan_in))
+        self.push(self.editor.set_route_parallel(self._existing(route_id), fan_in))
 
     def set_route_plain(self, route_id: str) -> None:
         """Make a route a plain unconditional route (no condition, not parallel)."""
-        self._push(self.editor.set_route_plain(self._existing(route_id)))
+        self.push(self.editor.set_route_plain(self._existing(route_id)))
 
     # -- workflow fields and fragments ---------------------------------------------------------------------
     def set_workflow_fields(self, **fields: Any) -> None:
         """Replace top-level fields (name, description, variables, settings, state_schema, initial_state, ...)."""
-        self._push(self.editor.set_workflow_fields(**fields))
+        self.push(self.editor.set_workflow_fields(**fields))
 
     def paste_fragment(self, nodes: list[Node], edges: list[Edge], positions: dict[str, tuple[float, float]],
                        offset: tuple[float, float] = (0.0, 0.0)) -> list[str]:
         """Add copied nodes and their edges; clashing names get a free name and their routes follow."""
         edit, names = self.editor.paste_fragment(nodes, edges, positions, offset)
-        self._push(edit)
+        self.push(edit)
         return names

@@ -43,7 +43,8 @@ WINDOW_STATE_VERSION = dock_layout.WINDOW_STATE_VERSION
 MENUS = (
     ("&File", ("new", "open", "<recent>", None, "save", "save_as", None, "export", "export_png", "export_svg", None,
                "quit")),
-    ("&Edit", ("undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete", None, "select_all", "find")),
+    ("&Edit", ("undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete", None, "group", "note", None,
+               "select_all", "find")),
     ("&View", ("zoom_in", "zoom_out", "fit", None, "layout", None, "grid", "snap", "minimap", None, "<themes>", None,
                "<panels>")),
     ("&Run", ("run", "stop", "pause", "step", "continue", None, "breakpoint_before", "breakpoint_after", None,

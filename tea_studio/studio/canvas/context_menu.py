@@ -54,6 +54,8 @@ class CanvasContextMenu:
             self._node_menu(menu, target)
         elif isinstance(target, EdgeItem):
             self._route_menu(menu, target)
+        elif (annotation := self.view.annotations.item_at(viewport_pos)) is not None:
+            self._annotation_menu(menu, annotation)
         else:
             self._canvas_menu(menu, self.view.mapToScene(viewport_pos))
         return menu
@@ -87,7 +89,7 @@ class CanvasContextMenu:
         name = item.name
         view, document, actions = self.view, self.document, self.actions
         self._add(menu, "Rename…", "renameNode", lambda: view.rename_requested.emit(name), enabled=bool(name))
-        actions.fill(menu, ["duplicate", "delete", None])
+        actions.fill(menu, ["duplicate", "delete", "group", None])
         for when, on in zip(("before", "after"), document.breakpoints(name), strict=True):
             action = actions[f"breakpoint_{when}"]
             action.setChecked(on)  # shows the clicked node's state; triggering toggles the selection's
@@ -124,6 +126,25 @@ class CanvasContextMenu:
         self._add(menu, "Edit Condition…", "editCondition", lambda: view.condition_edit_requested.emit(ref),
                   enabled=route.kind is not RouteKind.ENTRY)
 
+    # -- on a note or a group frame ------------------------------------------------------------------------
+    def _annotation_menu(self, menu: QMenu, item) -> None:
+        layer = self.view.annotations
+        if not item.isSelected():
+            layer.select([item])
+        is_note = hasattr(item, "note")
+        key = item.note.id if is_note else item.group.id
+        setter = layer.set_note if is_note else layer.set_group
+        self._add(menu, "Edit Text…" if is_note else "Rename Group…", "editAnnotation", lambda: layer.edit(item))
+        colours = menu.addMenu("Colour")
+        colours.setObjectName("annotationColour")
+        current = item.note.colour if is_note else item.group.colour
+        for colour in layer.colours_for(item):
+            self._add(colours, colour.capitalize(), f"colour:{colour}",
+                      lambda _checked, c=colour: setter(key, colour=c), checked=colour == current)
+        menu.addSeparator()
+        self._add(menu, "Delete Note" if is_note else "Ungroup (Keep Nodes)", "deleteAnnotation",
+                  layer.delete_selected)
+
     def _fan_in_candidates(self, source: str, target: str) -> list[str]:
         """Nodes a parallel branch could join at: fan-in nodes first, then the others (not the route's ends)."""
         nodes = [n for n in self.document.workflow.nodes if n.name and n.name not in (source, target)]
@@ -138,5 +159,6 @@ class CanvasContextMenu:
             self._add(menu, f"Add {kind_label(kind)} Node", f"add:{kind}", lambda k=kind: view.add_node_at(k, scene_pos))
         menu.addSeparator()
         self._add(menu, "Paste Here", "paste", lambda: scene.paste(scene_pos))
+        self._add(menu, "Add Note Here", "addNote", lambda: view.annotations.add_note(scene_pos))
         menu.addSeparator()
         self.actions.fill(menu, ["fit", "layout"])
