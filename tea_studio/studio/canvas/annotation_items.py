@@ -13,9 +13,15 @@ import dataclasses
 
 from PySide6.QtCore import QEvent, QLineF, QObject, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QKeySequence, QMouseEvent, QPainter, QPen, QTextOption
-from PySide6.QtWidgets import QGraphicsItem, QLineEdit, QPlainTextEdit, QStyleOptionGraphicsItem, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QGraphicsItem,
+    QLineEdit,
+    QPlainTextEdit,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
 
-from tea_studio.studio.canvas.interactions import DRAG_THRESHOLD, CanvasView, Interaction
 from tea_studio.workflow.annotations import (
     GROUP_COLOURS,
     NOTE_COLOURS,
@@ -102,7 +108,7 @@ class NoteItem(QGraphicsItem):
         painter.drawText(text_rect, self.note.text or "Double-click to write", wrap)
         painter.restore()
 
-    def start_interaction(self, view: CanvasView, event: QMouseEvent) -> Interaction:
+    def start_interaction(self, view, event: QMouseEvent) -> MoveAnnotationsInteraction:
         return MoveAnnotationsInteraction(view, self, event)
 
 
@@ -180,15 +186,22 @@ class GroupItem(QGraphicsItem):
                                                        title.width() - 20)
         painter.drawText(title.adjusted(10, 0, -10, 0), Qt.AlignmentFlag.AlignVCenter, text)
 
-    def start_interaction(self, view: CanvasView, event: QMouseEvent) -> Interaction:
+    def start_interaction(self, view, event: QMouseEvent) -> MoveAnnotationsInteraction:
         return MoveAnnotationsInteraction(view, self, event)
 
 
-class MoveAnnotationsInteraction(Interaction):
-    """Press on a note or a frame's title: select it; drag to move it (a frame takes its nodes and notes along)."""
+class MoveAnnotationsInteraction:
+    """Press on a note or a frame's title: select it; drag to move it (a frame takes its nodes and notes along).
 
-    def __init__(self, view: CanvasView, grabbed: NoteItem | GroupItem, event: QMouseEvent) -> None:
-        super().__init__(view)
+    A canvas interaction (press/move/release/cancel, see ``canvas/interactions.py``); when it ends, the interaction
+    that started it (the idle one) takes over again.
+    """
+
+    def __init__(self, view, grabbed: NoteItem | GroupItem, event: QMouseEvent) -> None:
+        self.view = view
+        self.idle = view.interaction
+        self.scene = view.workflow_scene
+        self.document = self.scene.document
         self.layer: AnnotationLayer = self.scene.annotations
         self.grabbed = grabbed
         self.press_pos = event.position()
@@ -213,7 +226,7 @@ class MoveAnnotationsInteraction(Interaction):
         self.moved = False
 
     def move(self, event: QMouseEvent) -> bool:
-        if not self.moved and QLineF(self.press_pos, event.position()).length() < DRAG_THRESHOLD:
+        if not self.moved and QLineF(self.press_pos, event.position()).length() < QApplication.startDragDistance():
             return True
         self.moved = True
         delta = self.view.mapToScene(event.position().toPoint()) - self.start
@@ -230,6 +243,15 @@ class MoveAnnotationsInteraction(Interaction):
             self.document.close_merging()
         self.finish()
         return True
+
+    def press(self, event: QMouseEvent) -> bool:
+        return True
+
+    def cancel(self) -> None:
+        self.finish()
+
+    def finish(self) -> None:
+        self.view.set_interaction(self.idle)
 
 
 class _InPlaceEditor(QObject):
@@ -277,7 +299,7 @@ class _InPlaceEditor(QObject):
 class AnnotationLayer(QObject):
     """The notes and frames of one view's scene, kept in step with the document."""
 
-    def __init__(self, view: CanvasView) -> None:
+    def __init__(self, view) -> None:
         super().__init__(view)
         self.view = view
         self.scene = view.workflow_scene
