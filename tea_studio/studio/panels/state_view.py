@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from tea_studio.engine.record import FanInInfo, FanInResult, RunDelta, RunModel, format_ms
+from tea_studio.studio.canvas.theme import current_theme
 
 ADDED, CHANGED, REMOVED, SAME = "added", "changed", "removed", "same"
 DIFF_COLOURS = {ADDED: QColor(76, 175, 80, 70), CHANGED: QColor(255, 179, 0, 80), REMOVED: QColor(229, 57, 53, 70)}
@@ -245,7 +246,7 @@ class FanInView(QTreeWidget):
                                preview(state) if result.ok else (result.error or "")])
         row.setData(0, Qt.ItemDataRole.UserRole, result)
         if not result.ok:
-            row.setForeground(1, QBrush(QColor("#e53935")))
+            row.setForeground(1, QBrush(current_theme().error))
             row.setToolTip(3, result.error or "")
         return row
 
