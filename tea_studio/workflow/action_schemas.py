@@ -282,6 +282,21 @@ def trusted_content(node: Any) -> Any:
     return {"action": call.name, "params": call.params}
 
 
+ACTION_KIND = "action:"  # a creatable node kind per registered action: "action:llm.call"
+
+
+def creatable_kinds() -> dict[str, Any]:
+    """The kinds the studio offers (palette, quick add): the model's creatable kinds, then one per registered
+    action (built-in or plugin), e.g. ``action:llm.call`` labelled ``llm.call``."""
+    from tea_studio.workflow.model import CREATABLE_KINDS, KINDS, KindInfo
+
+    kinds: dict[str, Any] = {kind: KINDS[kind] for kind in CREATABLE_KINDS}
+    for name in action_names():
+        kinds[ACTION_KIND + name] = KindInfo(name, "node-action", f"{action_schema(name).description} (action {name})",
+                                             creatable=True)
+    return kinds
+
+
 _STARTER_VALUES: dict[str, Any] = {"string": "", "number": 0, "integer": 0, "boolean": False, "object": {},
                                    "array": [], "messages": [{"role": "user", "content": ""}], "any": ""}
 

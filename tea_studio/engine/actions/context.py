@@ -53,10 +53,10 @@ class ActionContext:
     def token(self, text: str) -> None:
         """Report a piece of model output as it arrives."""
         if text and not self.stopped():
-            self.emit(LlmToken(time.monotonic(), self.node, self.branch, text))
+            self.emit(LlmToken(t=time.monotonic(), node=self.node, branch=self.branch, text=text))
 
     def log(self, text: str, level: str = "info") -> None:
-        self.emit(LogLine(time.monotonic(), self.node, self.branch, text, level))
+        self.emit(LogLine(t=time.monotonic(), node=self.node, branch=self.branch, text=text, level=level))
 
     def call_cancellable(self, work: Callable[[], Any], cancel: Callable[[], None]) -> Any:
         """Run ``work`` in a helper thread and return its result (or raise its exception). When the run is stopped

@@ -12,23 +12,8 @@ from PySide6.QtGui import QDrag
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem
 
 from tea_studio.studio.canvas.view import NODE_KIND_MIME
-from tea_studio.studio.document import ACTION_KIND
 from tea_studio.studio.resources import icon
-from tea_studio.workflow.action_schemas import action_names, action_schema
-from tea_studio.workflow.model import ACTION, LUA, NOOP, PYTHON
-
-FAN_IN = "fan_in"
-
-# (palette kind, label, icon name, tooltip)
-PALETTE_KINDS = (
-    (LUA, "Lua", "node-lua", "A Lua 5.4 node: the code gets `state` and returns a table merged into it"),
-    (PYTHON, "Python", "node-python", "An inline Python node (trusted code)"),
-    (FAN_IN, "Fan-in", "node-fan-in", "A Lua node with fan_in: true that collects state.parallel_results"),
-    (NOOP, "No-op", "node-noop", "A node that does nothing (a junction or a placeholder)"),
-    (ACTION, "Action", "node-action", "A TEA action (uses: + with:) to fill in"),
-) + tuple((ACTION_KIND + name, name, "node-action", f"{action_schema(name).description} (action {name})")
-          for name in action_names())  # one entry per registered action, built-in or plugin
-PALETTE_KIND_NAMES = tuple(kind for kind, *_ in PALETTE_KINDS)
+from tea_studio.workflow.action_schemas import creatable_kinds
 
 
 class NodePalette(QListWidget):
@@ -44,10 +29,10 @@ class NodePalette(QListWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setIconSize(QSize(22, 22))
         self.setSpacing(2)
-        for kind, label, icon_name, tip in PALETTE_KINDS:
-            item = QListWidgetItem(icon(icon_name), label)
+        for kind, info in creatable_kinds().items():  # the model's kinds, then one per registered action
+            item = QListWidgetItem(icon(info.icon), info.label)
             item.setData(Qt.ItemDataRole.UserRole, kind)
-            item.setToolTip(f"{tip}\nDrag onto the canvas, or double-click to add at the centre.")
+            item.setToolTip(f"{info.description}\nDrag onto the canvas, or double-click to add at the centre.")
             self.addItem(item)
         self.itemActivated.connect(lambda item: self.node_requested.emit(self.kind_of(item)))
 
