@@ -60,7 +60,7 @@ def test_caps_are_an_engine_option():
     began = time.monotonic()
     with pytest.raises(RunError, match=r"execution timeout \(0.3 s\)"):
         WorkflowRun(workflow, caps=EngineCaps(max_timeout_s=0.3)).run()
-    assert time.monotonic() - began < 0.6 + 0.3
+    assert time.monotonic() - began < 2 * 0.3 + 0.5  # twice the limit, plus building the run
 
 
 HOSTILE_BRANCHES = {
