@@ -311,6 +311,8 @@ class Result:
     seconds: float = 0.0
     nodes_started: int = 0
     nodes_total: int = 0
+    unread_keys: list[str] = dataclasses.field(default_factory=list)
+    declares: list[str] = dataclasses.field(default_factory=list)
 
 
 _LOCATED = re.compile(r"^\S+:\d+:\d+: |node '[^']+'|\bnode [\w.-]+\b")
@@ -416,6 +418,52 @@ def _unreached(path: Path, finished: set[Any], started: set[Any]) -> list[str]:
     return reasons
 
 
+_READ_EVERYWHERE = frozenset({"description", "language", "type"})
+
+
+def declared_capabilities(path: Path) -> list[str]:
+    """What the file asks for anywhere (node and step level): actions by name, non-Lua/Python languages, node
+    types -- to rank a capability by every file that needs it, not only by the files it stops first."""
+    try:
+        docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if isinstance(d, dict)]
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return []
+    found: set[str] = set()
+
+    def visit(value: Any) -> None:
+        if isinstance(value, dict):
+            for key in ("uses", "action"):
+                if isinstance(value.get(key), str) and "." in value[key] or value.get(key) in ("template", "return"):
+                    found.add(f"action {value[key]}")
+            if value.get("language") not in (None, "lua", "python"):
+                found.add(f"language {value['language']}")
+            if value.get("type") in ("while_loop", "dynamic_parallel"):
+                found.add(f"node type {value['type']}")
+            for item in value.values():
+                visit(item)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item)
+
+    for doc in docs[:1]:
+        visit(doc.get("nodes"))
+    return sorted(found)
+
+
+def unread_node_keys(path: Path) -> list[str]:
+    """Node keys of the file that TEA Studio's model keeps but nothing reads (e.g. `next:`, `params:`, `streams:`):
+    behaviour the file asks for that a run would not show."""
+    try:
+        from tea_studio.workflow.constructs import CONSTRUCT_KEYS
+        from tea_studio.workflow.yaml_io import load_workflow
+
+        workflow = load_workflow(str(path))
+    except Exception:  # noqa: BLE001 - a file that does not load is reported by the run itself
+        return []
+    keys = {key for node in workflow.nodes for key in node.extra}
+    return sorted(keys - _READ_EVERYWHERE - set(CONSTRUCT_KEYS))
+
+
 def classify(path: Path, rc: int | None, stdout: str, stderr: str, timeout: float) -> tuple[str, str, str]:
     """(category, message, node) for one finished (or timed out) run."""
     events = []
@@ -482,7 +530,7 @@ def run_one(cli: list[str], root: Path, rel: str, env: dict[str, str], timeout: 
         total = 0
     capability = capability_of(message) if category in (LOCATED, BAD, SILENT_SKIP) and message else ""
     return Result(rel, category, " ".join(message.split())[:400], capability, node, source, round(seconds, 2),
-                  len(started), total)
+                  len(started), total, unread_node_keys(path), declared_capabilities(path))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -519,6 +567,10 @@ def markdown(results: list[Result], skipped: list[tuple[str, str]], folder: str,
            "## Missing capabilities, by files affected", ""]
     missing = [x for x in ranking if is_missing_capability(x[0])]
     out += [f"{i}. **{cap}** — {n} file(s)" for i, (cap, n, _fs) in enumerate(missing, 1)] or ["(none)"]
+    declared = Counter(cap for r in results if r.category != RAN for cap in r.declares)
+    if declared:
+        out += ["", "## Everything the files that did not run ask for (files using it anywhere, not only first)", ""]
+        out += [f"- {cap} — {n}" for cap, n in declared.most_common(40)]
     out += ["", "## Summary", ""] + summary_lines(results, skipped)
     other = [x for x in ranking if not is_missing_capability(x[0])]
     if other:
@@ -528,6 +580,11 @@ def markdown(results: list[Result], skipped: list[tuple[str, str]], folder: str,
         if r.category != RAN:
             message = r.message.replace("|", "\\|") or "-"
             out.append(f"| {r.file} | {r.category} | {message} |")
+    unread = Counter(key for r in results for key in r.unread_keys)
+    if unread:
+        out += ["", "## Node keys TEA Studio keeps but does not act on (files using them)", ""]
+        out += [f"- `{key}:` — {n} file(s): " + ", ".join(r.file for r in results if key in r.unread_keys)[:300]
+                for key, n in unread.most_common()]
     if skipped:
         out += ["", "## Not workflows (not run)", ""] + [f"- {f}: {why}" for f, why in skipped]
     return "\n".join(out) + "\n"

@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from tea_studio import __version__
+from tea_studio.workflow.model import STRATEGIES
 
 COMMANDS = ("run", "validate", "export", "layout", "open")
 
@@ -27,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="initial state: a JSON object, or @state.json / @state.yaml")
     run.add_argument("-o", "--output", default=None, help="also write the final state to this JSON file")
     run.add_argument("--stream", action="store_true", help="print every run event as one JSON object per line")
-    run.add_argument("--strategy", choices=["thread", "process", "dask"], default=None,
+    run.add_argument("--strategy", choices=STRATEGIES, default=None,
                      help="executor for parallel branches (default: settings.parallel.strategy or thread)")
     run.add_argument("--auto-continue", action="store_true",
                      help="continue at breakpoints without asking (implied when stdin is not a terminal)")

@@ -145,3 +145,19 @@ def test_a_steps_node_whose_steps_never_ran_is_a_silent_skip(tw, tmp_path):
     category, message, _node = tw.classify(path, 0, "\n".join(json.dumps(e) for e in events), "", 10)
 
     assert (category, tw.capability_of(message)) == (tw.SILENT_SKIP, "`steps:` not run")
+
+
+def test_node_keys_the_studio_does_not_act_on_are_listed(tw, tmp_path):
+    path = write(tmp_path, "next.yaml", "name: n\nnodes:\n  - name: a\n    description: first\n    run: 'return {}'\n"
+                                        "    next: b\n  - name: b\n    run: 'return {}'\n")
+
+    assert tw.unread_node_keys(path) == ["next"]
+
+
+def test_every_capability_a_file_asks_for_is_listed(tw, tmp_path):
+    path = write(tmp_path, "many.yaml", "name: m\nnodes:\n  - name: a\n    uses: llm.call\n  - name: b\n"
+                                        "    language: prolog\n    run: 'x.'\n  - name: c\n    type: dynamic_parallel\n"
+                                        "    items: '{{ state.xs }}'\n    action:\n      uses: http.get\n")
+
+    assert tw.declared_capabilities(path) == ["action http.get", "action llm.call", "language prolog",
+                                              "node type dynamic_parallel"]

@@ -174,7 +174,8 @@ class BranchWatch:
         for branch, current in sorted(self.current.items(), key=lambda item: -len(item[0])):
             started = self.running.get(branch, (current, now))[1]
             error = message if branch == failed_branch else f"ended with the branch worker ({message})"
-            sink.emit(NodeFinished(now, current, branch, (now - started) * 1000.0, False, None, None, error))
+            sink.emit(NodeFinished(t=now, node=current, branch=branch, timing_ms=(now - started) * 1000.0, ok=False,
+                                   error=error))
         timing = (time.perf_counter() - self.began) * 1000.0
         if stopped:
             outcome = stopped_outcome(self.index, self.name, node, timing)
@@ -182,9 +183,9 @@ class BranchWatch:
             outcome = failed_outcome(self.index, self.name, message, node=node, failed_branch=failed_branch,
                                      timing_ms=timing)
         for branch, began in sorted(self.open.items(), key=lambda item: -len(item[0])):
-            sink.emit(BranchFinished(now, branch, began.fork, began.fan_in, began.index, False,
-                                     (now - began.t) * 1000.0 + began.vm_ready_us / 1000.0, None,
-                                     outcome.detail, self.current.get(branch)))
+            sink.emit(BranchFinished(t=now, branch=branch, fork=began.fork, fan_in=began.fan_in, index=began.index,
+                                     ok=False, timing_ms=(now - began.t) * 1000.0 + began.vm_ready_us / 1000.0,
+                                     error=outcome.detail, node=self.current.get(branch)))
         self.running.clear()
         self.current.clear()
         self.open.clear()

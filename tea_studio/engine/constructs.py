@@ -78,10 +78,11 @@ def _run_inner(flow: _Flow, outer: Step, state: dict[str, Any], iteration: int =
     labels = [node.name for node in outer.construct.inner]
     what = "body node" if outer.kind == WHILE_LOOP else "step"
     for index, inner in enumerate(outer.inner):
-        if flow.control._stopped:
+        if flow.control.stopped:
             raise RunStopped(outer.name, flow.branch)
         label = labels[index]
-        sink.emit(StepStarted(time.monotonic(), outer.name, flow.branch, label, index, iteration))
+        sink.emit(StepStarted(t=time.monotonic(), node=outer.name, branch=flow.branch, step=label, index=index,
+                              iteration=iteration))
         began = time.perf_counter()
         try:
             result = flow._execute(inner, state)
@@ -89,8 +90,9 @@ def _run_inner(flow: _Flow, outer: Step, state: dict[str, Any], iteration: int =
             raise
         except RunError as exc:
             elapsed = (time.perf_counter() - began) * 1000.0
-            sink.emit(StepFinished(time.monotonic(), outer.name, flow.branch, label, index, iteration, elapsed,
-                                   False, None, exc.message, exc.line))
+            sink.emit(StepFinished(t=time.monotonic(), node=outer.name, branch=flow.branch, step=label, index=index,
+                                   iteration=iteration, timing_ms=elapsed, ok=False, error=exc.message,
+                                   line=exc.line))
             at = f" at iteration {iteration}" if iteration else ""
             line = f" line {exc.line}" if exc.line else ""
             raise RunError(f"{what} '{label}'{at}{line}: {exc.message}", outer.name, flow.branch) from None
@@ -98,8 +100,9 @@ def _run_inner(flow: _Flow, outer: Step, state: dict[str, Any], iteration: int =
         if result:
             state = {**state, **result}
             update.update(result)
-        sink.emit(StepFinished(time.monotonic(), outer.name, flow.branch, label, index, iteration, elapsed, True,
-                               dict(result) if result else None))
+        sink.emit(StepFinished(t=time.monotonic(), node=outer.name, branch=flow.branch, step=label, index=index,
+                               iteration=iteration, timing_ms=elapsed, ok=True,
+                               update=dict(result) if result else None))
     return update
 
 
@@ -123,17 +126,18 @@ def _while_loop(flow: _Flow, step: Step, state: dict[str, Any]) -> dict[str, Any
     construct = step.construct
     limit = construct.max_iterations
     sink = flow.sink
-    sink.emit(LoopStarted(time.monotonic(), step.name, flow.branch, limit))
+    sink.emit(LoopStarted(t=time.monotonic(), node=step.name, branch=flow.branch, max_iterations=limit))
     update: dict[str, Any] = {}
     iteration = 0
     while iteration < limit:
-        if flow.control._stopped:
+        if flow.control.stopped:
             raise RunStopped(step.name, flow.branch)
         try:
             holds = edge_condition_holds(construct.condition, None, state, flow.plan.variables)
         except ExpressionError as exc:
             raise _error(flow, step, f"condition '{construct.condition}' failed: {exc}") from None
-        sink.emit(LoopIteration(time.monotonic(), step.name, flow.branch, iteration + 1, holds))
+        sink.emit(LoopIteration(t=time.monotonic(), node=step.name, branch=flow.branch, iteration=iteration + 1,
+                                  condition_result=holds))
         if not holds:
             break
         iteration += 1
@@ -142,10 +146,11 @@ def _while_loop(flow: _Flow, step: Step, state: dict[str, Any]) -> dict[str, Any
             state = {**state, **changes}
             update.update(changes)
     reason = "max_iterations_reached" if iteration >= limit else "condition_false"
-    sink.emit(LoopFinished(time.monotonic(), step.name, flow.branch, iteration, reason))
+    sink.emit(LoopFinished(t=time.monotonic(), node=step.name, branch=flow.branch, iterations_completed=iteration,
+                           exit_reason=reason))
     if reason == "max_iterations_reached":
-        sink.emit(RunWarning(time.monotonic(), f"while_loop '{step.name}' stopped after max_iterations ({limit}) "
-                             "with its condition still true", step.name, flow.branch))
+        sink.emit(RunWarning(t=time.monotonic(), message=f"while_loop '{step.name}' stopped after max_iterations "
+                             f"({limit}) with its condition still true", node=step.name, branch=flow.branch))
     return update or None
 
 
@@ -170,8 +175,8 @@ def _dynamic_parallel(flow: _Flow, step: Step, state: dict[str, Any]) -> dict[st
     construct = step.construct
     items = _items(flow, step, state)
     sink = flow.sink
-    sink.emit(DynamicParallelStarted(time.monotonic(), step.name, flow.branch, len(items),
-                                     construct.max_concurrency))
+    sink.emit(DynamicParallelStarted(t=time.monotonic(), node=step.name, branch=flow.branch, item_count=len(items),
+                                     max_concurrency=construct.max_concurrency))
     outcomes: list[BranchOutcome] = []
     if items:
         fork = Fork(step.name, tuple(f"{step.name}[{i}]" for i in range(len(items))), step.name, None,
@@ -184,13 +189,14 @@ def _dynamic_parallel(flow: _Flow, step: Step, state: dict[str, Any]) -> dict[st
                for i, outcome in enumerate(outcomes)]
     failed = [r for r in results if not r["success"]]
     cancelled = sum(1 for outcome in outcomes if outcome.cancelled)
-    sink.emit(DynamicParallelFinished(time.monotonic(), step.name, flow.branch, len(results),
-                                      len(results) - len(failed), len(failed), cancelled))
-    sink.emit(FanInReady(time.monotonic(), step.name, flow.branch, len(results) - len(failed), len(failed)))
+    sink.emit(DynamicParallelFinished(t=time.monotonic(), node=step.name, branch=flow.branch, total=len(results),
+                                      successful=len(results) - len(failed), failed=len(failed), cancelled=cancelled))
+    sink.emit(FanInReady(t=time.monotonic(), node=step.name, branch=flow.branch, results=len(results) - len(failed),
+                         errors=len(failed)))
     if failed:
-        sink.emit(RunWarning(time.monotonic(), f"dynamic_parallel '{step.name}': {len(failed)} of {len(results)} "
-                             f"items failed (first: {failed[0]['branch']}: {failed[0]['error']})", step.name,
-                             flow.branch))
+        sink.emit(RunWarning(t=time.monotonic(), message=f"dynamic_parallel '{step.name}': {len(failed)} of "
+                             f"{len(results)} items failed (first: {failed[0]['branch']}: {failed[0]['error']})",
+                             node=step.name, branch=flow.branch))
     return {"parallel_results": results, construct.output: results}
 
 

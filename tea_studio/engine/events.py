@@ -1,6 +1,7 @@
 """Run events: small frozen dataclasses with monotonic timestamps, and the sink protocol.
 
-``t`` is ``time.monotonic()`` when the event happened. ``branch`` is the branch path ("" for the main flow; a
+Events are built with keyword arguments only (``NodeStarted(t=..., node=...)``), so adding a field never shifts
+another. ``t`` is ``time.monotonic()`` when the event happened. ``branch`` is the branch path ("" for the main flow; a
 branch is named after its start node, nested branches as ``outer/inner``). Every event serialises to one JSON
 object with :func:`event_to_dict` (the ``--stream`` / NDJSON format: ``type`` plus the fields, ``t`` relative to
 the run start).
@@ -14,19 +15,19 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunEvent:
     t: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunStarted(RunEvent):
     run_id: str
     workflow: str
     inputs: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NodeStarted(RunEvent):
     node: str
     branch: str = ""
@@ -34,7 +35,7 @@ class NodeStarted(RunEvent):
     pinned: bool = False  # the run uses the node's pinned output instead of running it
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class NodeFinished(RunEvent):
     node: str
     branch: str = ""
@@ -47,7 +48,7 @@ class NodeFinished(RunEvent):
     pinned: bool = False  # ``update`` is the node's pinned output: the node did not run
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LoopStarted(RunEvent):
     """A while_loop node begins (TEA's LoopStart)."""
 
@@ -56,7 +57,7 @@ class LoopStarted(RunEvent):
     max_iterations: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LoopIteration(RunEvent):
     """The loop's condition was evaluated before iteration ``iteration`` (1-based; TEA's LoopIteration)."""
 
@@ -66,7 +67,7 @@ class LoopIteration(RunEvent):
     condition_result: bool = True
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LoopFinished(RunEvent):
     """TEA's LoopEnd: ``exit_reason`` is "condition_false" or "max_iterations_reached"."""
 
@@ -76,7 +77,7 @@ class LoopFinished(RunEvent):
     exit_reason: str = "condition_false"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StepStarted(RunEvent):
     """An inner node of a composite node starts: a loop body node, a node-level step, a dynamic_parallel item's
     step. ``index`` is its position in the list; ``iteration`` the loop iteration (0 outside loops)."""
@@ -88,7 +89,7 @@ class StepStarted(RunEvent):
     iteration: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StepFinished(RunEvent):
     node: str
     branch: str = ""
@@ -102,7 +103,7 @@ class StepFinished(RunEvent):
     line: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DynamicParallelStarted(RunEvent):
     """A dynamic_parallel node fans out over ``item_count`` items (each item a branch named ``node[i]``)."""
 
@@ -112,7 +113,7 @@ class DynamicParallelStarted(RunEvent):
     max_concurrency: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DynamicParallelFinished(RunEvent):
     node: str
     branch: str = ""
@@ -122,7 +123,7 @@ class DynamicParallelFinished(RunEvent):
     cancelled: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LogLine(RunEvent):
     node: str
     branch: str = ""
@@ -130,7 +131,7 @@ class LogLine(RunEvent):
     level: str = "info"  # info | warning | error
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BranchStarted(RunEvent):
     branch: str
     fork: str  # the fork node
@@ -140,7 +141,7 @@ class BranchStarted(RunEvent):
     where: str = ""  # where it runs: "thread tea-branch_0", "process 4242", "dask tcp://127.0.0.1:40123 (process 77)"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BranchFinished(RunEvent):
     branch: str
     fork: str
@@ -154,7 +155,7 @@ class BranchFinished(RunEvent):
     vm_memory_kb: float | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FanInReady(RunEvent):
     node: str
     branch: str = ""
@@ -162,7 +163,7 @@ class FanInReady(RunEvent):
     errors: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Paused(RunEvent):
     node: str
     branch: str = ""
@@ -170,26 +171,26 @@ class Paused(RunEvent):
     state: dict[str, Any] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Resumed(RunEvent):
     node: str
     branch: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunWarning(RunEvent):
     message: str
     node: str | None = None
     branch: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunFinished(RunEvent):
     state: dict[str, Any]
     timing_ms: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RunFailed(RunEvent):
     error: str
     node: str | None = None

@@ -25,7 +25,8 @@ from tea_studio.engine.branching import (
     failed_outcome,
 )
 from tea_studio.engine.lua_vm import hold_pool, release_pool
-from tea_studio.engine.plan import STRATEGIES, Limits, default_workers
+from tea_studio.engine.plan import Limits, default_workers
+from tea_studio.workflow.model import STRATEGIES
 
 DASK_MISSING = ("the dask strategy needs the dask.distributed package, which is not installed; "
                 "install it with: pip install \"tea-studio[dask]\"")

@@ -432,12 +432,11 @@ def _chunk_name(node: str, number: int) -> str:
 class LuaVM:
     """One sandboxed Lua 5.4 runtime. Not thread-safe: one flow uses it from one thread at a time."""
 
-    __slots__ = ("runtime", "_compile", "_invoke", "_clear_hook", "_box", "_functions", "_chunks", "_table_from", "_lua_type",
-                 "deadline", "timeout", "memory_limit", "result_budget", "result_size",
-                 "stop_check", "on_print", "_reason", "created_at", "ready_us", "__weakref__")
+    __slots__ = ("runtime", "_compile", "_invoke", "_clear_hook", "_box", "_functions", "_chunks", "_table_from",
+                 "_lua_type", "deadline", "timeout", "memory_limit", "result_budget", "result_size",
+                 "stop_check", "on_print", "_reason", "__weakref__")
 
     def __init__(self) -> None:
-        start = time.perf_counter()
         self.runtime = lua54.LuaRuntime(
             register_eval=False, register_builtins=False, unpack_returned_tuples=True,
             attribute_filter=_refuse_attributes, max_memory=DEFAULT_MAX_MEMORY_MB << 20,
@@ -457,8 +456,6 @@ class LuaVM:
         self.stop_check: Callable[[], bool] | None = None
         self.on_print: Callable[[str], None] | None = None
         self._reason: str | None = None
-        self.created_at = time.monotonic()
-        self.ready_us = (time.perf_counter() - start) * 1e6
 
     # -- configuration ---------------------------------------------------------------------------------------
     def configure(self, timeout: float | None = None, max_memory_mb: float | None = None,

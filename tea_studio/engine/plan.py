@@ -17,7 +17,6 @@ from tea_studio.workflow.routes import RouteKind, entry_nodes, fork_edges, succe
 from tea_studio.workflow.validation import unsupported_code
 
 DEFAULT_MAX_ITERATIONS = 1000
-STRATEGIES = ("thread", "process", "dask")
 UNSUPPORTED = "unsupported"  # a Step kind: code TEA Studio cannot run (Step.code holds the reason)
 
 

@@ -50,9 +50,9 @@ class _PipeSink:
         except Exception as exc:  # noqa: BLE001 - e.g. a Python node put something unpicklable in its update
             from tea_studio.engine.events import RunWarning
 
-            warning = RunWarning(time.monotonic(), f"an event could not be sent from the branch process: "
-                                 f"{type(exc).__name__}: {exc}", getattr(event, "node", None),
-                                 getattr(event, "branch", ""))
+            warning = RunWarning(t=time.monotonic(), message=f"an event could not be sent from the branch process: "
+                                 f"{type(exc).__name__}: {exc}", node=getattr(event, "node", None),
+                                 branch=getattr(event, "branch", ""))
             data = pickle.dumps(("event", self._task, warning))
         with self._lock:
             self._conn.send_bytes(data)

@@ -44,9 +44,9 @@ from tea_studio.engine.expressions import (
     goto_condition_holds,
 )
 from tea_studio.engine.lua_vm import LuaNodeError, LuaVM, discard_vm, take_vm, warm_pool
-from tea_studio.engine.plan import STRATEGIES, UNSUPPORTED, Fork, Plan, PlanError, build_plan
+from tea_studio.engine.plan import UNSUPPORTED, Fork, Plan, PlanError, build_plan
 from tea_studio.engine.python_node import PythonNodeError, run_python_node
-from tea_studio.workflow.model import END, Workflow
+from tea_studio.workflow.model import END, STRATEGIES, Workflow
 
 __all__ = ["BranchOutcome", "RunControl", "RunError", "RunStopped", "WorkflowRun", "run_workflow", "STOPPED"]
 
@@ -100,9 +100,6 @@ class RunControl:
 
     @property
     def stopped(self) -> bool:
-        return self._stopped
-
-    def is_stopped(self) -> bool:
         return self._stopped
 
     def stop(self) -> None:
@@ -301,18 +298,15 @@ class _Flow:
 
     def new_vm(self) -> LuaVM:
         limits = self.plan.limits
-        stop = self.control.is_stopped
-        remote_stop = self.ctx.remote_stop
-        if remote_stop is not None:
-            control_stop = stop
+        control, remote_stop = self.control, self.ctx.remote_stop
 
-            def stop() -> bool:
-                return control_stop() or remote_stop()
+        def stop() -> bool:
+            return control.stopped or (remote_stop is not None and remote_stop())
 
         return take_vm().configure(limits.lua_timeout, limits.lua_max_memory_mb, stop, self._print)
 
     def _print(self, text: str) -> None:
-        self.sink.emit(LogLine(time.monotonic(), self.current, self.branch, text))
+        self.sink.emit(LogLine(t=time.monotonic(), node=self.current, branch=self.branch, text=text))
 
     # -- walking --------------------------------------------------------------------------------------------
     def walk(self, name: str, state: dict[str, Any], stop_at: frozenset[str]) -> dict[str, Any]:
@@ -331,7 +325,7 @@ class _Flow:
         while True:
             if name == END or name in stop_at:
                 return state
-            if control._stopped or (remote_stop is not None and remote_stop()):
+            if control.stopped or (remote_stop is not None and remote_stop()):
                 raise RunStopped(name, branch)
             if self.iterations >= limit:
                 raise RunError(f"max iterations ({limit}) exceeded at node {name}", name, branch, located=False)
@@ -340,13 +334,13 @@ class _Flow:
                 raise RunError(f"route to undefined node '{name}'", self.current or None, branch)
             self.iterations += 1
             count = self.counts[name] = self.counts.get(name, 0) + 1
-            if static_breaks or control.breakpoints or control._pause_requested:
+            if static_breaks or control.breakpoints or control.pause_requested:
                 self._maybe_pause(name, "before", state)
             self.current = name
             pin = plan.pins.get(name, _NO_PIN) if plan.pins else _NO_PIN
             pinned = pin is not _NO_PIN
             self.deadline = time.monotonic() + plan.limits.lua_timeout
-            sink.emit(NodeStarted(time.monotonic(), name, branch, count, pinned))
+            sink.emit(NodeStarted(t=time.monotonic(), node=name, branch=branch, iteration=count, pinned=pinned))
             started = time.perf_counter()
             try:
                 update = pinned_update(pin) if pinned else self._execute(step, state)
@@ -354,16 +348,16 @@ class _Flow:
                     self.hold(update, name)
             except RunError as exc:
                 elapsed = (time.perf_counter() - started) * 1000.0
-                sink.emit(NodeFinished(time.monotonic(), name, branch, elapsed, False, None, None,
-                                       exc.message, exc.line))
+                sink.emit(NodeFinished(t=time.monotonic(), node=name, branch=branch, timing_ms=elapsed, ok=False,
+                                       error=exc.message, line=exc.line))
                 raise
             elapsed = (time.perf_counter() - started) * 1000.0
             if update:
                 state = {**state, **update}
-            sink.emit(NodeFinished(time.monotonic(), name, branch, elapsed, True,
-                                   _snapshot(update) if copy_updates and update else update,
-                                   copy_state(state) if record else None, pinned=pinned))
-            if static_breaks or control.breakpoints or control._pause_requested:
+            sink.emit(NodeFinished(t=time.monotonic(), node=name, branch=branch, timing_ms=elapsed, ok=True,
+                                   update=_snapshot(update) if copy_updates and update else update,
+                                   state=copy_state(state) if record else None, pinned=pinned))
+            if static_breaks or control.breakpoints or control.pause_requested:
                 self._maybe_pause(name, "after", state)
             fork = forks.get(name)
             if fork is not None:
@@ -385,15 +379,15 @@ class _Flow:
         control = self.control
         point = (name, when)
         at_breakpoint = point in self.plan.breakpoints or point in control.breakpoints
-        requested = control._pause_requested and when == "before"
+        requested = control.pause_requested and when == "before"
         if not (at_breakpoint or requested):
             return
-        self.sink.emit(Paused(time.monotonic(), name, self.branch, when, copy_state(state)))
+        self.sink.emit(Paused(t=time.monotonic(), node=name, branch=self.branch, when=when, state=copy_state(state)))
         if requested or not control.auto_continue:
             control.wait_to_continue()
-        if control._stopped:
+        if control.stopped:
             raise RunStopped(name, self.branch)
-        self.sink.emit(Resumed(time.monotonic(), name, self.branch))
+        self.sink.emit(Resumed(t=time.monotonic(), node=name, branch=self.branch))
 
     def _execute(self, step: Any, state: dict[str, Any]) -> dict[str, Any] | None:
         kind = step.kind
@@ -430,9 +424,9 @@ class _Flow:
 
             def warn(exc: ExpressionError, target: str = route.target) -> None:
                 self.sink.emit(RunWarning(
-                    time.monotonic(),
-                    f"condition '{exc.expression}' on the route from '{name}' to '{target}' failed "
-                    f"({exc}); counted as false", name, self.branch))
+                    t=time.monotonic(),
+                    message=f"condition '{exc.expression}' on the route from '{name}' to '{target}' failed "
+                    f"({exc}); counted as false", node=name, branch=self.branch))
 
             try:
                 if route.rule == "goto":
@@ -475,7 +469,7 @@ class _Flow:
                               ctx.record_states, bool(self.branch), run_here,
                               lambda: self.check_picklable(fork, state), run_branch_remote)
         outcomes = strategy.run_fork(request)
-        if self.control._stopped:
+        if self.control.stopped:
             raise RunStopped(fork.node, self.branch)
         return outcomes
 
@@ -505,7 +499,8 @@ class _Flow:
                  "error": o.error if o.failed_branch == o.branch else o.detail, "timing_ms": o.timing_ms}
                 for o in failures]
         if fork.fan_in:
-            self.sink.emit(FanInReady(time.monotonic(), fork.fan_in, self.branch, len(results), len(failures)))
+            self.sink.emit(FanInReady(t=time.monotonic(), node=fork.fan_in, branch=self.branch, results=len(results),
+                                       errors=len(failures)))
         return joined
 
 
@@ -532,7 +527,8 @@ def _run_branch(ctx: _RunContext, name: str, start: str, index: int, fork: Fork,
     where = f"thread {threading.current_thread().name}"
     if ctx.where:
         where = ctx.where if ctx.remote_stop is not None and ctx.entry_branch == name else f"{ctx.where}, {where}"
-    sink.emit(BranchStarted(time.monotonic(), name, fork.node, fork.fan_in, index, vm_ready_us, where))
+    sink.emit(BranchStarted(t=time.monotonic(), branch=name, fork=fork.node, fan_in=fork.fan_in, index=index,
+                            vm_ready_us=vm_ready_us, where=where))
     try:
         flow.hold(state, None)
         if fork.items is not None:
@@ -544,8 +540,8 @@ def _run_branch(ctx: _RunContext, name: str, start: str, index: int, fork: Fork,
     except RunError as exc:
         timing = (time.perf_counter() - began) * 1000.0
         memory = flow.end_vm()
-        sink.emit(BranchFinished(time.monotonic(), name, fork.node, fork.fan_in, index, False, timing, None,
-                                 exc.detail, exc.node, memory))
+        sink.emit(BranchFinished(t=time.monotonic(), branch=name, fork=fork.node, fan_in=fork.fan_in, index=index,
+                                 ok=False, timing_ms=timing, error=exc.detail, node=exc.node, vm_memory_kb=memory))
         stopped = isinstance(exc, RunStopped)
         detail = exc.detail if exc.branch and not stopped else f"branch '{name}': {exc.message}"
         return BranchOutcome(index, name, False, error=exc.message, detail=detail, node=exc.node,
@@ -553,14 +549,16 @@ def _run_branch(ctx: _RunContext, name: str, start: str, index: int, fork: Fork,
     except Exception as exc:  # noqa: BLE001 - an engine bug must not hang the join
         timing = (time.perf_counter() - began) * 1000.0
         message = f"internal error: {type(exc).__name__}: {exc}"
-        sink.emit(BranchFinished(time.monotonic(), name, fork.node, fork.fan_in, index, False, timing, None,
-                                 message, flow.current or None, flow.end_vm()))
+        sink.emit(BranchFinished(t=time.monotonic(), branch=name, fork=fork.node, fan_in=fork.fan_in, index=index,
+                                 ok=False, timing_ms=timing, error=message, node=flow.current or None,
+                                 vm_memory_kb=flow.end_vm()))
         return BranchOutcome(index, name, False, error=message, detail=f"branch '{name}': {message}",
                              node=flow.current or None, failed_branch=name, timing_ms=timing)
     timing = (time.perf_counter() - began) * 1000.0
     memory = flow.end_vm()
-    sink.emit(BranchFinished(time.monotonic(), name, fork.node, fork.fan_in, index, True, timing,
-                             copy_state(final) if ctx.record_states else None, None, None, memory))
+    sink.emit(BranchFinished(t=time.monotonic(), branch=name, fork=fork.node, fan_in=fork.fan_in, index=index,
+                             ok=True, timing_ms=timing, state=copy_state(final) if ctx.record_states else None,
+                             vm_memory_kb=memory))
     return BranchOutcome(index, name, True, state=final, timing_ms=timing)
 
 
@@ -622,7 +620,7 @@ class WorkflowRun:
         try:
             plan = self.plan
         except RunError as exc:
-            sink.emit(RunFailed(time.monotonic(), exc.detail, exc.node, "", 0.0, None))
+            sink.emit(RunFailed(t=time.monotonic(), error=exc.detail, node=exc.node))
             raise
         limits = capped_limits(plan.limits, self.caps)
         if limits is not plan.limits:
@@ -631,7 +629,7 @@ class WorkflowRun:
         if plan.has_lua:
             warm_pool(1 + max((len(fork.branches) for fork in plan.forks.values()), default=0))
         state = copy_state({**plan.initial_state, **self.inputs})  # nodes never reach the workflow's values
-        sink.emit(RunStarted(t0, self.run_id, plan.name, copy_state(self.inputs)))
+        sink.emit(RunStarted(t=t0, run_id=self.run_id, workflow=plan.name, inputs=copy_state(self.inputs)))
         ctx = _RunContext(plan, sink, self.control, self.record_states, self.executor, self.strategy,
                           self.strategies)
         if self.caps is not None:
@@ -644,18 +642,19 @@ class WorkflowRun:
             final = flow.walk(plan.entry, state, frozenset())
         except RunError as exc:
             timing = (time.perf_counter() - began) * 1000.0
-            sink.emit(RunFailed(time.monotonic(), exc.detail, exc.node, exc.branch, timing, exc.line))
+            sink.emit(RunFailed(t=time.monotonic(), error=exc.detail, node=exc.node, branch=exc.branch, timing_ms=timing,
+                                line=exc.line))
             raise
         except Exception as exc:
             timing = (time.perf_counter() - began) * 1000.0
             message = f"internal error: {type(exc).__name__}: {exc}"
-            sink.emit(RunFailed(time.monotonic(), message, flow.current or None, "", timing, None))
+            sink.emit(RunFailed(t=time.monotonic(), error=message, node=flow.current or None, timing_ms=timing))
             raise RunError(message, flow.current or None, located=False) from exc
         finally:
             flow.end_vm()
             ctx.close()
         self.state = final
-        sink.emit(RunFinished(time.monotonic(), final, (time.perf_counter() - began) * 1000.0))
+        sink.emit(RunFinished(t=time.monotonic(), state=final, timing_ms=(time.perf_counter() - began) * 1000.0))
         return final
 
 

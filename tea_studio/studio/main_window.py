@@ -27,7 +27,7 @@ from tea_studio.studio.document import EditableWorkflow
 from tea_studio.studio.file_controller import FileController
 from tea_studio.studio.panels.find_node import FindNodeField
 from tea_studio.studio.panels.inspector import Inspector
-from tea_studio.studio.panels.palette import PALETTE_KIND_NAMES, PALETTE_KINDS, NodePalette
+from tea_studio.studio.panels.palette import NodePalette
 from tea_studio.studio.panels.problems import ProblemsPanel
 from tea_studio.studio.panes import focus_next_pane
 from tea_studio.studio.pins import ask_pin
@@ -36,7 +36,7 @@ from tea_studio.studio.recent_menu import RecentFilesMenu
 from tea_studio.studio.resources import THEMES, icon
 from tea_studio.studio.resources import settings as studio_settings
 from tea_studio.studio.validation_controller import Validator
-from tea_studio.workflow.model import Workflow
+from tea_studio.workflow.model import CREATABLE_KINDS, Workflow
 
 WINDOW_STATE_VERSION = dock_layout.WINDOW_STATE_VERSION
 
@@ -129,7 +129,6 @@ class MainWindow(QMainWindow):
     def _build_docks(self) -> None:
         dock_layout.set_corners(self)
         self.palette = NodePalette()
-        self.view.search_popup.set_kinds(PALETTE_KINDS)  # quick add shows the palette's icons and descriptions
         self.palette.node_requested.connect(self.add_node_at_centre)
         self.palette_dock = dock_layout.add_dock(self, "Nodes", "paletteDock", self.palette, dock_layout.LEFT)
         self.inspector = Inspector()
@@ -394,7 +393,7 @@ class MainWindow(QMainWindow):
 
     def add_node_at_centre(self, kind: str) -> str:
         """Add a palette node centred in the visible canvas and select it (one undo step)."""
-        if kind not in PALETTE_KIND_NAMES:
+        if kind not in CREATABLE_KINDS:
             raise ValueError(f"unknown node kind {kind!r}")
         return self.view.add_node_at(kind, self.view.mapToScene(self.view.viewport().rect().center()))
 

@@ -133,10 +133,6 @@ class Autosaver(QObject):
         if not self.edit_timer.isActive():
             self.edit_timer.start()
 
-    def set_interval(self, interval_ms: int) -> None:
-        self.timer.setInterval(interval_ms)
-        self.timer.start()
-
     def save_now(self) -> Path | None:
         """Write the recovery copy if there are unsaved edits (remove it otherwise); the file written or None."""
         if not self._is_dirty():

@@ -32,10 +32,6 @@ def resources_dir() -> Path:
     return Path(sys.prefix) / "share" / "tea-studio" / "resources"
 
 
-def examples_dir() -> Path:
-    return resources_dir() / "examples"
-
-
 def icon_path(name: str) -> Path:
     return resources_dir() / "icons" / f"{name}.svg"
 

@@ -163,10 +163,6 @@ def flow_text(value: Any) -> str:
     return scalar_text(value, flow=True)
 
 
-def _is_collection(value: Any) -> bool:
-    return isinstance(value, dict | list | tuple) and len(value) > 0
-
-
 def _is_point(value: Any) -> bool:
     return (isinstance(value, list) and len(value) == 2
             and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value))

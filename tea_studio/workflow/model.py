@@ -22,7 +22,49 @@ ACTION = "action"
 NOOP = "noop"
 WHILE_LOOP = "while_loop"
 DYNAMIC_PARALLEL = "dynamic_parallel"
-NODE_KINDS = (LUA, PYTHON, ACTION, NOOP, WHILE_LOOP, DYNAMIC_PARALLEL)
+FAN_IN = "fan_in"  # not a node kind of its own: what the studio creates as a Lua node with `fan_in: true`
+
+
+@dataclass(frozen=True)
+class KindInfo:
+    """How the studio names and offers one kind of node. ``icon`` is None for kinds the palette does not offer."""
+
+    label: str
+    icon: str | None = None
+    description: str = ""
+    creatable: bool = False  # offered by the palette, the node search and the canvas menu
+    switchable: bool = False  # an existing node can be switched to it in the inspector
+    new_code: str | None = None  # the code a new node of this kind starts with
+
+
+# The one table of node kinds, in the order menus list them.
+KINDS: dict[str, KindInfo] = {
+    LUA: KindInfo("Lua", "node-lua", "A Lua 5.4 node: the code gets `state` and returns a table merged into it",
+                  creatable=True, switchable=True, new_code="return {}\n"),
+    PYTHON: KindInfo("Python", "node-python", "An inline Python node (trusted code)", creatable=True,
+                     switchable=True, new_code="return {}\n"),
+    FAN_IN: KindInfo("Fan-in", "node-fan-in", "A Lua node with fan_in: true that collects state.parallel_results",
+                     creatable=True,
+                     new_code="local results = state.parallel_results or {}\nreturn {count = #results}\n"),
+    NOOP: KindInfo("No-op", "node-noop", "A node that does nothing (a junction or a placeholder)", creatable=True,
+                   switchable=True),
+    ACTION: KindInfo("Action", "node-action", "A TEA action (uses: + with:), kept for export to tea",
+                     creatable=True, switchable=True),
+    WHILE_LOOP: KindInfo("While loop"),
+    DYNAMIC_PARALLEL: KindInfo("Dynamic parallel"),
+}
+CREATABLE_KINDS = tuple(kind for kind, info in KINDS.items() if info.creatable)
+SWITCHABLE_KINDS = tuple(kind for kind, info in KINDS.items() if info.switchable)
+
+
+def kind_label(kind: str) -> str:
+    """The label of a node kind (the kind itself when unknown)."""
+    info = KINDS.get(kind)
+    return info.label if info is not None else kind
+
+
+# Where parallel branches run (FORMAT.md §5 `settings.parallel.strategy`, `parallel_strategy`).
+STRATEGIES = ("thread", "process", "dask")
 
 # How a node's code was written, so that saving keeps the author's form.
 FORM_LANGUAGE = "language"  # language: lua|python + run: |   (what the studio writes)
@@ -30,7 +72,6 @@ FORM_RUN_TABLE = "run_table"  # run: {type: lua, code: "..."}
 FORM_MARKER = "marker"  # run: whose first non-blank line is `-- lua`
 FORM_RUN = "run"  # run: "python code"
 FORM_SCRIPT = "script"  # script: "python code"
-CODE_FORMS = (FORM_LANGUAGE, FORM_RUN_TABLE, FORM_MARKER, FORM_RUN, FORM_SCRIPT)
 
 
 def _pos() -> int:
@@ -153,24 +194,12 @@ class Workflow:
                 return node
         return None
 
-    def node_index(self, name: str) -> int:
-        for i, node in enumerate(self.nodes):
-            if node.name == name:
-                return i
-        return -1
-
     @property
     def node_names(self) -> list[str]:
         return [node.name for node in self.nodes]
 
     def has_node(self, name: str) -> bool:
         return self.node(name) is not None
-
-    def parallel_edges(self) -> list[Edge]:
-        return [edge for edge in self.edges if edge.parallel]
-
-    def edges_from(self, name: str) -> list[Edge]:
-        return [edge for edge in self.edges if edge.source == name]
 
     def section(self, key: str) -> dict[str, Any]:
         """A top-level dict section (``settings``, ``config``, ...) or {} when absent."""

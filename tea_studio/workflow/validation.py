@@ -25,6 +25,7 @@ from tea_studio.workflow.model import (
     LUA,
     PYTHON,
     START,
+    STRATEGIES,
     Edge,
     GotoRule,
     Node,
@@ -81,7 +82,6 @@ SEVERITIES: dict[str, str] = {
     "INTERRUPT_UNDEFINED": WARNING,
 }
 
-PARALLEL_STRATEGIES = ("thread", "process", "dask")
 
 
 @dataclass(frozen=True)
@@ -422,9 +422,9 @@ class _Validation:
                 elif not self.is_node(edge.fan_in):
                     self.add("PARALLEL_FAN_IN_UNDEFINED", self._node_of(source), f"parallel {arrow}: fan_in "
                              f"'{edge.fan_in}' is not a node", edge)
-                if edge.parallel_strategy is not None and edge.parallel_strategy not in PARALLEL_STRATEGIES:
+                if edge.parallel_strategy is not None and edge.parallel_strategy not in STRATEGIES:
                     self.add("INVALID_SETTING", self._node_of(source), f"parallel {arrow}: parallel_strategy "
-                             f"{edge.parallel_strategy!r} is not one of {', '.join(PARALLEL_STRATEGIES)}", edge)
+                             f"{edge.parallel_strategy!r} is not one of {', '.join(STRATEGIES)}", edge)
                 if self.is_node(source):
                     forks.setdefault(source, []).append(edge)
                 continue
@@ -455,9 +455,9 @@ class _Validation:
     def check_settings(self) -> None:
         wf = self.workflow
         strategy = wf.setting("parallel", "strategy")
-        if strategy is not None and strategy not in PARALLEL_STRATEGIES:
+        if strategy is not None and strategy not in STRATEGIES:
             self.add("INVALID_SETTING", None, f"settings.parallel.strategy {strategy!r} is not one of "
-                     f"{', '.join(PARALLEL_STRATEGIES)} (TEA Studio cannot run it)",
+                     f"{', '.join(STRATEGIES)} (TEA Studio cannot run it)",
                      self.source.section_key("settings", "strategy"))
         for path, integral, least in ((("lua", "timeout"), False, 0), (("lua", "max_memory_mb"), False, 1),
                                       (("max_iterations",), True, 1), (("parallel", "max_workers"), True, 1)):

@@ -53,7 +53,6 @@ STUDIO_KEY = "x-tea-studio"
 LOOP_TYPES = (WHILE_LOOP, DYNAMIC_PARALLEL)
 CODE_LANGUAGES = (LUA, PYTHON)
 BOOL_TAG = "tag:yaml.org,2002:bool"
-FRAGMENT_KEY = "x-tea-studio-fragment"
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

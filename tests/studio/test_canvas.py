@@ -9,10 +9,9 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from tea_studio.studio.canvas.edge_item import EdgeItem
 from tea_studio.studio.canvas.node_item import NODE_H, NODE_W
 from tea_studio.studio.canvas.view import NODE_KIND_MIME
-from tea_studio.studio.document import CONDITIONAL, EDGE, FORK, JOIN
+from tea_studio.workflow.routes import RouteKind, RouteStyle
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "examples"
 
@@ -168,7 +167,7 @@ def test_dropping_a_free_node_onto_a_route_inserts_it(canvas):
 def test_dragging_a_selected_route_end_reconnects_it(canvas):
     route = next(e for e in canvas.scene.edge_items() if e.route.source == "first" and e.route.target == "second")
     canvas.click(canvas.at(route.path().pointAtPercent(0.5)))
-    assert canvas.scene.selected_route() == route.route.ref
+    assert canvas.scene.selected_route() == route.route
     _, end = route.end_points()
     canvas.drag(canvas.at(end), canvas.node_point("third"))
     assert canvas.document.workflow.edges[0].target == "third"
@@ -205,13 +204,13 @@ def test_cut_duplicate_and_select_all(canvas):
 def test_routes_are_drawn_by_kind(make_canvas):
     canvas = make_canvas((EXAMPLES_DIR / "parallel_fanout.yaml").read_text(encoding="utf-8"))
     styles = {(e.route.source, e.route.target): e.route.style for e in canvas.scene.edge_items()}
-    assert styles[("split", "double")] == FORK
-    assert styles[("double", "merge")] == JOIN
+    assert styles[("split", "double")] is RouteStyle.FORK
+    assert styles[("double", "merge")] is RouteStyle.JOIN
     assert canvas.scene.node_item("merge").fan_in_count == 3
     chain = make_canvas()
     styles = {(e.route.source, e.route.target): e.route.style for e in chain.scene.edge_items()}
-    assert styles[("second", "third")] == CONDITIONAL
-    label = next(e for e in chain.scene.edge_items() if e.route.style == CONDITIONAL)
+    assert styles[("second", "third")] is RouteStyle.CONDITIONAL
+    label = next(e for e in chain.scene.edge_items() if e.route.style is RouteStyle.CONDITIONAL)
     assert "state.n > 1" in label.toolTip()
 
 
@@ -225,11 +224,15 @@ def test_problem_markers_and_run_overlay_repaint_one_node(canvas):
     assert item.run_status is None
 
 
-def test_selected_edge_gives_a_route_ref_for_the_inspector(canvas):
-    edge = next(e for e in canvas.scene.edge_items() if e.route.ref.kind == EDGE)
+def test_a_route_edit_updates_that_route_item_only(canvas, qtbot):
+    edge = next(e for e in canvas.scene.edge_items() if e.route.kind is RouteKind.EDGE)
+    others = {item.route.id: item for item in canvas.scene.edge_items() if item is not edge}
     canvas.scene.clearSelection()
     edge.setSelected(True)
-    ref = canvas.scene.selected_route()
-    canvas.document.set_route_condition(ref, "state.n == 1")
-    relabelled = canvas.scene.edge_item(ref)
-    assert isinstance(relabelled, EdgeItem) and relabelled.route.style == CONDITIONAL
+    route = canvas.scene.selected_route()
+    with qtbot.waitSignal(canvas.document.routes_changed) as changed:
+        canvas.document.set_route_condition(route.id, "state.n == 1")
+    assert changed.args == [[route.id]]
+    relabelled = canvas.scene.edge_item(route.id)
+    assert relabelled is edge and relabelled.isSelected() and relabelled.route.style is RouteStyle.CONDITIONAL
+    assert all(canvas.scene.edge_item(i) is item for i, item in others.items())

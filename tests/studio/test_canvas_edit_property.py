@@ -84,15 +84,15 @@ def apply(document: EditableWorkflow, op: str, a: int, b: int, c: int) -> None:
     elif op == "connect":
         document.connect(pick, other)
     elif op == "condition":
-        routes = [r for r in document.routes() if r.ref.kind in ("edge", "rule", "goto")]
+        routes = [r for r in document.routes() if r.kind.stored]
         if routes:
-            document.set_route_condition(routes[a % len(routes)].ref, f"state.k > {c}" if c % 2 else None)
+            document.set_route_condition(routes[a % len(routes)].id, f"state.k > {c}" if c % 2 else None)
     elif op == "breakpoint":
         document.set_breakpoint(pick, "before" if b % 2 else "after", bool(c % 2))
     elif op == "insert":
-        routes = [r for r in document.routes() if r.ref.kind in ("edge", "rule", "goto") and r.target in names]
+        routes = [r for r in document.routes() if r.kind.stored and r.target in names]
         if routes:
-            document.insert_node_on_route(pick, routes[b % len(routes)].ref)
+            document.insert_node_on_route(pick, routes[b % len(routes)].id)
 
 
 def assert_scene_mirrors(scene: WorkflowScene, document: EditableWorkflow) -> None:

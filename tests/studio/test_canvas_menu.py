@@ -10,8 +10,8 @@ from PySide6.QtTest import QTest
 
 from tea_studio.studio.canvas import minimap
 from tea_studio.studio.canvas.node_item import NODE_H, NODE_W
-from tea_studio.studio.document import EDGE, FORK, RouteRef
 from tea_studio.workflow.model import LUA, NOOP, Edge, Node, Workflow
+from tea_studio.workflow.routes import RouteStyle
 
 
 def menu_for(canvas, point: QPoint):
@@ -73,7 +73,7 @@ def test_node_menu_duplicates_deletes_and_toggles_breakpoints_and_fan_in(canvas,
 def test_route_menu_deletes_makes_parallel_and_plain_and_asks_for_the_condition(canvas, qtbot):
     original = canvas.text()
     menu = menu_for(canvas, route_point(canvas, "first", "second"))
-    assert canvas.scene.selected_route() == RouteRef(EDGE, "first", edge_index=0)
+    assert canvas.scene.selected_route().id == "edge:first->second"
     action(menu, "deleteRoute").trigger()
     assert canvas.document.workflow.edges == []
     canvas.document.undo_stack.undo()
@@ -83,7 +83,7 @@ def test_route_menu_deletes_makes_parallel_and_plain_and_asks_for_the_condition(
     action(menu, "fanIn:third").trigger()
     edge = canvas.document.workflow.edges[0]
     assert (edge.parallel, edge.fan_in) == (True, "third")
-    assert any(e.route.style == FORK for e in canvas.scene.edge_items())
+    assert any(e.route.style is RouteStyle.FORK for e in canvas.scene.edge_items())
 
     menu = menu_for(canvas, route_point(canvas, "first", "second"))
     action(menu, "makePlain").trigger()
@@ -91,7 +91,7 @@ def test_route_menu_deletes_makes_parallel_and_plain_and_asks_for_the_condition(
 
     with qtbot.waitSignal(canvas.view.condition_edit_requested) as asked:
         action(menu_for(canvas, route_point(canvas, "first", "second")), "editCondition").trigger()
-    assert asked.args == [RouteRef(EDGE, "first", edge_index=0)]
+    assert asked.args == ["edge:first->second"]
     canvas.document.undo_stack.undo()
     canvas.document.undo_stack.undo()
     assert canvas.text() == original
@@ -101,7 +101,7 @@ def test_empty_canvas_menu_adds_nodes_at_the_click_point_pastes_and_lays_out(can
     where = QPointF(300, 320)
     menu = menu_for(canvas, canvas.at(where))
     assert [a.objectName() for a in menu.actions() if a.objectName().startswith("add:")] == [
-        "add:lua", "add:python", "add:action", "add:noop", "add:fan_in"]
+        "add:lua", "add:python", "add:fan_in", "add:noop", "add:action"]  # the palette's order
     action(menu, "add:python").trigger()
     x, y = canvas.document.position("python_1")
     assert abs(x + NODE_W / 2 - where.x()) <= 2 and abs(y + NODE_H / 2 - where.y()) <= 2

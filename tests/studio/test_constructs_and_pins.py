@@ -9,7 +9,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialogButtonBox, QPlainTextEdit
 from test_run_ui import open_text, run_to_end, window  # noqa: F401 - the window fixture
 
-from tea_studio.studio.canvas.node_item import kind_label
+from tea_studio.studio.canvas.node_item import node_caption
 from tea_studio.studio.panels.run_timeline import GROUP_LIMIT
 from tea_studio.studio.pins import PinDialog
 from tea_studio.workflow.yaml_io import load_workflow
@@ -49,8 +49,8 @@ nodes:
 def test_composite_nodes_are_labelled_and_listed_read_only(qtbot, window, tmp_path):  # noqa: F811 - the imported fixture
     open_text(window, tmp_path, FLOW)
     workflow = window.document.workflow
-    assert kind_label(workflow.node("loop"), None) == "loop · 1 step · max 5"
-    assert kind_label(workflow.node("fan"), None) == "fan-out · each item · steps"
+    assert node_caption(workflow.node("loop"), None) == "loop · 1 step · max 5"
+    assert node_caption(workflow.node("fan"), None) == "fan-out · each item · steps"
     window.inspector.show_node("loop")
     view = window.inspector.findChild(QPlainTextEdit, "constructView")
     assert view.isVisibleTo(window.inspector) and view.isReadOnly()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tea_studio.studio.canvas.scene import WorkflowScene
-from tea_studio.studio.document import EDGE, IMPLICIT, RULE, EditableWorkflow, RouteRef
+from tea_studio.studio.document import EditableWorkflow
 from tea_studio.workflow import yaml_io
 from tea_studio.workflow.model import Edge
+from tea_studio.workflow.routes import RouteKind
 
 ROUTED = """\
 # every kind of route names `work`
@@ -174,17 +175,17 @@ def test_paste_renames_are_applied_at_once_not_in_a_chain(document):
 
 
 def test_connect_uses_goto_rules_when_the_source_uses_goto(document):
-    ref = document.connect("side", "start")
-    assert ref.kind == EDGE and document.workflow.edges[ref.edge_index].target == "start"
-    ref = document.connect("start", "merge")
-    assert ref.kind == RULE
+    route = document.route(document.connect("side", "start"))
+    assert route.kind is RouteKind.EDGE and document.workflow.edges[route.edge_index].target == "start"
+    route = document.route(document.connect("start", "merge"))
+    assert route.kind is RouteKind.RULE
     assert [r.to for r in document.workflow.node("start").goto] == ["work", "merge"]
     undo_all(document)
     assert text(document) == ROUTED
 
 
 def test_route_condition_parallel_and_plain(document):
-    ref = RouteRef(EDGE, "work", edge_index=1)
+    ref = "edge:work->merge"
     document.set_route_condition(ref, "state.done")
     assert document.workflow.edges[1].condition == "state.done"
     document.set_route_parallel(ref, "merge")
@@ -192,7 +193,7 @@ def test_route_condition_parallel_and_plain(document):
     document.set_route_plain(ref)
     edge = document.workflow.edges[1]
     assert not edge.parallel and edge.condition is None and edge.fan_in is None
-    document.set_route_condition(RouteRef(RULE, "check", rule_index=1), "state.ok")
+    document.set_route_condition("rule:check->merge", "state.ok")
     assert document.workflow.node("check").goto[1].condition == "state.ok"
     assert document.undo_stack.count() == 4
     undo_all(document)
@@ -201,11 +202,11 @@ def test_route_condition_parallel_and_plain(document):
 
 def test_insert_on_route_and_reconnect_are_single_steps(document):
     name = document.add_node("noop", (400, 300))
-    assert document.insert_node_on_route(name, RouteRef(EDGE, "work", edge_index=1))
+    assert document.insert_node_on_route(name, "edge:work->merge")
     wf = document.workflow
     assert (wf.edges[1].source, wf.edges[1].target) == ("work", name)
     assert (wf.edges[-1].source, wf.edges[-1].target) == (name, "merge")
-    document.reconnect_route(RouteRef(RULE, "check", rule_index=0), "target", "side")
+    document.reconnect_route("rule:check->work", "target", "side")
     assert wf.node("check").goto[0].to == "side"
     assert document.undo_stack.count() == 3
     undo_all(document)
@@ -267,9 +268,9 @@ def test_nodes_with_empty_or_duplicate_names_open_unchanged(qtbot):
 
 
 def test_implicit_chaining_is_listed_as_a_route(document):
-    kinds = {(r.source, r.target): r.ref.kind for r in document.routes()}
-    assert kinds[("__start__", "start")] == "entry"
-    assert (("merge", "__end__"), IMPLICIT) in [((r.source, r.target), r.ref.kind) for r in document.routes()]
+    kinds = {(r.source, r.target): r.kind for r in document.routes()}
+    assert kinds[("__start__", "start")] is RouteKind.ENTRY
+    assert kinds[("merge", "__end__")] is RouteKind.NEXT
 
 
 def test_set_node_kind_writes_the_language_form_and_undo_restores_the_text():

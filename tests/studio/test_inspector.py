@@ -4,7 +4,6 @@ from fixtures_window import *  # noqa: F403
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from tea_studio.studio.document import EDGE, RouteRef
 from tea_studio.workflow.model import GotoRule
 
 PYTHON_FLOW = """\
@@ -66,7 +65,7 @@ def test_plain_goto_keeps_its_spelling_when_retargeted(make_window, example_file
 def test_edge_properties(make_window, example_file, qtbot):
     window = make_window(example_file("parallel_fanout"))
     window.scene.clearSelection()
-    window.scene.edge_item(RouteRef(EDGE, "split", edge_index=0)).setSelected(True)
+    window.scene.edge_item("edge:split->double").setSelected(True)
     page = window.inspector.edge_page
     assert window.inspector.mode == "edge"
     assert page.route_label.text() == "split \u2192 double"
@@ -79,7 +78,7 @@ def test_edge_properties(make_window, example_file, qtbot):
     assert page.parallel_check.isChecked()
 
     window.scene.clearSelection()
-    window.scene.edge_item(RouteRef(EDGE, "double", edge_index=3)).setSelected(True)
+    window.scene.edge_item("edge:double->merge").setSelected(True)
     page.condition_edit.setText("state.part > 3")
     page.when_edit.setText("false")
     page.when_edit.editingFinished.emit()
@@ -214,7 +213,7 @@ def test_kind_combo_switches_kind_in_one_undoable_step_each(make_window, small_f
     choose_kind(window, "No-op")
     node = window.workflow.node("start")
     assert (node.kind, node.code, node.code_form) == ("noop", None, None)
-    assert window.scene.node_item("start").text_layout().subtitle == "no-op"
+    assert window.scene.node_item("start").text_layout().subtitle == "No-op"
 
     choose_kind(window, "Action")
     node = window.workflow.node("start")
@@ -233,7 +232,7 @@ def test_edge_form_follows_its_edge_when_an_earlier_edge_is_deleted(make_window,
     edges = window.workflow.edges
     last = len(edges) - 1
     window.scene.clearSelection()
-    window.scene.edge_item(RouteRef(EDGE, edges[last].source, edge_index=last)).setSelected(True)
+    window.scene.edge_item(f"edge:{edges[last].source}->{edges[last].target}").setSelected(True)
     shown = window.inspector.edge_page.route_label.text()
     for index in (1, 0):  # the form must never show (or edit) another edge, nor fail on a stale index
         window.document.remove_edges([index])

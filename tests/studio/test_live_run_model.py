@@ -1,4 +1,5 @@
-"""The studio's run bridge without the engine: the QThreadPool executor, the run record and the coalesced model."""
+"""The run record and model (Qt-free, engine/record.py) fed by hand-made events, and the studio's QThreadPool
+executor."""
 
 import concurrent.futures
 import threading
@@ -7,16 +8,8 @@ import pytest
 from PySide6.QtCore import QThreadPool
 
 from tea_studio.engine import events as ev
-from tea_studio.studio.live_run import (
-    DONE,
-    FAILED,
-    PAUSED,
-    RUNNING,
-    SKIPPED,
-    QtPoolExecutor,
-    RunModel,
-    RunRecord,
-)
+from tea_studio.engine.record import DONE, FAILED, PAUSED, RUNNING, SKIPPED, RunModel, RunRecord
+from tea_studio.studio.live_run import QtPoolExecutor
 
 
 def fan_out_events(finish_order=("c", "a", "b")):

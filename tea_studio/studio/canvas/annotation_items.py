@@ -33,6 +33,7 @@ from tea_studio.workflow.annotations import (
     notes_of,
     with_annotations,
 )
+from tea_studio.workflow.edits import Edit
 
 GROUP_PAD = 24.0  # between a frame and its member nodes
 TITLE_H = 28.0  # the frame's title bar, above the members
@@ -353,12 +354,12 @@ class AnnotationLayer(QObject):
     def commit(self, text: str, notes: list[Note] | None = None, groups: list[Group] | None = None,
                positions: dict[str, tuple[float, float]] | None = None, merge: tuple | None = None) -> None:
         extra = self._extra()
-        changes = [self.document._positions_change(positions)] if positions else []
+        changes = [self.document.editor.positions(positions)] if positions else []
         new_extra = with_annotations(extra, notes, groups)
         if new_extra != extra:
             changes.append(AnnotationsChange(extra, new_extra))
         merge_id, merge_key = merge if merge is not None else (-1, None)
-        self.document._push(text, changes, merge_id, merge_key)
+        self.document.push(Edit(text, changes, merge_id, merge_key))
 
     def add_note(self, scene_pos: QPointF, text: str = "") -> str:
         """A new note centred on ``scene_pos``; returns its id."""

@@ -6,22 +6,33 @@ their positions, so a copy can be pasted into another document, another studio w
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
+from typing import Protocol
 
 from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QApplication
 
-if TYPE_CHECKING:
-    from tea_studio.studio.canvas.scene import WorkflowScene
+from tea_studio.studio.document import EditableWorkflow
+from tea_studio.workflow.routes import Route
+
+
+class CanvasScene(Protocol):
+    """What the clipboard needs from the canvas scene (the scene imports this module, never the reverse)."""
+
+    document: EditableWorkflow
+
+    def selected_node_names(self) -> list[str]: ...
+    def selected_routes(self) -> list[Route]: ...
+    def select_nodes(self, names: Iterable[str]) -> None: ...
 
 PASTE_OFFSET = 40.0
 
 
-def select_all(scene: WorkflowScene) -> None:
+def select_all(scene: CanvasScene) -> None:
     scene.select_nodes(node.name for node in scene.document.workflow.nodes)
 
 
-def delete_selection(scene: WorkflowScene) -> None:
+def delete_selection(scene: CanvasScene) -> None:
     """Delete the selected nodes (with their routes), or else the selected notes and frames, or else the selected
     routes, as one undo step."""
     annotations = getattr(scene, "annotations", None)
@@ -31,12 +42,12 @@ def delete_selection(scene: WorkflowScene) -> None:
     if names:
         scene.document.remove_nodes(names)
         return
-    refs = scene.selected_routes()
-    if refs:
-        scene.document.remove_routes(refs)
+    routes = scene.selected_routes()
+    if routes:
+        scene.document.remove_routes([route.id for route in routes])
 
 
-def selection_fragment(scene: WorkflowScene) -> str | None:
+def selection_fragment(scene: CanvasScene) -> str | None:
     """The selected nodes as fragment text, or None when no node is selected."""
     from tea_studio.workflow import yaml_io
 
@@ -51,19 +62,19 @@ def selection_fragment(scene: WorkflowScene) -> str | None:
     return yaml_io.fragment_to_text(nodes, edges, positions)
 
 
-def copy_selection(scene: WorkflowScene) -> str | None:
+def copy_selection(scene: CanvasScene) -> str | None:
     text = selection_fragment(scene)
     if text is not None:
         QApplication.clipboard().setText(text)
     return text
 
 
-def cut_selection(scene: WorkflowScene) -> None:
+def cut_selection(scene: CanvasScene) -> None:
     if copy_selection(scene) is not None:
         scene.document.remove_nodes(scene.selected_node_names())
 
 
-def paste_text(scene: WorkflowScene, text: str, at: QPointF | None = None) -> list[str]:
+def paste_text(scene: CanvasScene, text: str, at: QPointF | None = None) -> list[str]:
     """Paste fragment text: at ``at`` (the fragment's top-left goes there) or offset from where it was copied."""
     from tea_studio.workflow import yaml_io
 
@@ -87,11 +98,11 @@ def paste_text(scene: WorkflowScene, text: str, at: QPointF | None = None) -> li
     return names
 
 
-def paste(scene: WorkflowScene, at: QPointF | None = None) -> list[str]:
+def paste(scene: CanvasScene, at: QPointF | None = None) -> list[str]:
     return paste_text(scene, QApplication.clipboard().text(), at)
 
 
-def duplicate_selection(scene: WorkflowScene) -> list[str]:
+def duplicate_selection(scene: CanvasScene) -> list[str]:
     """Copy and paste the selection in one go (the clipboard is left alone)."""
     text = selection_fragment(scene)
     return paste_text(scene, text) if text is not None else []

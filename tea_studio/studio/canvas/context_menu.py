@@ -16,8 +16,8 @@ from PySide6.QtWidgets import QMenu
 from tea_studio.studio.actions import ActionTable, add_canvas_actions, on_click
 from tea_studio.studio.canvas.edge_item import EdgeItem, EdgeLabel
 from tea_studio.studio.canvas.node_item import NodeItem
-from tea_studio.studio.document import CONDITIONAL, CREATABLE_KINDS, EDGE, ENTRY, FORK, IMPLICIT, RULE
-from tea_studio.workflow.model import START
+from tea_studio.workflow.model import CREATABLE_KINDS, START, kind_label
+from tea_studio.workflow.routes import RouteKind, RouteStyle
 
 
 class CanvasContextMenu:
@@ -109,21 +109,22 @@ class CanvasContextMenu:
             self.scene.clearSelection()
             item.setSelected(True)
         route = item.route
-        ref = route.ref
+        ref = route.id
         document, view = self.document, self.view
-        stored = ref.kind not in (IMPLICIT, ENTRY)
+        stored = route.kind.stored
         self._add(menu, "Delete Route", "deleteRoute", lambda: document.remove_routes([ref]), enabled=stored)
         parallel = menu.addMenu("Make Parallel, Joining At")
         parallel.setObjectName("makeParallel")
         candidates = self._fan_in_candidates(route.source, route.target)
-        parallel.setEnabled(ref.kind != ENTRY and route.source != START and bool(candidates))
+        parallel.setEnabled(route.kind is not RouteKind.ENTRY and route.source != START and bool(candidates))
         for fan_in in candidates:
             self._add(parallel, fan_in, f"fanIn:{fan_in}",
                       lambda f=fan_in: document.set_route_parallel(ref, f))
         self._add(menu, "Make Plain", "makePlain", lambda: document.set_route_plain(ref),
-                  enabled=ref.kind in (RULE, EDGE) and route.style in (FORK, CONDITIONAL))
+                  enabled=route.kind in (RouteKind.RULE, RouteKind.EDGE)
+                  and route.style in (RouteStyle.FORK, RouteStyle.CONDITIONAL))
         self._add(menu, "Edit Condition…", "editCondition", lambda: view.condition_edit_requested.emit(ref),
-                  enabled=ref.kind != ENTRY)
+                  enabled=route.kind is not RouteKind.ENTRY)
 
     # -- on a note or a group frame ------------------------------------------------------------------------
     def _annotation_menu(self, menu: QMenu, item) -> None:
@@ -154,8 +155,8 @@ class CanvasContextMenu:
     # -- on empty canvas -----------------------------------------------------------------------------------
     def _canvas_menu(self, menu: QMenu, scene_pos: QPointF) -> None:
         view, scene = self.view, self.scene
-        for kind, (label, _base) in CREATABLE_KINDS.items():
-            self._add(menu, f"Add {label} Node", f"add:{kind}", lambda k=kind: view.add_node_at(k, scene_pos))
+        for kind in CREATABLE_KINDS:
+            self._add(menu, f"Add {kind_label(kind)} Node", f"add:{kind}", lambda k=kind: view.add_node_at(k, scene_pos))
         menu.addSeparator()
         self._add(menu, "Paste Here", "paste", lambda: scene.paste(scene_pos))
         self._add(menu, "Add Note Here", "addNote", lambda: view.annotations.add_note(scene_pos))

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 from tea_studio.studio.canvas.node_item import NODE_H, NODE_W
 from tea_studio.studio.canvas.port_item import PORT_RADIUS
 from tea_studio.studio.canvas.theme import LIGHT, CanvasTheme
-from tea_studio.studio.document import CHAIN, CONDITIONAL, FORK, JOIN, Route
+from tea_studio.workflow.routes import Route, RouteStyle
 
 STUB = 46.0
 ARRIVE = QPointF(PORT_RADIUS + 1.5, 0)  # arrows stop just before the in port so it does not hide them
@@ -37,21 +37,21 @@ HANDLE_RADIUS = 6.0
 _PENS: dict[tuple, QPen] = {}  # painting 1000s of routes must not build a pen per route per paint
 
 
-def _make_pen(theme: CanvasTheme, style: str, selected: bool, emphasised: bool, far: bool) -> QPen:
-    colour = {CONDITIONAL: theme.edge_conditional, FORK: theme.edge_fork, JOIN: theme.edge_join,
-              CHAIN: theme.edge_implicit}.get(style, theme.edge_sequential)
+def _make_pen(theme: CanvasTheme, style: RouteStyle, selected: bool, emphasised: bool, far: bool) -> QPen:
+    colour = {RouteStyle.CONDITIONAL: theme.edge_conditional, RouteStyle.FORK: theme.edge_fork,
+              RouteStyle.JOIN: theme.edge_join, RouteStyle.CHAIN: theme.edge_implicit}.get(style, theme.edge_sequential)
     if selected:
         colour = theme.edge_selected
     pen = QPen(colour, 2.4 if emphasised else 1.6)
     if far:
         pen.setCosmetic(True)
         pen.setWidthF(1.0)
-    elif style == FORK:
+    elif style is RouteStyle.FORK:
         pen.setStyle(Qt.PenStyle.DashLine)
         pen.setWidthF(pen.widthF() + 0.4)
-    elif style == JOIN:
+    elif style is RouteStyle.JOIN:
         pen.setStyle(Qt.PenStyle.DashDotLine)
-    elif style == CHAIN:
+    elif style is RouteStyle.CHAIN:
         pen.setStyle(Qt.PenStyle.DotLine)
         pen.setWidthF(1.3)
     return pen
@@ -139,40 +139,38 @@ class EdgeLabel(QGraphicsItem):
 class EdgeItem(QGraphicsItem):
     """The item of one route. ``source_item``/``target_item`` are node items (None for __start__/__end__)."""
 
-    def __init__(self, route: Route, source_item, target_item, lane: int = 0) -> None:
+    def __init__(self, route: Route, source_item, target_item) -> None:
         super().__init__()
         self.route = route
         self.source_item = source_item
         self.target_item = target_item
-        self.lane = lane
+        self.lane = route.lane
         self.dragging_end: str | None = None  # hidden while its end is dragged
         self._path = QPainterPath()
         self._shape: QPainterPath | None = None
         self._arrow = QPolygonF()
         self.label: EdgeLabel | None = None
         self._bounds = QRectF()
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, route.style != CHAIN)
+        chain = route.style is RouteStyle.CHAIN
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, not chain)
         self.setAcceptHoverEvents(True)
-        self.setZValue(0.0 if route.style != CHAIN else -0.5)
-        self.set_route(route, lane)
-
-    @property
-    def ref(self):
-        return self.route.ref
+        self.setZValue(-0.5 if chain else 0.0)
+        self.set_route(route)
 
     def theme(self) -> CanvasTheme:
         scene = self.scene()
         return getattr(scene, "theme", LIGHT) if scene is not None else LIGHT
 
-    def set_route(self, route: Route, lane: int = 0) -> None:
+    def set_route(self, route: Route) -> None:
         """Take a (possibly changed) route description; the path is rebuilt only when the geometry changed."""
-        if route == self.route and lane == self.lane and not self._path.isEmpty():
+        if route == self.route and not self._path.isEmpty():
             return
-        changed = route.label != self.route.label or lane != self.lane or route.style != self.route.style
+        changed = route.label != self.route.label or route.lane != self.lane or route.style != self.route.style
         self.route = route
-        self.lane = lane
-        tip = {CONDITIONAL: "conditional route", FORK: "parallel branch", JOIN: "join into the fan-in",
-               CHAIN: "next node in the list (implicit)"}.get(route.style, "route")
+        self.lane = route.lane
+        tip = {RouteStyle.CONDITIONAL: "conditional route", RouteStyle.FORK: "parallel branch",
+               RouteStyle.JOIN: "join into the fan-in",
+               RouteStyle.CHAIN: "next node in the list (implicit)"}.get(route.style, "route")
         text = f"{route.source} → {route.target}: {tip}"
         if route.label:
             text += f"\n{route.label}"
@@ -266,7 +264,7 @@ class EdgeItem(QGraphicsItem):
         """The route's pen (``far``: the thin solid one drawn when zoomed far out); shared, never modified."""
         style = self.route.style
         selected = self.isSelected()
-        emphasised = selected or (self.source_item is not None and self.source_item.isSelected() and style != CHAIN)
+        emphasised = selected or (self.source_item is not None and self.source_item.isSelected() and style is not RouteStyle.CHAIN)
         key = (id(theme), style, selected, emphasised, far)
         pen = _PENS.get(key)
         if pen is None:

@@ -6,20 +6,37 @@ turns it into document edits (never touching items' data itself). Idle picks the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from PySide6.QtCore import QLineF, QPoint, QPointF, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QMouseEvent, QPainterPath, QPen
-from PySide6.QtWidgets import QGraphicsPathItem, QRubberBand
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QRubberBand, QWidget
 
 from tea_studio.studio.canvas.edge_item import EdgeItem, EdgeLabel, route_curve
 from tea_studio.studio.canvas.node_item import NODE_H, NODE_W, NodeItem
 from tea_studio.studio.canvas.port_item import OUT
-
-if TYPE_CHECKING:
-    from tea_studio.studio.canvas.view import WorkflowView
+from tea_studio.studio.canvas.scene import WorkflowScene
+from tea_studio.workflow.routes import RouteKind, RouteStyle
 
 DRAG_THRESHOLD = 4
+
+
+class CanvasView(Protocol):
+    """What an interaction asks of the canvas view (the view imports this module, never the reverse)."""
+
+    workflow_scene: WorkflowScene
+    snap: bool
+    space_held: bool
+
+    def set_interaction(self, interaction: Interaction) -> None: ...
+    def snapped(self, value: float) -> float: ...
+    def pan_by(self, dx: float, dy: float) -> None: ...
+    def open_search(self, viewport_pos: Any = None, connect_from: str | None = None) -> None: ...
+    def mapToScene(self, point: Any) -> Any: ...  # noqa: N802 - Qt's name
+    def mapFromScene(self, point: Any) -> Any: ...  # noqa: N802 - Qt's name
+    def items(self, point: Any) -> list[QGraphicsItem]: ...
+    def viewport(self) -> QWidget: ...
+    def setFocus(self) -> None: ...  # noqa: N802 - Qt's name
 
 
 def _additive(event: QMouseEvent) -> bool:
@@ -29,7 +46,7 @@ def _additive(event: QMouseEvent) -> bool:
 class Interaction:
     """A gesture in progress. Handlers return True when they consumed the event."""
 
-    def __init__(self, view: WorkflowView) -> None:
+    def __init__(self, view: CanvasView) -> None:
         self.view = view
         self.scene = view.workflow_scene
         self.document = self.scene.document
@@ -112,7 +129,7 @@ class IdleInteraction(Interaction):
 class PanInteraction(Interaction):
     """Middle-button drag or Space + left drag moves the view."""
 
-    def __init__(self, view: WorkflowView, start: QPoint) -> None:
+    def __init__(self, view: CanvasView, start: QPoint) -> None:
         super().__init__(view)
         self.last = start
         view.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
@@ -137,7 +154,7 @@ class PanInteraction(Interaction):
 class RubberBandInteraction(Interaction):
     """Dragging on empty canvas selects the nodes the band touches (Ctrl/Shift adds to the selection)."""
 
-    def __init__(self, view: WorkflowView, start: QPoint, additive: bool) -> None:
+    def __init__(self, view: CanvasView, start: QPoint, additive: bool) -> None:
         super().__init__(view)
         self.start = start
         self.additive = additive
@@ -182,7 +199,7 @@ class RubberBandInteraction(Interaction):
 class DragNodesInteraction(Interaction):
     """Dragging selected nodes moves them (one undo step per drag); dropping one node onto a route inserts it."""
 
-    def __init__(self, view: WorkflowView, grabbed: NodeItem, scene_pos: QPointF, reselect_on_click: bool) -> None:
+    def __init__(self, view: CanvasView, grabbed: NodeItem, scene_pos: QPointF, reselect_on_click: bool) -> None:
         super().__init__(view)
         self.grabbed = grabbed
         self.start = scene_pos
@@ -219,21 +236,21 @@ class DragNodesInteraction(Interaction):
 
     def _insert_onto_route(self) -> None:
         item = self.grabbed
-        if item.edges and any(e.route.style != "implicit" for e in item.edges):
+        if item.edges and any(e.route.style is not RouteStyle.CHAIN for e in item.edges):
             return  # only a node without routes of its own is inserted
         centre = item.pos() + QPointF(NODE_W / 2, NODE_H / 2)
         probe = QRectF(centre - QPointF(6, 6), centre + QPointF(6, 6))
         for other in self.scene.items(probe, Qt.ItemSelectionMode.IntersectsItemShape):
-            if isinstance(other, EdgeItem) and other not in item.edges and other.route.ref.kind != "entry" \
+            if isinstance(other, EdgeItem) and other not in item.edges and other.route.kind is not RouteKind.ENTRY \
                     and other.target_item is not None and other.source_item is not None:
-                self.document.insert_node_on_route(item.name, other.route.ref)
+                self.document.insert_node_on_route(item.name, other.route.id)
                 return
 
 
 class _RubberRoute:
     """The temporary curve drawn while a route end is dragged."""
 
-    def __init__(self, view: WorkflowView) -> None:
+    def __init__(self, view: CanvasView) -> None:
         theme = view.workflow_scene.theme
         pen = QPen(theme.edge_selected, 2, Qt.PenStyle.DashLine)
         self.item = QGraphicsPathItem()
@@ -260,7 +277,7 @@ class NewRouteInteraction(Interaction):
     """Dragging from an out port to a node adds a route (a goto rule when the source uses goto, else an edge);
     releasing on empty canvas opens the quick-add popup there for a node the route then leads to."""
 
-    def __init__(self, view: WorkflowView, source: NodeItem, scene_pos: QPointF) -> None:
+    def __init__(self, view: CanvasView, source: NodeItem, scene_pos: QPointF) -> None:
         super().__init__(view)
         self.source = source
         self.start = view.mapFromScene(scene_pos)
@@ -291,11 +308,11 @@ class NewRouteInteraction(Interaction):
 class ReconnectInteraction(Interaction):
     """Dragging an end of a selected route onto another node moves that end there."""
 
-    def __init__(self, view: WorkflowView, edge: EdgeItem, end: str, scene_pos: QPointF) -> None:
+    def __init__(self, view: CanvasView, edge: EdgeItem, end: str, scene_pos: QPointF) -> None:
         super().__init__(view)
         self.edge = edge
         self.end = end
-        self.ref = edge.route.ref
+        self.route_id = edge.route.id
         start, finish = edge.end_points()
         self.fixed = start if end == "target" else finish
         edge.dragging_end = end
@@ -317,7 +334,7 @@ class ReconnectInteraction(Interaction):
         target = self.node_at(event.position().toPoint())
         self.finish()
         if target is not None:
-            self.document.reconnect_route(self.ref, self.end, target.name)
+            self.document.reconnect_route(self.route_id, self.end, target.name)
         return True
 
     def finish(self) -> None:

@@ -6,16 +6,12 @@ drawn on top at every scroll. Clicking or dragging on the minimap centres the vi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QGraphicsView, QWidget
 
 from tea_studio.studio.canvas.node_item import NODE_H, NODE_W
-
-if TYPE_CHECKING:
-    from tea_studio.studio.canvas.view import WorkflowView
+from tea_studio.studio.canvas.scene import WorkflowScene
 
 MARGIN = 10
 SIZE = (180, 112)  # the largest size; a small view gets a smaller map (at most a quarter of its width and height)
@@ -23,9 +19,12 @@ BACKGROUND_ALPHA = 150
 
 
 class Minimap(QWidget):
-    def __init__(self, view: WorkflowView) -> None:
+    """The map of ``view``, which shows ``scene`` (the view owns the minimap; the minimap never imports it)."""
+
+    def __init__(self, view: QGraphicsView, scene: WorkflowScene) -> None:
         super().__init__(view)
         self.view = view
+        self.scene = scene
         self.setObjectName("canvasMinimap")
         self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground, True)
         self.resize(*SIZE)
@@ -39,7 +38,7 @@ class Minimap(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(100)
         self._timer.timeout.connect(self.invalidate_nodes)
-        scene = view.workflow_scene
+        scene = self.scene
         scene.nodes_changed.connect(self._timer.start)
         scene.theme_changed.connect(lambda _name: self.invalidate_nodes())
         view.horizontalScrollBar().valueChanged.connect(self.update)
@@ -61,7 +60,7 @@ class Minimap(QWidget):
         self.update()
 
     def _frame(self) -> None:
-        world = self.view.workflow_scene.nodes_rect()
+        world = self.scene.nodes_rect()
         if world.isNull():
             world = QRectF(0, 0, NODE_W, NODE_H)
         world = world.adjusted(-60, -60, 60, 60)
@@ -78,7 +77,7 @@ class Minimap(QWidget):
 
     def _render_nodes(self) -> QPixmap:
         self._frame()
-        theme = self.view.workflow_scene.theme
+        theme = self.scene.theme
         pixmap = QPixmap(self.size())
         pixmap.fill(Qt.GlobalColor.transparent)
         painter = QPainter(pixmap)
@@ -95,7 +94,7 @@ class Minimap(QWidget):
         painter.setBrush(nodes)
         w = max(1.5, NODE_W * self._scale)
         h = max(1.5, NODE_H * self._scale)
-        for item in self.view.workflow_scene.node_items():
+        for item in self.scene.node_items():
             p = self.to_map(item.pos())
             painter.drawRect(QRectF(p.x(), p.y(), w, h))
         painter.end()
@@ -109,7 +108,7 @@ class Minimap(QWidget):
         visible = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
         top_left, bottom_right = self.to_map(visible.topLeft()), self.to_map(visible.bottomRight())
         frame = QRectF(top_left, bottom_right).intersected(QRectF(self.rect()).adjusted(1, 1, -1, -1))
-        theme = self.view.workflow_scene.theme
+        theme = self.scene.theme
         painter.setPen(QPen(theme.node_selected, 1.5))
         fill = QColor(theme.node_selected)
         fill.setAlpha(30)

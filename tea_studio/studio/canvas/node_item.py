@@ -18,13 +18,9 @@ from tea_studio.studio.canvas.theme import LIGHT, CanvasTheme
 from tea_studio.workflow.constructs import construct_label
 from tea_studio.workflow.layout import NAME_ROOM, NODE_H, node_width
 from tea_studio.workflow.layout import NODE_W as NODE_W  # the narrowest box, for the canvas modules
-from tea_studio.workflow.model import ACTION, DYNAMIC_PARALLEL, LUA, NOOP, PYTHON, WHILE_LOOP, Node
+from tea_studio.workflow.model import ACTION, DYNAMIC_PARALLEL, LUA, NOOP, PYTHON, WHILE_LOOP, Node, kind_label
 
 TEXT_LOD = 0.45  # below this zoom a node is a coloured box without text
-STATUSES = ("waiting", "running", "done", "failed", "skipped", "paused")
-KIND_LABELS = {LUA: "Lua", PYTHON: "Python", ACTION: "action", NOOP: "no-op", WHILE_LOOP: "loop",
-               DYNAMIC_PARALLEL: "dynamic fan-out"}
-
 NAME_LEFT = 40  # the name starts after the glyph and leaves room for the problem marker (NAME_ROOM in all)
 NAME_RIGHT_ROOM = NAME_ROOM - NAME_LEFT
 SUB_LEFT = 16
@@ -61,12 +57,13 @@ def kind_key(node: Node, fan_in: bool) -> str:
     return "fan_in" if fan_in else node.kind
 
 
-def kind_label(node: Node, fan_in_count: int | None) -> str:
-    label = construct_label(node) or KIND_LABELS.get(node.kind, node.kind)
+def node_caption(node: Node, fan_in_count: int | None) -> str:
+    """The line under a node's name: its kind (a composite node's shape), what it collects or which action it uses."""
+    label = construct_label(node) or kind_label(node.kind)
     if fan_in_count is not None:
-        return f"fan-in · waits for {fan_in_count}" if node.kind == NOOP else f"{label} · fan-in of {fan_in_count}"
+        return f"Fan-in · waits for {fan_in_count}" if node.kind == NOOP else f"{label} · fan-in of {fan_in_count}"
     if node.kind == ACTION and node.uses:
-        return f"action · {node.uses}"
+        return f"{label} · {node.uses}"
     return label
 
 
@@ -202,7 +199,7 @@ class NodeItem(QGraphicsItem):
         self.update()
 
     def _refresh_tooltip(self) -> None:
-        lines = [f"<b>{_escape(self.node.name) or '(no name)'}</b> — {kind_label(self.node, self.fan_in_count)}"]
+        lines = [f"<b>{_escape(self.node.name) or '(no name)'}</b> — {node_caption(self.node, self.fan_in_count)}"]
         for severity, message in self.problems:
             lines.append(f"{'⛔' if severity == 'error' else '⚠'} {_escape(message)}")
         document = self._document()
@@ -234,7 +231,7 @@ class NodeItem(QGraphicsItem):
             badge_rect = QRectF(self.width - width - 6, NODE_H - 20, width, 16)
             sub_right = badge_rect.left() - BADGE_GAP
         sub_rect = QRectF(SUB_LEFT, 34, max(0.0, sub_right - SUB_LEFT), 18)
-        subtitle = small.elidedText(kind_label(self.node, self.fan_in_count), Qt.TextElideMode.ElideRight,
+        subtitle = small.elidedText(node_caption(self.node, self.fan_in_count), Qt.TextElideMode.ElideRight,
                                     sub_rect.width())
         name_rect = QRectF(NAME_LEFT, 8, self.width - NAME_LEFT - NAME_RIGHT_ROOM, 22)
         name = _font("name")[1].elidedText(self.node.name or "(no name)", Qt.TextElideMode.ElideRight,

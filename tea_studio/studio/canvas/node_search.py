@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tea_studio.studio.document import CREATABLE_KINDS
 from tea_studio.studio.resources import icon
+from tea_studio.workflow.model import CREATABLE_KINDS, KINDS
 from tea_studio.workflow.templates import TEMPLATES
 
 KIND, TEMPLATE = "kind", "template"
@@ -91,7 +91,7 @@ class NodeSearchPopup(QFrame):
         self.list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.list.setItemDelegate(_EntryDelegate(self.list))
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.set_kinds((kind, label, None, "") for kind, (label, _base) in CREATABLE_KINDS.items())
+        self.set_kinds((kind, KINDS[kind].label, KINDS[kind].icon, KINDS[kind].description) for kind in CREATABLE_KINDS)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(3)

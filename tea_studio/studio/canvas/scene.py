@@ -11,11 +11,13 @@ from collections import Counter
 from PySide6.QtCore import QPointF, QRectF, Signal
 from PySide6.QtWidgets import QGraphicsScene
 
+from tea_studio.studio.canvas import clipboard
 from tea_studio.studio.canvas.edge_item import EdgeItem
 from tea_studio.studio.canvas.node_item import NodeItem
 from tea_studio.studio.canvas.theme import CanvasTheme, canvas_theme
-from tea_studio.studio.document import EditableWorkflow, Route, RouteRef
+from tea_studio.studio.document import EditableWorkflow
 from tea_studio.workflow.model import END, START, Node
+from tea_studio.workflow.routes import Route
 
 SCENE_EXTENT = 200_000.0
 DUPLICATE_OFFSET = 26.0
@@ -32,7 +34,7 @@ class WorkflowScene(QGraphicsScene):
         self.document = document
         self.theme: CanvasTheme = canvas_theme("light")
         self._nodes: dict[int, NodeItem] = {}
-        self._edges: dict[tuple, EdgeItem] = {}
+        self._edges: dict[str, EdgeItem] = {}  # route id -> item
         self._live: set[int] | None = None
         self._duplicates: set[str] | None = None
         self._stale_edges: set[EdgeItem] = set()
@@ -42,7 +44,7 @@ class WorkflowScene(QGraphicsScene):
         document.node_renamed.connect(self._on_node_renamed)
         document.node_changed.connect(self._on_node_changed)
         document.node_moved.connect(self._on_node_moved)
-        document.routes_changed.connect(self._sync_routes)
+        document.routes_changed.connect(self._on_routes_changed)
         document.workflow_changed.connect(self._after_edit)
         document.reset.connect(self.rebuild)
         self.rebuild()
@@ -58,21 +60,20 @@ class WorkflowScene(QGraphicsScene):
     def edge_items(self) -> list[EdgeItem]:
         return list(self._edges.values())
 
-    def edge_item(self, ref: RouteRef) -> EdgeItem | None:
-        for item in self._edges.values():
-            if item.route.ref == ref:
-                return item
-        return None
+    def edge_item(self, route_id: str) -> EdgeItem | None:
+        return self._edges.get(route_id)
 
     def selected_node_names(self) -> list[str]:
         """Selected nodes in document order."""
         chosen = {id(item.node) for item in self.selectedItems() if isinstance(item, NodeItem)}
         return [node.name for node in self.document.workflow.nodes if id(node) in chosen]
 
-    def selected_routes(self) -> list[RouteRef]:
-        return [item.route.ref for item in self.selectedItems() if isinstance(item, EdgeItem)]
+    def selected_routes(self) -> list[Route]:
+        """The selected routes as the document lists them now."""
+        routes = (self.document.route(item.route.id) for item in self.selectedItems() if isinstance(item, EdgeItem))
+        return [route for route in routes if route is not None]
 
-    def selected_route(self) -> RouteRef | None:
+    def selected_route(self) -> Route | None:
         """The selected route (for the inspector), or None when no single route is selected."""
         routes = self.selected_routes()
         return routes[0] if len(routes) == 1 else None
@@ -185,10 +186,8 @@ class WorkflowScene(QGraphicsScene):
         for end in (edge.source_item, edge.target_item):
             if end is not None:
                 end.edges.discard(edge)
-        for key, item in list(self._edges.items()):
-            if item is edge:
-                del self._edges[key]
-                break
+        if self._edges.get(edge.route.id) is edge:
+            del self._edges[edge.route.id]
         self.removeItem(edge)
 
     def _end_item(self, name: str) -> NodeItem | None | bool:
@@ -199,39 +198,39 @@ class WorkflowScene(QGraphicsScene):
         return item if item is not None else False
 
     def _sync_routes(self) -> None:
-        """Bring route items in line with the model, reusing the items of routes that still exist."""
-        wanted: dict[tuple, tuple[Route, NodeItem | None, NodeItem | None, int]] = {}
-        seen: Counter = Counter()
-        lanes: Counter = Counter()
-        for route in self.document.routes():
-            source, target = self._end_item(route.source), self._end_item(route.target)
-            if source is False or target is False or (source is None and target is None):
-                continue  # a dangling route: validation reports it
-            key = (route.ref.kind, route.source, route.target)
-            seen[key] += 1
-            pair = (route.source, route.target)
-            lane = lanes[pair]
-            lanes[pair] += 1
-            wanted[(*key, seen[key])] = (route, source, target, lane)
-        for key in [k for k in self._edges if k not in wanted]:
-            self._drop_edge(self._edges[key])
-        for key, (route, source, target, lane) in wanted.items():
-            item = self._edges.get(key)
-            if item is not None and (item.source_item is not source or item.target_item is not target):
-                self._drop_edge(item)
-                item = None
-            if item is None:
-                item = EdgeItem(route, source, target, lane)
-                self._edges[key] = item
-                for end in (source, target):
-                    if end is not None:
-                        end.edges.add(item)
-                self.addItem(item)
-            else:
-                item.set_route(route, lane)
+        """Build the items of every route (after a rebuild)."""
+        self._on_routes_changed([route.id for route in self.document.routes()])
+
+    def _on_routes_changed(self, route_ids: list[str]) -> None:
+        """Bring the items of these routes in line with the document; other routes are not touched."""
+        for route_id in route_ids:
+            self._sync_route(route_id)
         counts = self.document.fan_in_counts()
         for item in self._nodes.values():
             item.set_fan_in_count(counts.get(item.node.name))
+
+    def _sync_route(self, route_id: str) -> None:
+        route = self.document.route(route_id)
+        item = self._edges.get(route_id)
+        source = target = False
+        if route is not None:
+            source, target = self._end_item(route.source), self._end_item(route.target)
+        if source is False or target is False or (source is None and target is None):
+            if item is not None:  # gone, or dangling (validation reports it)
+                self._drop_edge(item)
+            return
+        if item is not None and (item.source_item is not source or item.target_item is not target):
+            self._drop_edge(item)
+            item = None
+        if item is None:
+            item = EdgeItem(route, source, target)
+            self._edges[route_id] = item
+            for end in (source, target):
+                if end is not None:
+                    end.edges.add(item)
+            self.addItem(item)
+        else:
+            item.set_route(route)
 
     # -- overlays ------------------------------------------------------------------------------------------
     def set_problems(self, problems_by_node: dict[str, list[tuple[str, str]]]) -> None:
@@ -255,33 +254,21 @@ class WorkflowScene(QGraphicsScene):
 
     # -- editing entry points for menus (implemented in clipboard.py) --------------------------------------
     def select_all(self) -> None:
-        from tea_studio.studio.canvas import clipboard
-
         clipboard.select_all(self)
 
     def delete_selection(self) -> None:
-        from tea_studio.studio.canvas import clipboard
-
         clipboard.delete_selection(self)
 
     def copy_selection(self) -> str | None:
-        from tea_studio.studio.canvas import clipboard
-
         return clipboard.copy_selection(self)
 
     def cut_selection(self) -> None:
-        from tea_studio.studio.canvas import clipboard
-
         clipboard.cut_selection(self)
 
     def paste(self, at: QPointF | None = None) -> list[str]:
-        from tea_studio.studio.canvas import clipboard
-
         return clipboard.paste(self, at)
 
     def duplicate_selection(self) -> list[str]:
-        from tea_studio.studio.canvas import clipboard
-
         return clipboard.duplicate_selection(self)
 
     def select_nodes(self, names) -> None:

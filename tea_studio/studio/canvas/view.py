@@ -33,7 +33,7 @@ class WorkflowView(QGraphicsView):
     zoom_changed = Signal(float)
     rename_requested = Signal(str)  # the context menu's Rename: the window focuses the inspector's name field
     pin_requested = Signal(str)  # the context menu's Pin Output…: the window asks for the output to pin
-    condition_edit_requested = Signal(object)  # a RouteRef: the window focuses the inspector's condition field
+    condition_edit_requested = Signal(str)  # a route id: the window focuses the inspector's condition field
 
     def __init__(self, scene: WorkflowScene, parent=None) -> None:
         super().__init__(scene, parent)
@@ -57,7 +57,7 @@ class WorkflowView(QGraphicsView):
         self.setAcceptDrops(True)
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.minimap = Minimap(self)
+        self.minimap = Minimap(self, scene)
         self.search_popup = NodeSearchPopup(self.viewport())
         self.search_popup.kind_chosen.connect(self._add_kind)
         self.search_popup.template_chosen.connect(self.add_template_at)

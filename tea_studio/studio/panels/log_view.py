@@ -10,8 +10,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QHeaderView, QLineEdit, QTableView, QVBoxLayout, QWidget
 
+from tea_studio.engine.record import LogEntry, RunDelta, RunModel
 from tea_studio.studio.canvas.theme import current_theme
-from tea_studio.studio.live_run import LogEntry, RunDelta, RunModel
 
 LEVELS = {"info": 0, "warning": 1, "error": 2}
 LEVEL_FILTERS = (("All levels", 0), ("Warnings and errors", 1), ("Errors only", 2))

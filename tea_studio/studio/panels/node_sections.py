@@ -22,14 +22,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from tea_studio.studio.document import SWITCHABLE_KINDS
 from tea_studio.studio.panels.fields import error_label, yaml_text
 from tea_studio.studio.panels.lua_editor import CodeEditor
 from tea_studio.workflow.constructs import construct_keys, construct_label
-from tea_studio.workflow.model import ACTION, LUA, PYTHON, RESERVED_NAMES
-
-KIND_LABELS = {LUA: "Lua", PYTHON: "Python", ACTION: "Action", "noop": "No-op", "while_loop": "While loop",
-               "dynamic_parallel": "Dynamic parallel"}
+from tea_studio.workflow.model import LUA, PYTHON, RESERVED_NAMES, SWITCHABLE_KINDS, kind_label
 
 
 @dataclass
@@ -82,7 +78,7 @@ class NodeForm(NodeSection):
         self.kind_combo.setObjectName("nodeKind")
         self.kind_combo.setToolTip("What the node runs; switching between Lua and Python keeps the code")
         for kind in SWITCHABLE_KINDS:
-            self.kind_combo.addItem(KIND_LABELS[kind], kind)
+            self.kind_combo.addItem(kind_label(kind), kind)
         self.kind_combo.activated.connect(lambda _index: self.commit_kind(self.kind_combo.currentData()))
         self.fan_in_check = QCheckBox("collects parallel results (fan_in)")
         self.fan_in_check.toggled.connect(self.commit_fan_in)
@@ -104,7 +100,7 @@ class NodeForm(NodeSection):
             combo.removeItem(index)  # a kind the combo cannot switch to, shown for the previous node
         index = combo.findData(kind)
         if index < 0:
-            combo.addItem(KIND_LABELS.get(kind, kind), kind)
+            combo.addItem(kind_label(kind), kind)
             index = combo.count() - 1
         combo.setCurrentIndex(index)
 

@@ -13,19 +13,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem
 
 from tea_studio.studio.canvas.view import NODE_KIND_MIME
 from tea_studio.studio.resources import icon
-from tea_studio.workflow.model import ACTION, LUA, NOOP, PYTHON
-
-FAN_IN = "fan_in"
-
-# (palette kind, label, icon name, tooltip)
-PALETTE_KINDS = (
-    (LUA, "Lua", "node-lua", "A Lua 5.4 node: the code gets `state` and returns a table merged into it"),
-    (PYTHON, "Python", "node-python", "An inline Python node (trusted code)"),
-    (FAN_IN, "Fan-in", "node-fan-in", "A Lua node with fan_in: true that collects state.parallel_results"),
-    (NOOP, "No-op", "node-noop", "A node that does nothing (a junction or a placeholder)"),
-    (ACTION, "Action", "node-action", "A TEA action (uses: + with:), kept for export to tea"),
-)
-PALETTE_KIND_NAMES = tuple(kind for kind, *_ in PALETTE_KINDS)
+from tea_studio.workflow.model import CREATABLE_KINDS, KINDS
 
 
 class NodePalette(QListWidget):
@@ -41,10 +29,11 @@ class NodePalette(QListWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setIconSize(QSize(22, 22))
         self.setSpacing(2)
-        for kind, label, icon_name, tip in PALETTE_KINDS:
-            item = QListWidgetItem(icon(icon_name), label)
+        for kind in CREATABLE_KINDS:
+            info = KINDS[kind]
+            item = QListWidgetItem(icon(info.icon), info.label)
             item.setData(Qt.ItemDataRole.UserRole, kind)
-            item.setToolTip(f"{tip}\nDrag onto the canvas, or double-click to add at the centre.")
+            item.setToolTip(f"{info.description}\nDrag onto the canvas, or double-click to add at the centre.")
             self.addItem(item)
         self.itemActivated.connect(lambda item: self.node_requested.emit(self.kind_of(item)))
 

@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tea_studio.engine.record import Execution, Lane, RunDelta, RunModel, format_ms
 from tea_studio.studio.actions import on_click
 from tea_studio.studio.canvas.theme import BAR_STATUS, CanvasTheme, canvas_theme
-from tea_studio.studio.live_run import Execution, Lane, RunDelta, RunModel, format_ms
 from tea_studio.studio.throttle import RepaintThrottle
 
 LANE_H = 20

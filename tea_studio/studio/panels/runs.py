@@ -24,8 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tea_studio.engine.record import RunRecord, format_ms
 from tea_studio.studio.actions import on_click
-from tea_studio.studio.live_run import RunRecord, format_ms
 from tea_studio.studio.panels.state_view import preview
 from tea_studio.workflow.files import write_atomic
 

@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tea_studio.engine.record import FanInInfo, FanInResult, RunDelta, RunModel, format_ms
 from tea_studio.studio.canvas.theme import current_theme
-from tea_studio.studio.live_run import FanInInfo, FanInResult, RunDelta, RunModel, format_ms
 
 ADDED, CHANGED, REMOVED, SAME = "added", "changed", "removed", "same"
 DIFF_COLOURS = {ADDED: QColor(76, 175, 80, 70), CHANGED: QColor(255, 179, 0, 80), REMOVED: QColor(229, 57, 53, 70)}

@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit, QSpinBox, QWidget
 
 from tea_studio.studio.panels.fields import TextField, YamlField
-from tea_studio.workflow.validation import PARALLEL_STRATEGIES
+from tea_studio.workflow.model import STRATEGIES
 
 BRANCH_ERROR_POLICIES = ("fail", "continue")
 
@@ -63,7 +63,7 @@ class WorkflowForm(QWidget):
 
     def _build_settings(self) -> None:
         self.strategy_combo = QComboBox()
-        self.strategy_combo.addItems(["(default: thread)", *PARALLEL_STRATEGIES])
+        self.strategy_combo.addItems(["(default: thread)", *STRATEGIES])
         self.strategy_combo.activated.connect(self.commit_settings)
         self.max_workers_spin = QSpinBox()
         self.max_workers_spin.setRange(0, 1024)
@@ -98,8 +98,8 @@ class WorkflowForm(QWidget):
             self.variables_field.show_value(wf.variables)
             self.schema_field.show_value(wf.state_schema)
             strategy = wf.setting("parallel", "strategy")
-            self.strategy_combo.setCurrentIndex(PARALLEL_STRATEGIES.index(strategy) + 1
-                                                if strategy in PARALLEL_STRATEGIES else 0)
+            self.strategy_combo.setCurrentIndex(STRATEGIES.index(strategy) + 1
+                                                if strategy in STRATEGIES else 0)
             workers = wf.setting("parallel", "max_workers")
             self.max_workers_spin.setValue(workers if isinstance(workers, int) and workers > 0 else 0)
             policy = wf.setting("parallel", "on_branch_error")
@@ -125,7 +125,7 @@ class WorkflowForm(QWidget):
         old = self.workflow.settings if isinstance(self.workflow.settings, dict) else {}
         settings = copy.deepcopy(old)
         strategy = self.strategy_combo.currentIndex()
-        _set_key(settings, "parallel", "strategy", PARALLEL_STRATEGIES[strategy - 1] if strategy > 0 else None)
+        _set_key(settings, "parallel", "strategy", STRATEGIES[strategy - 1] if strategy > 0 else None)
         _set_key(settings, "parallel", "max_workers", self.max_workers_spin.value() or None)
         policy = self.branch_error_combo.currentIndex()
         _set_key(settings, "parallel", "on_branch_error", BRANCH_ERROR_POLICIES[policy - 1] if policy > 0 else None)
