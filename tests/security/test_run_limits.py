@@ -60,7 +60,7 @@ def test_caps_are_an_engine_option():
     began = time.monotonic()
     with pytest.raises(RunError, match=r"execution timeout \(0.3 s\)"):
         WorkflowRun(workflow, caps=EngineCaps(max_timeout_s=0.3)).run()
-    assert time.monotonic() - began < 0.6 + 0.3
+    assert time.monotonic() - began < 2 * 0.3 + 0.5  # twice the limit, plus building the run
 
 
 HOSTILE_BRANCHES = {
@@ -116,18 +116,18 @@ def test_a_loop_that_replaces_its_state_stays_within_the_budget():
     workflow = load("""
     name: loop
     settings:
-      max_iterations: 400
+      max_iterations: 200
     nodes:
       - name: step
         language: lua
-        run: return { i = (state.i or 0) + 1, blob = string.rep('x', 1024 * 1024) }
+        run: return { i = (state.i or 0) + 1, blob = string.rep('x', 1024 * 1024) }  # 100 MiB made in all
         goto:
-          - if: "state.i < 300"
+          - if: "state.i < 100"
             to: step
           - to: __end__
     """)
     state = WorkflowRun(workflow, caps=EngineCaps(state_budget_mb=16)).run()
-    assert state["i"] == 300
+    assert state["i"] == 100
 
 
 def test_output_is_valid_json_and_terminal_controls_never_reach_the_terminal(workflow_file):
