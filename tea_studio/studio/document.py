@@ -483,7 +483,7 @@ class EditableWorkflow(QObject):
             self._push("Auto-layout", [self._positions_change(positions)])
 
     def rename_node(self, old: str, new: str) -> None:
-        """Rename a node; every goto, edge (from/to/fan_in, list targets), position and breakpoint follows."""
+        """Rename a node; every goto, edge (from/to/fan_in, list targets), position, pin and breakpoint follows."""
         if old == new:
             return
         node = self._require(old)
@@ -496,6 +496,9 @@ class EditableWorkflow(QObject):
         if old in positions:
             changes.append(Positions(positions, {(new if k == old else k): v for k, v in positions.items()},
                                      [new]))
+        pins = self.workflow.layout.pins
+        if old in pins:  # the pin follows its node
+            changes.append(Pins(dict(pins), {(new if k == old else k): v for k, v in pins.items()}, [new]))
         self._push(f"Rename {old} to {new}", changes)
 
     def _renamed_routes(self, mapping: dict[str, str], nodes: list[Node] | None = None) -> list[Change]:
