@@ -18,7 +18,6 @@ from typing import Any
 from tea_studio.workflow.constructs import construct_of
 from tea_studio.workflow.model import (
     ACTION,
-    DYNAMIC_PARALLEL,
     END,
     FORM_MARKER,
     LUA,
@@ -168,8 +167,6 @@ def inner_problem(node: Node) -> tuple[str, str] | None:
     if node.kind == ACTION:
         return "ACTION_NOT_SUPPORTED", f" uses action '{node.uses}', which TEA Studio cannot run: export and run it " \
                                        "with tea"
-    if node.kind == DYNAMIC_PARALLEL:
-        return "NODE_TYPE_NOT_SUPPORTED", ": a dynamic_parallel node inside a loop or steps list is not supported"
     construct = construct_of(node)
     if construct is not None and construct.problems:
         return "INVALID_NODE_CONFIG", f": {construct.problems[0][1]}"
