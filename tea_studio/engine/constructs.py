@@ -180,7 +180,7 @@ def _dynamic_parallel(flow: _Flow, step: Step, state: dict[str, Any]) -> dict[st
     outcomes: list[BranchOutcome] = []
     if items:
         fork = Fork(step.name, tuple(f"{step.name}[{i}]" for i in range(len(items))), step.name, None,
-                    tuple(items), construct.max_concurrency, construct.fail_fast)
+                    tuple(items), construct.max_concurrency, construct.fail_fast, step)
         outcomes = flow.fan_out(fork, state)
     results = [FlowResult(branch=outcome.branch.rpartition("/")[2], index=i, source_node=step.name,
                           success=outcome.ok, state=outcome.state if outcome.ok else {},
@@ -203,7 +203,7 @@ def _dynamic_parallel(flow: _Flow, step: Step, state: dict[str, Any]) -> dict[st
 def run_item(flow: _Flow, fork: Fork, index: int, state: dict[str, Any]) -> dict[str, Any]:
     """One dynamic_parallel item inside its branch: ``item_var``/``index_var`` set, then the steps, the action or
     the subgraph. Returns the item's final state."""
-    step = flow.plan.steps[fork.node]
+    step = fork.body
     construct = step.construct
     names = {construct.item_var: fork.items[index], construct.index_var: index}
     state = {**state, **names}

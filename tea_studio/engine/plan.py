@@ -66,6 +66,7 @@ class Fork:
     items: tuple[Any, ...] | None = None  # a dynamic_parallel fan-out: one branch per item, running its body
     max_concurrency: int | None = None
     fail_fast: bool = False
+    body: Any = field(default=None, compare=False)  # the dynamic_parallel Step whose body each item runs
 
 
 @dataclass(frozen=True)

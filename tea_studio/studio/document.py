@@ -210,7 +210,7 @@ class EditableWorkflow(QObject):
             self.push(Edit("Auto-layout", [self.editor.positions(positions)]))
 
     def rename_node(self, old: str, new: str) -> None:
-        """Rename a node; every goto, edge (from/to/fan_in, list targets), position and breakpoint follows."""
+        """Rename a node; every goto, edge (from/to/fan_in, list targets), position, pin and breakpoint follows."""
         if old != new:
             self.push(self.editor.rename_node(old, new))
 

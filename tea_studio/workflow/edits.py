@@ -539,7 +539,7 @@ class WorkflowEditor:
         return Edit(f"Move {label}", [self.positions(positions)], MOVE_ID, frozenset(positions))
 
     def rename_node(self, old: str, new: str) -> Edit:
-        """Every goto, edge (from/to/fan_in, list targets), position and breakpoint follows the new name."""
+        """Every goto, edge (from/to/fan_in, list targets), position, pin and breakpoint follows the new name."""
         node = self.require(old)
         new = new.strip() if isinstance(new, str) else new
         if not new or new in RESERVED_NAMES or self.node(new) is not None:
@@ -552,6 +552,9 @@ class WorkflowEditor:
         if old in positions:
             changes.append(Positions(positions, {(new if k == old else k): v for k, v in positions.items()},
                                      [new]))
+        pins = self.workflow.layout.pins
+        if old in pins:  # the pin follows its node
+            changes.append(Pins(dict(pins), {(new if k == old else k): v for k, v in pins.items()}, [new]))
         return Edit(f"Rename {old} to {new}", changes)
 
     def set_node_code(self, name: str, code: str) -> Edit:

@@ -19,7 +19,6 @@ from typing import Any
 from tea_studio.workflow.action_schemas import action_call, action_schema, param_problems
 from tea_studio.workflow.constructs import construct_of
 from tea_studio.workflow.model import (
-    DYNAMIC_PARALLEL,
     END,
     FORM_MARKER,
     LUA,
@@ -183,8 +182,6 @@ def inner_problem(node: Node) -> tuple[str, str] | None:
     if call is not None:
         problems = action_problems(call)
         return (problems[0][0], problems[0][2]) if problems else None
-    if node.kind == DYNAMIC_PARALLEL:
-        return "NODE_TYPE_NOT_SUPPORTED", ": a dynamic_parallel node inside a loop or steps list is not supported"
     construct = construct_of(node)
     if construct is not None and construct.problems:
         return "INVALID_NODE_CONFIG", f": {construct.problems[0][1]}"

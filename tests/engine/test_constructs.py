@@ -203,3 +203,30 @@ def test_fail_fast_and_subgraphs_give_the_same_results_in_worker_processes(case,
         state = json.loads(capsys.readouterr().out)
         results.append({key: state[key] for key in ("report", "summaries") if key in state})
     assert results[0] == results[1] and results[0]
+
+
+def test_a_dynamic_parallel_inside_a_loop_fans_out_on_every_iteration():
+    text = """
+    nodes:
+      - name: loop
+        type: while_loop
+        condition: "state.round < 2"
+        max_iterations: 3
+        body:
+          - name: fan
+            type: dynamic_parallel
+            items: "{{ state.xs }}"
+            steps:
+              - name: sq
+                language: lua
+                run: return { sq = state.item * state.item * (state.round + 1) }
+          - name: sum
+            language: lua
+            run: |
+              local t = 0
+              for _, r in ipairs(state.parallel_results) do t = t + r.state.sq end
+              return { round = state.round + 1, totals = (state.totals or "") .. t .. ";" }
+    """
+    state, sink = run(text, {"round": 0, "xs": [1, 2, 3]})
+    assert state["totals"] == "14;28;"
+    assert [e.node for e in sink.of_type(DynamicParallelStarted)] == ["loop/fan", "loop/fan"]

@@ -152,3 +152,13 @@ def test_pinning_an_execution_from_the_timeline_uses_that_runs_output(qtbot, win
     window.prompts.answers["pin_output"] = lambda name, output: seen.append(output) or output  # OK as offered
     tools.presenter.timeline.pin_requested.emit(execution)
     assert seen == [{"n": 2}] and window.document.workflow.layout.pins == {"loop": {"n": 2}}
+
+
+def test_a_pin_follows_its_node_when_renamed(qtbot, window, tmp_path):  # noqa: F811 - the imported fixture
+    open_text(window, tmp_path, FLOW)
+    document = window.document
+    document.set_pin("ask", {"answer": "x"})
+    document.rename_node("ask", "question")
+    assert document.workflow.layout.pins == {"question": {"answer": "x"}}
+    document.undo_stack.undo()
+    assert document.workflow.layout.pins == {"ask": {"answer": "x"}}
