@@ -6,7 +6,7 @@ the canvas. Bump ``WINDOW_STATE_VERSION`` when this default changes: saved layou
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QTabBar
 
 WINDOW_STATE_VERSION = 2
@@ -75,3 +75,21 @@ def raised_bottom_dock(window: QMainWindow) -> QDockWidget | None:
                 and not dock.visibleRegion().isEmpty()):  # a tab behind another is "visible" but not seen
             return dock
     return None
+
+
+def restore_window_state(window: QMainWindow, settings: QSettings) -> bool:
+    """Restore the saved size and dock layout; a layout saved by another layout version is ignored."""
+    geometry = settings.value("window/geometry")
+    state = settings.value("window/state")
+    if geometry is not None:
+        window.restoreGeometry(geometry)
+    restored = state is not None and window.restoreState(state, WINDOW_STATE_VERSION)
+    if restored:
+        QTimer.singleShot(0, lambda: hide_stray_tab_bars(window))
+    return restored
+
+
+def save_window_state(window: QMainWindow, settings: QSettings) -> None:
+    settings.setValue("window/geometry", window.saveGeometry())
+    settings.setValue("window/state", window.saveState(WINDOW_STATE_VERSION))
+    settings.sync()

@@ -39,8 +39,6 @@ from tea_studio.studio.validation_controller import Validator
 from tea_studio.workflow.action_schemas import creatable_kinds
 from tea_studio.workflow.model import Workflow
 
-WINDOW_STATE_VERSION = dock_layout.WINDOW_STATE_VERSION
-
 # The menus and the main toolbar, by action key (None: a separator; "<...>": a submenu filled by the window).
 MENUS = (
     ("&File", ("new", "open", "<recent>", None, "save", "save_as", None, "export", "export_png", "export_svg", None,
@@ -102,7 +100,7 @@ class MainWindow(QMainWindow):
         dock_layout.arrange_docks(self, self.palette_dock, self.inspector_dock, self.problems_dock,
                                   self.run_tools.presenter.docks if self.run_tools is not None else None)
         if restore_state:
-            self._restore_window_state()
+            dock_layout.restore_window_state(self, self.settings)
 
     def _create_run_tools(self):
         """The run controller and its presenter, or None when they cannot be set up (editing stays possible)."""
@@ -433,21 +431,8 @@ class MainWindow(QMainWindow):
         """The bottom dock whose tab is in front (None when none is shown)."""
         return dock_layout.raised_bottom_dock(self)
 
-    def _restore_window_state(self) -> bool:
-        """Restore the saved size and dock layout; a layout saved by another layout version is ignored."""
-        geometry = self.settings.value("window/geometry")
-        state = self.settings.value("window/state")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        restored = state is not None and self.restoreState(state, WINDOW_STATE_VERSION)
-        if restored:
-            QTimer.singleShot(0, lambda: dock_layout.hide_stray_tab_bars(self))
-        return restored
-
     def save_window_state(self) -> None:
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState(WINDOW_STATE_VERSION))
-        self.settings.sync()
+        dock_layout.save_window_state(self, self.settings)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)

@@ -4,8 +4,8 @@ from fixtures_window import *  # noqa: F403
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTabBar
 
+from tea_studio.studio.dock_layout import WINDOW_STATE_VERSION
 from tea_studio.studio.live_run import PAUSED
-from tea_studio.studio.main_window import WINDOW_STATE_VERSION
 from tea_studio.studio.panels.run_timeline import AXIS_H, LANE_H
 
 RIGHT, BOTTOM, LEFT = (Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea,
