@@ -25,8 +25,11 @@ PICTURES = (
     ("studio-loop.png", "loop", "light", (), False),
     ("studio-run.png", "parallel_fanout", "light", ("--run", "--input", '{"value": 7}'), True),
     ("studio-notes.png", "notes_and_groups", "light", (), False),
+    ("studio-failed-run.png", "failing_run", "light", ("--run",), False),
     ("studio-big-graph.png", "support_triage", "light", (), False),
 )
+
+EXPECTED_EXIT = {"studio-failed-run.png": 1}  # the picture of a run that fails on purpose (exit 1 = run failed)
 
 
 def take(out_dir: Path, picture: str, example: str, theme: str, extra: tuple[str, ...]) -> subprocess.CompletedProcess:
@@ -47,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     for picture, example, theme, extra, optional in PICTURES:
         done = take(out_dir, picture, example, theme, extra)
-        if done.returncode == 0:
+        if done.returncode == EXPECTED_EXIT.get(picture, 0) and (out_dir / picture).is_file():
             print(f"wrote {out_dir / picture}")
         elif optional:
             print(f"skipped {picture}: {done.stderr.strip().splitlines()[-1:] or ['the run failed']}")

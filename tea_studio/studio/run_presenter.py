@@ -14,8 +14,10 @@ import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu
 
-from tea_studio.studio.live_run import Execution, RunDelta, RunModel, format_ms
+from tea_studio.engine import events as ev
+from tea_studio.studio.live_run import FAILED, Execution, RunDelta, RunModel, format_ms
 from tea_studio.studio.panels.log_view import LogView
+from tea_studio.studio.panels.run_banner import RunBanner
 from tea_studio.studio.panels.run_timeline import TimelineView
 from tea_studio.studio.panels.runs import RunHistory, RunsPanel
 from tea_studio.studio.panels.state_view import StateDock
@@ -50,6 +52,9 @@ class RunPresenter(QObject):
         self._selecting = False
         self._docks_sized = False
         self._build_docks(history, panels_menu)
+        self.banner = RunBanner(view)
+        self.banner.show_log_requested.connect(self.show_log)
+        self.banner.line_requested.connect(self.open_node_line)
         scene.selectionChanged.connect(self._selection_changed)
 
     def _build_docks(self, history: RunHistory, panels_menu: QMenu | None) -> None:
@@ -93,6 +98,7 @@ class RunPresenter(QObject):
         """Show ``model`` (a live or stored run) everywhere; None clears the run view."""
         self.model = model
         self._pending_nodes.clear()
+        self.banner.hide()
         self.timeline.set_model(model)
         self.fan_in_view.set_model(model)
         self.log_view.set_model(model)
@@ -110,7 +116,29 @@ class RunPresenter(QObject):
             item.clear_run_info()
             return
         fan_in = self.model.fan_ins.get(name)
-        item.set_run_info(info.status, info.badge, fan_in.progress if fan_in is not None else None)
+        item.set_run_info(info.status, info.badge, fan_in.progress if fan_in is not None else None,
+                          self._node_error(name, info.status))
+
+    def _node_error(self, name: str, status: str) -> str | None:
+        """Why ``name`` failed: its failed execution's error, else the run's error when the run failed there."""
+        if status != FAILED:
+            return None
+        execution = self.model.last_execution(name)
+        if execution is not None and execution.ok is False and execution.error:
+            return execution.error
+        failure = self._failure()
+        return failure.error if failure is not None and failure.node == name else None
+
+    def _failure(self):
+        """The run's RunFailed event, or None."""
+        events = self.model.record.events if self.model is not None else []
+        last = events[-1] if events else None
+        return last if isinstance(last, ev.RunFailed) else None
+
+    def show_log(self) -> None:
+        dock = self.docks["log"]
+        dock.show()
+        dock.raise_()
 
     def apply(self, delta: RunDelta) -> None:
         """One coalesced tick of the live run."""
@@ -128,6 +156,11 @@ class RunPresenter(QObject):
         self.timeline.apply(delta)
         self.fan_in_view.apply(delta)
         self.log_view.apply(delta)
+        if delta.finished and delta.ok is False:
+            failure = self._failure()
+            self.banner.show_failure(failure.error if failure is not None else (self.model.error or "failed"),
+                                     failure.node if failure is not None else None,
+                                     failure.line if failure is not None else None)
         if delta.paused:
             pause = delta.paused[-1]
             event = self.model.event(pause.event_index)
