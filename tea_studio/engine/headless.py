@@ -14,6 +14,7 @@ import sys
 import threading
 from typing import Any
 
+from tea_studio.engine.budget import DEFAULT_STATE_BUDGET_MB, EngineCaps
 from tea_studio.engine.events import (
     LogLine,
     NodeFinished,
@@ -25,6 +26,13 @@ from tea_studio.engine.events import (
 )
 from tea_studio.engine.runner import RunControl, RunError, WorkflowRun
 from tea_studio.workflow.inputs import InputError, parse_inputs
+
+
+def caps_from(args: Any) -> EngineCaps:
+    """``--max-timeout``, ``--max-memory-mb`` and ``--max-state-mb`` as the run's caps."""
+    state_mb = getattr(args, "max_state_mb", None)
+    return EngineCaps(getattr(args, "max_timeout", None), getattr(args, "max_memory_mb", None),
+                      DEFAULT_STATE_BUDGET_MB if state_mb is None else state_mb)
 
 
 def to_json(value: Any, **kwargs: Any) -> str:
@@ -111,7 +119,7 @@ def run_command(args: Any) -> int:
     control = RunControl(auto_continue=not interactive)
     pins = workflow.layout.pins if getattr(args, "pins", False) else None
     run = WorkflowRun(workflow, inputs, sink=sink, control=control, strategy=getattr(args, "strategy", None),
-                      pins=pins)
+                      pins=pins, caps=caps_from(args))
     outcome: dict[str, Any] = {}
 
     def work() -> None:
