@@ -97,6 +97,11 @@ class RunController(QObject):
         self.presenter.runs_panel.set_workflow_path(self.path)
         self.update_actions()
 
+    def file_saved(self) -> None:
+        """The document was saved, maybe under a new name (Save As): the Runs panel lists that file's runs."""
+        if self.presenter.runs_panel.workflow_path != self.path:
+            self.presenter.runs_panel.set_workflow_path(self.path)
+
     def update_actions(self) -> None:
         running, paused, shown = self.running, self.paused, self.model is not None
         for key, enabled in (("run", not running), ("stop", running), ("pause", running and not paused),
@@ -261,7 +266,7 @@ class RunController(QObject):
         if error:
             self._log(f"Could not store the run in the history: {error}")
             self.prompts.error("Cannot store the run", f"The run was not added to the history: {error}")
-        self.presenter.runs_panel.refresh()
+        self.presenter.runs_panel.set_workflow_path(self.path)  # the file may have been saved under a new name
         self.run_stored.emit(run_id, error)
 
     def _detach_live(self) -> None:
