@@ -11,11 +11,22 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import shiboken6
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu
 
 from tea_studio.engine import events as ev
-from tea_studio.studio.live_run import FAILED, Execution, RunDelta, RunModel, format_ms
+from tea_studio.studio.live_run import (
+    DONE,
+    FAILED,
+    PAUSED,
+    RUNNING,
+    SKIPPED,
+    WAITING,
+    Execution,
+    RunDelta,
+    RunModel,
+    format_ms,
+)
 from tea_studio.studio.panels.log_view import LogView
 from tea_studio.studio.panels.run_banner import RunBanner
 from tea_studio.studio.panels.run_timeline import TimelineView
@@ -27,6 +38,16 @@ from tea_studio.studio.throttle import LIVE_REPAINT_S, RepaintThrottle
 CANVAS_BUSY_REPAINT_S = 0.3  # with many node statuses pending (each repaint redraws the edges under them)...
 CANVAS_BUSY_NODES = 40  # ...the canvas interval grows up to this, by pending nodes / this
 TIMELINE_HEIGHT = 240  # room for the axis and five lanes the first time a run shows
+
+
+def progress_text(model: RunModel) -> str:
+    """The run's progress for the status bar: how many nodes are done, running, paused, failed and not run yet."""
+    counts: dict[str, int] = {}
+    for info in model.nodes.values():
+        counts[info.status] = counts.get(info.status, 0) + 1
+    words = ((DONE, "done"), (RUNNING, "running"), (PAUSED, "paused"), (FAILED, "failed"), (WAITING, "waiting"),
+             (SKIPPED, "not run"))
+    return " · ".join(f"{counts[status]} {word}" for status, word in words if counts.get(status))
 
 
 class RunPresenter(QObject):
@@ -49,10 +70,18 @@ class RunPresenter(QObject):
         self.model: RunModel | None = None
         self._pending_nodes: set[str] = set()
         self._throttle = RepaintThrottle(LIVE_REPAINT_S, CANVAS_BUSY_REPAINT_S, CANVAS_BUSY_NODES)
+        # A paused run sends no more ticks: what a tick left pending is painted by this timer instead.
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.timeout.connect(self._paint_pending)
         self._selecting = False
         self._docks_sized = False
         self._build_docks(history, panels_menu)
         self.banner = RunBanner(view)
+        self.progress = QLabel()
+        self.progress.setObjectName("runProgress")
+        self.progress.setToolTip("Nodes of the run shown: done, running, paused, failed, not run yet")
+        host.statusBar().addPermanentWidget(self.progress)
         self.banner.show_log_requested.connect(self.show_log)
         self.banner.line_requested.connect(self.open_node_line)
         scene.selectionChanged.connect(self._selection_changed)
@@ -99,6 +128,7 @@ class RunPresenter(QObject):
         self.model = model
         self._pending_nodes.clear()
         self.banner.hide()
+        self.progress.clear()
         self.timeline.set_model(model)
         self.fan_in_view.set_model(model)
         self.log_view.set_model(model)
@@ -109,6 +139,18 @@ class RunPresenter(QObject):
                 self._paint_node(item, item.name)
         if model is None:
             self.state_view.clear()
+        else:
+            self.progress.setText(progress_text(model))
+
+    def _paint_pending(self) -> None:
+        self._flush_timer.stop()
+        if self.model is not None:
+            for name in self._pending_nodes:
+                item = self.scene.node_item(name)
+                if item is not None:
+                    self._paint_node(item, name)
+            self.progress.setText(progress_text(self.model))
+        self._pending_nodes.clear()
 
     def _paint_node(self, item, name: str) -> None:
         info = self.model.nodes.get(name)
@@ -148,11 +190,9 @@ class RunPresenter(QObject):
         self._pending_nodes.update(delta.fan_ins)
         if self._throttle.due(force=bool(delta.finished or delta.paused or delta.resumed),
                               pending=len(self._pending_nodes)):
-            for name in self._pending_nodes:
-                item = self.scene.node_item(name)
-                if item is not None:
-                    self._paint_node(item, name)
-            self._pending_nodes.clear()
+            self._paint_pending()
+        elif self._pending_nodes and not self._flush_timer.isActive():
+            self._flush_timer.start(round(CANVAS_BUSY_REPAINT_S * 1000))
         self.timeline.apply(delta)
         self.fan_in_view.apply(delta)
         self.log_view.apply(delta)
