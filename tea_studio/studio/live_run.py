@@ -43,6 +43,7 @@ DONE = "done"
 FAILED = "failed"
 SKIPPED = "skipped"
 PAUSED = "paused"
+STOPPED = "stopped"  # running (or paused) when the user stopped the run: not a failure of the node
 
 
 # -- executor ------------------------------------------------------------------------------------------------
@@ -565,12 +566,15 @@ class RunModel:
             execution.ok = False
         self._open.clear()
         self.paused.clear()
+        stopped = self.error == STOPPED
         for name, info in self.nodes.items():
             status = info.status
             if status == WAITING:
                 info.status = SKIPPED
             elif status in (RUNNING, PAUSED):
-                info.status = FAILED if self.ok is False else DONE
+                info.status = STOPPED if stopped else FAILED if self.ok is False else DONE
+            elif stopped and status == FAILED and all(x.error in (None, STOPPED) for x in self.executions_of(name)):
+                info.status = STOPPED  # its code was interrupted by the stop
             else:
                 continue
             delta.nodes[name] = info

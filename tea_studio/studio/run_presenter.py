@@ -21,6 +21,7 @@ from tea_studio.studio.live_run import (
     PAUSED,
     RUNNING,
     SKIPPED,
+    STOPPED,
     WAITING,
     Execution,
     RunDelta,
@@ -45,8 +46,8 @@ def progress_text(model: RunModel) -> str:
     counts: dict[str, int] = {}
     for info in model.nodes.values():
         counts[info.status] = counts.get(info.status, 0) + 1
-    words = ((DONE, "done"), (RUNNING, "running"), (PAUSED, "paused"), (FAILED, "failed"), (WAITING, "waiting"),
-             (SKIPPED, "not run"))
+    words = ((DONE, "done"), (RUNNING, "running"), (PAUSED, "paused"), (FAILED, "failed"), (STOPPED, "stopped"),
+             (WAITING, "waiting"), (SKIPPED, "not run"))
     return " · ".join(f"{counts[status]} {word}" for status, word in words if counts.get(status))
 
 
@@ -196,7 +197,7 @@ class RunPresenter(QObject):
         self.timeline.apply(delta)
         self.fan_in_view.apply(delta)
         self.log_view.apply(delta)
-        if delta.finished and delta.ok is False:
+        if delta.finished and delta.ok is False and self.model.error != STOPPED:  # a stop is not a failure
             failure = self._failure()
             self.banner.show_failure(failure.error if failure is not None else (self.model.error or "failed"),
                                      failure.node if failure is not None else None,

@@ -77,3 +77,36 @@ def test_the_failed_node_carries_its_error_and_a_banner_stays_until_the_next_run
     window.document.set_node_code("count", "return { n = 0 }\n")
     run(window, qtbot)
     assert not banner.isVisible() and window.scene.node_item("count").run_error is None
+
+
+SPIN = """\
+name: spin
+nodes:
+  - name: first
+    language: lua
+    run: |
+      return { a = 1 }
+    goto: spin
+  - name: spin
+    language: lua
+    run: |
+      while true do end
+    goto: later
+  - name: later
+"""
+
+
+def test_stop_marks_the_interrupted_node_stopped_not_failed_and_shows_no_failure(window, qtbot, tmp_path):
+    path = tmp_path / "spin.yaml"
+    path.write_text(SPIN, encoding="utf-8")
+    assert window.load_file(path)
+    tools = window.run_tools
+    window.actions["run"].trigger()
+    qtbot.waitUntil(lambda: window.scene.node_item("spin").run_status == "running", timeout=10000)
+    with qtbot.waitSignal(tools.run_ended, timeout=10000):
+        window.actions["stop"].trigger()
+    statuses = {name: window.scene.node_item(name).run_status for name in ("first", "spin", "later")}
+    assert statuses == {"first": "done", "spin": "stopped", "later": "skipped"}
+    assert window.scene.node_item("spin").run_error is None
+    assert not tools.presenter.banner.isVisible()
+    assert "1 stopped" in tools.presenter.progress.text()

@@ -21,7 +21,7 @@ from tea_studio.workflow.layout import NODE_W as NODE_W  # the narrowest box, fo
 from tea_studio.workflow.model import ACTION, DYNAMIC_PARALLEL, LUA, NOOP, PYTHON, WHILE_LOOP, Node
 
 TEXT_LOD = 0.45  # below this zoom a node is a coloured box without text
-STATUSES = ("waiting", "running", "done", "failed", "skipped", "paused")
+STATUSES = ("waiting", "running", "done", "failed", "skipped", "paused", "stopped")
 KIND_LABELS = {LUA: "Lua", PYTHON: "Python", ACTION: "action", NOOP: "no-op", WHILE_LOOP: "loop",
                DYNAMIC_PARALLEL: "dynamic fan-out"}
 
