@@ -397,7 +397,7 @@ class _WorkflowReader:
         elif "script" in pairs:
             node.kind, node.code_form = PYTHON, FORM_SCRIPT
             node.code = self.text(take("script"), "`script` code", allow_null=False)
-        elif language_value in CODE_LANGUAGES:
+        elif language_value in CODE_LANGUAGES and "steps" not in pairs:  # `language` beside `steps` is the steps'
             take("language")
             node.kind, node.code_form = language_value, FORM_LANGUAGE
         else:
