@@ -29,6 +29,7 @@ from tea_studio.studio.live_run import (
     format_ms,
 )
 from tea_studio.studio.panels.log_view import LogView
+from tea_studio.studio.panels.node_io import NodeIOView
 from tea_studio.studio.panels.run_banner import RunBanner
 from tea_studio.studio.panels.run_timeline import TimelineView
 from tea_studio.studio.panels.runs import RunHistory, RunsPanel
@@ -93,11 +94,13 @@ class RunPresenter(QObject):
         self.state_view = self.state_dock.state
         self.fan_in_view = self.state_dock.fan_in
         self.log_view = LogView()
+        self.io_view = NodeIOView()
         self.runs_panel = RunsPanel(history)
         self.docks: dict[str, QDockWidget] = {}
         area = Qt.DockWidgetArea
         for key, title, widget, where in (("timeline", "Timeline", self.timeline, area.BottomDockWidgetArea),
                                           ("log", "Log", self.log_view, area.BottomDockWidgetArea),
+                                          ("io", "Input / Output", self.io_view, area.BottomDockWidgetArea),
                                           ("state", "State", self.state_dock, area.RightDockWidgetArea),
                                           ("runs", "Runs", self.runs_panel, area.RightDockWidgetArea)):
             dock = QDockWidget(title, self.host)
@@ -108,6 +111,7 @@ class RunPresenter(QObject):
             if panels_menu is not None:
                 panels_menu.addAction(dock.toggleViewAction())
         self.host.tabifyDockWidget(self.docks["timeline"], self.docks["log"])
+        self.host.tabifyDockWidget(self.docks["log"], self.docks["io"])
         self.host.tabifyDockWidget(self.docks["state"], self.docks["runs"])
         self.docks["timeline"].raise_()
         self.docks["state"].raise_()
@@ -140,6 +144,7 @@ class RunPresenter(QObject):
                 self._paint_node(item, item.name)
         if model is None:
             self.state_view.clear()
+            self.io_view.clear()
         else:
             self.progress.setText(progress_text(model))
 
@@ -164,13 +169,12 @@ class RunPresenter(QObject):
 
     def _node_error(self, name: str, status: str) -> str | None:
         """Why ``name`` failed: its failed execution's error, else the run's error when the run failed there."""
-        if status != FAILED:
-            return None
-        execution = self.model.last_execution(name)
-        if execution is not None and execution.ok is False and execution.error:
-            return execution.error
-        failure = self._failure()
-        return failure.error if failure is not None and failure.node == name else None
+        if status == FAILED:
+            execution = self.model.last_execution(name)
+            if execution is not None and execution.ok is False and execution.error:
+                return execution.error
+        failure = self._failure()  # e.g. max iterations names the node that would have run next
+        return failure.error if failure is not None and failure.node == name and failure.error != STOPPED else None
 
     def _failure(self):
         """The run's RunFailed event, or None."""
@@ -189,6 +193,9 @@ class RunPresenter(QObject):
             return
         self._pending_nodes.update(delta.nodes)
         self._pending_nodes.update(delta.fan_ins)
+        failure = self._failure() if delta.finished else None
+        if failure is not None and failure.node:
+            self._pending_nodes.add(failure.node)  # the node a run failed at carries the error, whatever its status
         if self._throttle.due(force=bool(delta.finished or delta.paused or delta.resumed),
                               pending=len(self._pending_nodes)):
             self._paint_pending()
@@ -237,8 +244,11 @@ class RunPresenter(QObject):
             return
         took = f" · {format_ms(execution.timing_ms)}" if execution.timing_ms is not None else ""
         status = "" if execution.ok else " · failed"
-        self.state_view.show_state(f"State after {execution.node}{where}{count}{took}{status}", after,
-                                   self.model.state_before(execution))
+        before = self.model.state_before(execution)
+        self.state_view.show_state(f"State after {execution.node}{where}{count}{took}{status}", after, before)
+        finished = self.model.event(execution.event_index)
+        self.io_view.show_execution(f"{execution.node}{where}{count}{took}{status}", before,
+                                    getattr(finished, "update", None), after)
 
     def show_node_state(self, name: str) -> bool:
         """Show the state after the node's last execution (False when it has not run)."""

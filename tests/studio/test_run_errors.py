@@ -110,3 +110,15 @@ def test_stop_marks_the_interrupted_node_stopped_not_failed_and_shows_no_failure
     assert window.scene.node_item("spin").run_error is None
     assert not tools.presenter.banner.isVisible()
     assert "1 stopped" in tools.presenter.progress.text()
+
+
+def test_a_max_iterations_failure_marks_the_node_it_stopped_at(window, qtbot, tmp_path):
+    path = tmp_path / "cycle.yaml"
+    path.write_text("settings:\n  max_iterations: 5\nnodes:\n  - name: a\n    goto: b\n  - name: b\n    goto: a\n",
+                    encoding="utf-8")
+    assert window.load_file(path)
+    run(window, qtbot)
+    item = window.scene.node_item("b")
+    assert item.run_error is not None and "max iterations (5)" in item.run_error
+    assert "max iterations (5)" in window.run_tools.presenter.banner.text()
+    assert window.scene.node_item("a").run_error is None

@@ -10,6 +10,8 @@ from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
+from tea_studio.studio.actions import on_click
+
 HEIGHT = 34
 
 
@@ -46,9 +48,9 @@ class RunBanner(QFrame):
         layout.addWidget(self.log_button)
         layout.addWidget(self.line_button)
         layout.addWidget(close)
-        self.log_button.clicked.connect(self.show_log_requested)
-        self.line_button.clicked.connect(lambda: self.line_requested.emit(self.node, self.line))
-        close.clicked.connect(self.hide)
+        on_click(self.log_button.clicked, self.show_log_requested.emit)
+        on_click(self.line_button.clicked, lambda: self.line_requested.emit(self.node, self.line))
+        on_click(close.clicked, self.hide)
         canvas.installEventFilter(self)
         self.hide()
 
