@@ -33,7 +33,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace
 
-from tea_studio.engine.text import one_line
+from tea_studio.workflow.text import one_line
 
 FALSE_TEXTS = frozenset({"", "false", "0", "no", "none"})
 DEFAULT_TIMEOUT_S = 30.0

@@ -26,6 +26,7 @@ from tea_studio.engine.events import (
 )
 from tea_studio.engine.runner import RunControl, RunError, WorkflowRun
 from tea_studio.workflow.inputs import InputError, parse_inputs
+from tea_studio.workflow.text import one_line, printable
 
 
 def caps_from(args: Any) -> EngineCaps:
@@ -60,9 +61,9 @@ class _CliSink:
                 self.out.flush()
             if isinstance(event, LogLine):
                 where = f"{event.branch}/" if event.branch else ""
-                print(f"[{where}{event.node}] {event.text}", file=sys.stderr)
+                print(printable(f"[{where}{event.node}] {event.text}"), file=sys.stderr)
             elif isinstance(event, RunWarning):
-                print(f"warning: {event.message}", file=sys.stderr)
+                print(f"warning: {one_line(event.message)}", file=sys.stderr)
             elif self.progress and isinstance(event, NodeFinished):
                 where = f"{event.branch}: " if event.branch else ""
                 print(f"{where}{event.node} {'ok' if event.ok else 'failed'} ({event.timing_ms:.1f} ms)",
@@ -105,7 +106,7 @@ def run_command(args: Any) -> int:
     try:
         workflow = load_workflow(path)
     except WorkflowError as exc:
-        print(str(exc), file=sys.stderr)
+        print(one_line(str(exc)), file=sys.stderr)
         return 1
     if _validation_errors(workflow, path):
         print(f"error: {path} has validation errors; the run did not start", file=sys.stderr)
@@ -156,7 +157,7 @@ def run_command(args: Any) -> int:
 
     error = outcome.get("error")
     if error is not None:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {one_line(str(error))}", file=sys.stderr)
         return 1
     state = outcome["state"]
     text = to_json(state, indent=2)

@@ -22,7 +22,7 @@ from typing import Any
 
 from lupa import lua54
 
-from tea_studio.engine.text import one_line, printable
+from tea_studio.workflow.text import one_line, printable
 
 LuaError = lua54.LuaError
 LuaMemoryError = lua54.LuaMemoryError

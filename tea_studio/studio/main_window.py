@@ -121,6 +121,7 @@ class MainWindow(QMainWindow):
             self.log_message(f"Run tools unavailable: {exc}")
             return None
         self.view.breakpoint_handler = tools.set_breakpoint  # a live run follows the canvas's breakpoints
+        presenter.pin_requested.connect(self._pin_output)
         tools.document_replaced()
         return tools
 
@@ -238,7 +239,7 @@ class MainWindow(QMainWindow):
         self.view.zoom_changed.connect(lambda _zoom: self._update_status())
         self.view.rename_requested.connect(self.start_rename)
         self.view.condition_edit_requested.connect(lambda _ref: self.edit_condition())
-        self.view.pin_requested.connect(lambda name: ask_pin(self, name))
+        self.view.pin_requested.connect(self._pin_output)
         self.validator.validated.connect(self._show_problems)
         self.files.replaced.connect(self._file_replaced)
         self.files.saved.connect(lambda _path: self._document_changed())
@@ -386,6 +387,12 @@ class MainWindow(QMainWindow):
         self._show_inspector()
         self._show_selection()
         self.inspector.focus_condition()
+
+    def _pin_output(self, name: str, output: dict | None = None) -> bool:
+        """Pin a node's output (the canvas menu's Pin Output…, a timeline bar's menu), prefilled with ``output``
+        or from the shown run."""
+        model = self.run_tools.model if self.run_tools is not None else None
+        return ask_pin(self.document, self.prompts, model, name, output)
 
     def add_node_at_centre(self, kind: str) -> str:
         """Add a palette node centred in the visible canvas and select it (one undo step)."""

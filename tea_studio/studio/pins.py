@@ -70,16 +70,15 @@ class PinDialog(QDialog):
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not message)
 
 
-def ask_pin(window: Any, name: str, output: dict | None = None) -> bool:
-    """Open the pin dialog for node ``name`` (prefilled with ``output``, else its last run's update) and pin
-    what the user confirms. Returns whether a pin was set."""
+def ask_pin(document, prompts, model: Any, name: str, output: dict | None = None) -> bool:
+    """Ask (``prompts.pin_output``, the pin dialog) for the output of node ``name``, prefilled with ``output``,
+    else its last update in ``model`` (the shown run); pin what the user confirms. Returns whether a pin was set."""
     source = "from a run"
     if output is None:
-        model = getattr(getattr(window, "run_tools", None), "model", None)
         output = last_output(model, name)
         source = "its last run's output" if output is not None else "typed"
-    dialog = PinDialog(name, output, source, window)
-    if dialog.exec() != QDialog.DialogCode.Accepted or dialog.output() is None:
+    pinned = prompts.pin_output(name, output, source)
+    if pinned is None:
         return False
-    window.document.set_pin(name, dialog.output())
+    document.set_pin(name, pinned)
     return True

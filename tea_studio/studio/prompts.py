@@ -132,6 +132,15 @@ class Prompts:
         inputs = dialog.inputs()
         return (inputs, dialog.text()) if inputs is not None else None
 
+    def pin_output(self, name: str, output: dict | None, source: str) -> dict | None:
+        """The output (a JSON object) to pin on node ``name``, edited from ``output``; None when cancelled."""
+        if self._nobody_to_ask(f"pin the output of {name}?", "cancel") is not None:
+            return None
+        from tea_studio.studio.pins import PinDialog
+
+        dialog = PinDialog(name, output, source, self.parent)
+        return dialog.output() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
     def error(self, title: str, message: str) -> None:
         """Something the user asked for failed."""
         if self._nobody_to_ask(f"{title}: {message}", "ok") is None:
@@ -147,12 +156,12 @@ class AnsweredPrompts(Prompts):
     """Answers every question from ``answers`` and records it in ``asked``; errors and warnings go to ``shown``.
 
     ``answers`` keys are the question names (``save_changes``, ``reload``, ``restore``, ``open_path``,
-    ``save_path``, ``trust``, ``inputs``); a value may be a function of the question's arguments. With ``echo``
+    ``save_path``, ``trust``, ``inputs``, ``pin_output``); a value may be a function of the question's arguments. With ``echo``
     the messages are also printed to stderr (``--screenshot`` does this).
     """
 
     DEFAULTS = {"save_changes": CANCEL, "reload": KEEP, "restore": LATER, "open_path": None, "save_path": None,
-                "trust": False, "inputs": None}
+                "trust": False, "inputs": None, "pin_output": None}
 
     def __init__(self, echo: bool = False, **answers) -> None:
         super().__init__(None)
@@ -186,6 +195,9 @@ class AnsweredPrompts(Prompts):
 
     def inputs(self, path, text):
         return self._answer("inputs", path, text)
+
+    def pin_output(self, name, output, source):
+        return self._answer("pin_output", name, output)
 
     def error(self, title, message):
         self._show(title, message)

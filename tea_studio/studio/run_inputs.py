@@ -14,6 +14,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
+from tea_studio.studio.canvas.theme import current_theme
 from tea_studio.studio.panels.runs import data_dir
 from tea_studio.workflow.constructs import python_code
 from tea_studio.workflow.files import write_atomic
@@ -136,4 +137,5 @@ class InputDialog(QDialog):
     def _check(self) -> None:
         _value, error = parse_inputs(self.editor.toPlainText())
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(error is None)
-        self.status.setText(f"<span style='color:#d32f2f'>Invalid JSON: {error}</span>" if error else "")
+        colour = current_theme().error.name()
+        self.status.setText(f"<span style='color:{colour}'>Invalid JSON: {error}</span>" if error else "")

@@ -34,7 +34,7 @@ from tea_studio.studio.panels.run_banner import RunBanner
 from tea_studio.studio.panels.run_timeline import TimelineView
 from tea_studio.studio.panels.runs import RunHistory, RunsPanel
 from tea_studio.studio.panels.state_view import StateDock
-from tea_studio.studio.pins import ask_pin, execution_output
+from tea_studio.studio.pins import execution_output
 from tea_studio.studio.throttle import LIVE_REPAINT_S, RepaintThrottle
 
 CANVAS_BUSY_REPAINT_S = 0.3  # with many node statuses pending (each repaint redraws the edges under them)...
@@ -62,6 +62,7 @@ class RunPresenter(QObject):
     view_updated = Signal()  # after a tick was applied to the views
     history_open_requested = Signal(str)  # run id
     history_save_requested = Signal(str)  # run id
+    pin_requested = Signal(str, object)  # node, the update of the execution chosen on the timeline
 
     def __init__(self, host: QMainWindow, scene, view, *, open_node_line: Callable[[str, int], bool],
                  log: Callable[[str], None], panels_menu: QMenu | None = None, history: RunHistory) -> None:
@@ -117,7 +118,7 @@ class RunPresenter(QObject):
         self.docks["state"].raise_()
         self.timeline.execution_clicked.connect(self.show_execution)
         self.timeline.pin_requested.connect(
-            lambda execution: ask_pin(self.host, execution.node, execution_output(self.model, execution)))
+            lambda execution: self.pin_requested.emit(execution.node, execution_output(self.model, execution)))
         self.fan_in_view.result_selected.connect(self._show_branch_result)
         self.log_view.open_node_line.connect(self.open_node_line)
         self.log_view.node_activated.connect(self.select_node)

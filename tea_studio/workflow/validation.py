@@ -31,6 +31,7 @@ from tea_studio.workflow.model import (
     Workflow,
 )
 from tea_studio.workflow.routes import RouteKind, Successor, entry_nodes, flow_targets, successors
+from tea_studio.workflow.text import one_line
 
 ERROR = "error"
 WARNING = "warning"
@@ -100,7 +101,7 @@ class Problem:
 
     def format(self, path: str) -> str:
         """``FILE:LINE:COL: severity [CODE]: message`` (an unknown position shows as 1:1)."""
-        return f"{path}:{max(self.line, 1)}:{max(self.col, 1)}: {self.severity} [{self.code}]: {self.message}"
+        return one_line(f"{path}:{max(self.line, 1)}:{max(self.col, 1)}: {self.severity} [{self.code}]: {self.message}")
 
 
 def problem_from_error(error: Any) -> Problem:

@@ -90,3 +90,13 @@ def test_yaml_nan_in_an_input_file_is_refused(tmp_path):
     path.write_text("a: [1, {b: 2}]\n")
     assert parse_inputs(f"@{path}") == {"a": [1, {"b": 2}]}
     assert json.dumps(parse_inputs('{"x": {"y": [1, 2.5]}}')) == '{"x": {"y": [1, 2.5]}}'
+
+
+def test_names_with_terminal_controls_are_printed_plain(workflow_file):
+    path = workflow_file('name: x\nnodes:\n  - name: "a\\e[31mred"\n    language: lua\n    run: return {}\n'
+                         '    goto: "ghost\\e]0;title\\a"\n')
+    for command in ("validate", "run"):
+        code, out, err = run_cli(command, path)
+        assert code == 1
+        assert "\x1b" not in out + err and "\x07" not in out + err
+        assert "node 'ared': goto target 'ghost' is not a node" in out + err

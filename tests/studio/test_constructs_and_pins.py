@@ -4,9 +4,9 @@ inner list, step rows and collapsed item groups on the timeline, and a run that 
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QPoint, QTimer
+from PySide6.QtCore import QPoint
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QApplication, QDialogButtonBox, QPlainTextEdit
+from PySide6.QtWidgets import QDialogButtonBox, QPlainTextEdit
 from test_run_ui import open_text, run_to_end, window  # noqa: F401 - the window fixture
 
 from tea_studio.studio.canvas.node_item import kind_label
@@ -85,18 +85,14 @@ def test_pin_output_from_the_menu_is_used_by_runs_and_saved_in_the_studio_block(
     assert run_to_end(qtbot, tools, {"n": 0, "count": 2}) is True
     assert tools.model.record.events[-1].state["echoed"] == "live"
 
-    def accept_dialog():
-        dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, PinDialog) and w.isVisible())
-        assert '"answer": "live"' in dialog.editor.toPlainText()  # prefilled from the last run
-        dialog.editor.setPlainText('{"answer": "pinned"}')
-        dialog.accept()
-
+    offered = []  # the pin dialog's answer: what it was prefilled with is recorded, an edited output returned
+    window.prompts.answers["pin_output"] = lambda name, output: offered.append(output) or {"answer": "pinned"}
     view = window.view
     item = window.scene.node_item("ask")
     point = view.mapFromScene(item.sceneBoundingRect().center())
     menu = view.context_menu.build(QPoint(point.x(), point.y()))
-    QTimer.singleShot(0, accept_dialog)
     menu.findChild(QAction, "pinOutput").trigger()
+    assert offered[0]["answer"] == "live"  # prefilled from the last run
     assert window.document.pinned("ask")
     assert "output pinned" in item.toolTip()
     point = view.mapFromScene(item.sceneBoundingRect().center())
@@ -153,12 +149,6 @@ def test_pinning_an_execution_from_the_timeline_uses_that_runs_output(qtbot, win
     assert run_to_end(qtbot, tools, {"n": 0, "count": 2}) is True
     execution = tools.model.last_execution("loop")
     seen = []
-
-    def accept_dialog():
-        dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, PinDialog) and w.isVisible())
-        seen.append(dialog.output())
-        dialog.accept()
-
-    QTimer.singleShot(0, accept_dialog)
+    window.prompts.answers["pin_output"] = lambda name, output: seen.append(output) or output  # OK as offered
     tools.presenter.timeline.pin_requested.emit(execution)
     assert seen == [{"n": 2}] and window.document.workflow.layout.pins == {"loop": {"n": 2}}

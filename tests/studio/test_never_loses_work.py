@@ -180,3 +180,22 @@ def test_a_studio_killed_mid_edit_gives_the_edits_back_on_the_next_start(make_wi
     assert fresh.path == str(small_file)
     assert fresh.workflow.node("start").code.rstrip().endswith("-- typed before the crash")
     assert fresh.is_dirty()
+
+
+def test_offscreen_questions_get_the_answer_that_keeps_work(qtbot, studio_env, small_file, capfd):
+    """With nobody to see a dialog (offscreen), the window's own prompts answer safely instead of blocking."""
+    from tea_studio.studio.app import create_application
+    from tea_studio.studio.main_window import MainWindow
+    from tea_studio.studio.prompts import CANCEL, KEEP, LATER
+
+    create_application()
+    window = MainWindow(small_file, restore_state=False)  # the real prompts, not scripted ones
+    qtbot.addWidget(window)
+    prompts = window.prompts
+    assert (prompts.save_changes(None), prompts.reload(None, True), prompts.restore(None)) == (CANCEL, KEEP, LATER)
+    assert prompts.trust(None, ["py"]) is False and prompts.inputs(None, "{}") is None
+    assert prompts.open_path(".") is None and prompts.save_path("Save", ".", "*") is None
+    window.document.set_node_code("start", "return { n = 5 }")
+    assert not window.close() and window.is_dirty()  # "save changes?" answered Cancel: the edits stay
+    assert "no display to ask 'save changes?'" in capfd.readouterr().err
+    window.document.undo_stack.setClean()

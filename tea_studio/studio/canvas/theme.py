@@ -92,6 +92,12 @@ def canvas_theme(name: str) -> CanvasTheme:
     return THEMES.get(name, LIGHT)
 
 
+def current_theme() -> CanvasTheme:
+    """The colours of the theme the app shows now (for panels that colour errors and warnings)."""
+    app = QApplication.instance()
+    return canvas_theme(app.property("teaTheme") if app is not None else "light")
+
+
 # Window, base, alternate base, text, button, highlight, disabled text, placeholder of each theme.
 _PALETTES = {
     "light": ("#f3f4f6", "#ffffff", "#f6f7f9", "#1f2328", "#f3f4f6", "#1a73e8", "#9aa0a6", "#8a929c"),

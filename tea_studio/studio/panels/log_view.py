@@ -7,14 +7,14 @@ number emits ``open_node_line(node, line)``; any other row with a node emits ``n
 from __future__ import annotations
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
-from PySide6.QtGui import QBrush, QColor
+from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QHeaderView, QLineEdit, QTableView, QVBoxLayout, QWidget
 
+from tea_studio.studio.canvas.theme import current_theme
 from tea_studio.studio.live_run import LogEntry, RunDelta, RunModel
 
 LEVELS = {"info": 0, "warning": 1, "error": 2}
 LEVEL_FILTERS = (("All levels", 0), ("Warnings and errors", 1), ("Errors only", 2))
-LEVEL_COLOURS = {"warning": QColor("#b26a00"), "error": QColor("#d32f2f")}
 COLUMNS = ("time", "level", "node", "branch", "message")
 
 
@@ -82,7 +82,7 @@ class LogModel(QAbstractTableModel):
                 return entry.branch or "main"
             return entry.text
         if role == Qt.ItemDataRole.ForegroundRole:
-            colour = LEVEL_COLOURS.get(entry.level)
+            colour = {"warning": current_theme().warning, "error": current_theme().error}.get(entry.level)
             return QBrush(colour) if colour is not None else None
         if role == Qt.ItemDataRole.ToolTipRole and column == 4:
             return entry.text

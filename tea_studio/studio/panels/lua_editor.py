@@ -24,6 +24,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
 
+from tea_studio.studio.canvas.theme import current_theme
+
 LUA_KEYWORDS = (
     "and break do else elseif end false for function goto if in local nil not or repeat return then true "
     "until while"
@@ -32,6 +34,8 @@ LUA_BUILTINS = (
     "state print pairs ipairs next type tostring tonumber select error assert pcall xpcall setmetatable "
     "getmetatable rawget rawset rawequal rawlen unpack string table math utf8 coroutine"
 ).split()
+
+
 PYTHON_BUILTINS = "state variables json print len range dict list str int float bool sum min max sorted".split()
 
 SYNTAX_CHECK_DELAY_MS = 300
@@ -242,7 +246,7 @@ class CodeEditor(QPlainTextEdit):
             if block.isValid():
                 selection = QTextEdit.ExtraSelection()
                 selection.format.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
-                selection.format.setUnderlineColor(QColor("#e5484d"))
+                selection.format.setUnderlineColor(current_theme().error)
                 selection.format.setToolTip(self.error[1])
                 cursor = QTextCursor(block)
                 cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock, QTextCursor.MoveMode.KeepAnchor)
@@ -303,8 +307,10 @@ class CodeEditor(QPlainTextEdit):
         while block.isValid() and top <= event.rect().bottom():
             if block.isVisible() and bottom >= event.rect().top():
                 if number + 1 == error_line:
-                    painter.fillRect(0, top, self.line_numbers.width(), height, QColor(229, 72, 77, 90))
-                    painter.setPen(QColor("#e5484d"))
+                    error = current_theme().error
+                    painter.fillRect(0, top, self.line_numbers.width(), height,
+                                     QColor(error.red(), error.green(), error.blue(), 90))
+                    painter.setPen(error)
                 else:
                     painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
                 painter.drawText(0, top, width, height, Qt.AlignmentFlag.AlignRight, str(number + 1))

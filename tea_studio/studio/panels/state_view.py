@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tea_studio.studio.canvas.theme import current_theme
 from tea_studio.studio.live_run import FanInInfo, FanInResult, RunDelta, RunModel, format_ms
 
 ADDED, CHANGED, REMOVED, SAME = "added", "changed", "removed", "same"
@@ -245,7 +246,7 @@ class FanInView(QTreeWidget):
                                preview(state) if result.ok else (result.error or "")])
         row.setData(0, Qt.ItemDataRole.UserRole, result)
         if not result.ok:
-            row.setForeground(1, QBrush(QColor("#e53935")))
+            row.setForeground(1, QBrush(current_theme().error))
             row.setToolTip(3, result.error or "")
         return row
 
