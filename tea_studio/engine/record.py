@@ -31,6 +31,7 @@ DONE = "done"
 FAILED = "failed"
 SKIPPED = "skipped"
 PAUSED = "paused"
+STOPPED = "stopped"  # running (or paused) when the user stopped the run: not a failure of the node
 
 
 # -- run record ----------------------------------------------------------------------------------------------
@@ -481,7 +482,8 @@ class RunModel:
         self._log(delta, LogEntry(t, "error", event.node, event.branch, f"run failed: {event.error}", event.line))
 
     def finish(self, delta: RunDelta | None = None) -> RunDelta:
-        """The run is over: close open bars, mark never-run nodes skipped and running ones failed."""
+        """The run is over: close open bars, mark never-run nodes skipped and running ones failed (stopped when the
+        user stopped the run)."""
         delta = delta or RunDelta()
         end = self.end if self.end is not None else self.now
         for execution in self._open.values():
@@ -489,12 +491,15 @@ class RunModel:
             execution.ok = False
         self._open.clear()
         self.paused.clear()
+        stopped = self.error == STOPPED
         for name, info in self.nodes.items():
             status = info.status
             if status == WAITING:
                 info.status = SKIPPED
             elif status in (RUNNING, PAUSED):
-                info.status = FAILED if self.ok is False else DONE
+                info.status = STOPPED if stopped else FAILED if self.ok is False else DONE
+            elif stopped and status == FAILED and all(x.error in (None, STOPPED) for x in self.executions_of(name)):
+                info.status = STOPPED  # its code was interrupted by the stop
             else:
                 continue
             delta.nodes[name] = info

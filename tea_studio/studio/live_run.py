@@ -18,26 +18,7 @@ import time
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
 
 from tea_studio.engine import events as ev
-from tea_studio.engine.record import (  # the run model's names, importable from here as before
-    DONE,
-    FAILED,
-    PAUSED,
-    RUNNING,
-    SKIPPED,
-    WAITING,
-    Execution,
-    FanInInfo,
-    FanInResult,
-    Lane,
-    LogEntry,
-    RunDelta,
-    RunModel,
-    RunRecord,
-    format_ms,
-)
-
-__all__ = ["DONE", "FAILED", "PAUSED", "RUNNING", "SKIPPED", "WAITING", "Execution", "FanInInfo", "FanInResult",
-           "Lane", "LiveRun", "LogEntry", "QtPoolExecutor", "RunDelta", "RunModel", "RunRecord", "format_ms"]
+from tea_studio.engine.record import RunDelta, RunModel, RunRecord
 
 TICK_MS = 30
 # While a live run is going, Python threads hand the GIL over more often so the GUI thread never waits long for it

@@ -241,6 +241,8 @@ class MainWindow(QMainWindow):
         self.validator.validated.connect(self._show_problems)
         self.files.replaced.connect(self._file_replaced)
         self.files.saved.connect(lambda _path: self._document_changed())
+        if self.run_tools is not None:
+            self.files.saved.connect(lambda _path: self.run_tools.file_saved())
         self.files.message.connect(self.log_message)
         self.autosaver.failed.connect(lambda error: self.log_message(f"Could not write the recovery copy: {error}"))
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
 
+from tea_studio.engine.record import RunModel, format_ms
 from tea_studio.studio.actions import ActionTable
-from tea_studio.studio.live_run import LiveRun, RunModel, format_ms
+from tea_studio.studio.live_run import LiveRun
 from tea_studio.studio.panels.runs import RunHistory
 from tea_studio.studio.prompts import Prompts
 from tea_studio.studio.run_inputs import InputStore, TrustStore, parse_inputs, python_fingerprint
@@ -96,6 +97,11 @@ class RunController(QObject):
         self.presenter.set_model(None)
         self.presenter.runs_panel.set_workflow_path(self.path)
         self.update_actions()
+
+    def file_saved(self) -> None:
+        """The document was saved, maybe under a new name (Save As): the Runs panel lists that file's runs."""
+        if self.presenter.runs_panel.workflow_path != self.path:
+            self.presenter.runs_panel.set_workflow_path(self.path)
 
     def update_actions(self) -> None:
         running, paused, shown = self.running, self.paused, self.model is not None
@@ -261,7 +267,7 @@ class RunController(QObject):
         if error:
             self._log(f"Could not store the run in the history: {error}")
             self.prompts.error("Cannot store the run", f"The run was not added to the history: {error}")
-        self.presenter.runs_panel.refresh()
+        self.presenter.runs_panel.set_workflow_path(self.path)  # the file may have been saved under a new name
         self.run_stored.emit(run_id, error)
 
     def _detach_live(self) -> None:

@@ -11,11 +11,26 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import shiboken6
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QMenu
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu
 
-from tea_studio.studio.live_run import Execution, RunDelta, RunModel, format_ms
+from tea_studio.engine import events as ev
+from tea_studio.engine.record import (
+    DONE,
+    FAILED,
+    PAUSED,
+    RUNNING,
+    SKIPPED,
+    STOPPED,
+    WAITING,
+    Execution,
+    RunDelta,
+    RunModel,
+    format_ms,
+)
 from tea_studio.studio.panels.log_view import LogView
+from tea_studio.studio.panels.node_io import NodeIOView
+from tea_studio.studio.panels.run_banner import RunBanner
 from tea_studio.studio.panels.run_timeline import TimelineView
 from tea_studio.studio.panels.runs import RunHistory, RunsPanel
 from tea_studio.studio.panels.state_view import StateDock
@@ -25,6 +40,16 @@ from tea_studio.studio.throttle import LIVE_REPAINT_S, RepaintThrottle
 CANVAS_BUSY_REPAINT_S = 0.3  # with many node statuses pending (each repaint redraws the edges under them)...
 CANVAS_BUSY_NODES = 40  # ...the canvas interval grows up to this, by pending nodes / this
 TIMELINE_HEIGHT = 240  # room for the axis and five lanes the first time a run shows
+
+
+def progress_text(model: RunModel) -> str:
+    """The run's progress for the status bar: how many nodes are done, running, paused, failed and not run yet."""
+    counts: dict[str, int] = {}
+    for info in model.nodes.values():
+        counts[info.status] = counts.get(info.status, 0) + 1
+    words = ((DONE, "done"), (RUNNING, "running"), (PAUSED, "paused"), (FAILED, "failed"), (STOPPED, "stopped"),
+             (WAITING, "waiting"), (SKIPPED, "not run"))
+    return " · ".join(f"{counts[status]} {word}" for status, word in words if counts.get(status))
 
 
 class RunPresenter(QObject):
@@ -48,9 +73,20 @@ class RunPresenter(QObject):
         self.model: RunModel | None = None
         self._pending_nodes: set[str] = set()
         self._throttle = RepaintThrottle(LIVE_REPAINT_S, CANVAS_BUSY_REPAINT_S, CANVAS_BUSY_NODES)
+        # A paused run sends no more ticks: what a tick left pending is painted by this timer instead.
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.timeout.connect(self._paint_pending)
         self._selecting = False
         self._docks_sized = False
         self._build_docks(history, panels_menu)
+        self.banner = RunBanner(view)
+        self.progress = QLabel()
+        self.progress.setObjectName("runProgress")
+        self.progress.setToolTip("Nodes of the run shown: done, running, paused, failed, not run yet")
+        host.statusBar().addPermanentWidget(self.progress)
+        self.banner.show_log_requested.connect(self.show_log)
+        self.banner.line_requested.connect(self.open_node_line)
         scene.selectionChanged.connect(self._selection_changed)
 
     def _build_docks(self, history: RunHistory, panels_menu: QMenu | None) -> None:
@@ -59,11 +95,13 @@ class RunPresenter(QObject):
         self.state_view = self.state_dock.state
         self.fan_in_view = self.state_dock.fan_in
         self.log_view = LogView()
+        self.io_view = NodeIOView()
         self.runs_panel = RunsPanel(history)
         self.docks: dict[str, QDockWidget] = {}
         area = Qt.DockWidgetArea
         for key, title, widget, where in (("timeline", "Timeline", self.timeline, area.BottomDockWidgetArea),
                                           ("log", "Log", self.log_view, area.BottomDockWidgetArea),
+                                          ("io", "Input / Output", self.io_view, area.BottomDockWidgetArea),
                                           ("state", "State", self.state_dock, area.RightDockWidgetArea),
                                           ("runs", "Runs", self.runs_panel, area.RightDockWidgetArea)):
             dock = QDockWidget(title, self.host)
@@ -74,6 +112,7 @@ class RunPresenter(QObject):
             if panels_menu is not None:
                 panels_menu.addAction(dock.toggleViewAction())
         self.host.tabifyDockWidget(self.docks["timeline"], self.docks["log"])
+        self.host.tabifyDockWidget(self.docks["log"], self.docks["io"])
         self.host.tabifyDockWidget(self.docks["state"], self.docks["runs"])
         self.docks["timeline"].raise_()
         self.docks["state"].raise_()
@@ -94,6 +133,8 @@ class RunPresenter(QObject):
         """Show ``model`` (a live or stored run) everywhere; None clears the run view."""
         self.model = model
         self._pending_nodes.clear()
+        self.banner.hide()
+        self.progress.clear()
         self.timeline.set_model(model)
         self.fan_in_view.set_model(model)
         self.log_view.set_model(model)
@@ -104,6 +145,19 @@ class RunPresenter(QObject):
                 self._paint_node(item, item.name)
         if model is None:
             self.state_view.clear()
+            self.io_view.clear()
+        else:
+            self.progress.setText(progress_text(model))
+
+    def _paint_pending(self) -> None:
+        self._flush_timer.stop()
+        if self.model is not None:
+            for name in self._pending_nodes:
+                item = self.scene.node_item(name)
+                if item is not None:
+                    self._paint_node(item, name)
+            self.progress.setText(progress_text(self.model))
+        self._pending_nodes.clear()
 
     def _paint_node(self, item, name: str) -> None:
         info = self.model.nodes.get(name)
@@ -111,7 +165,28 @@ class RunPresenter(QObject):
             item.clear_run_info()
             return
         fan_in = self.model.fan_ins.get(name)
-        item.set_run_info(info.status, info.badge, fan_in.progress if fan_in is not None else None)
+        item.set_run_info(info.status, info.badge, fan_in.progress if fan_in is not None else None,
+                          self._node_error(name, info.status))
+
+    def _node_error(self, name: str, status: str) -> str | None:
+        """Why ``name`` failed: its failed execution's error, else the run's error when the run failed there."""
+        if status == FAILED:
+            execution = self.model.last_execution(name)
+            if execution is not None and execution.ok is False and execution.error:
+                return execution.error
+        failure = self._failure()  # e.g. max iterations names the node that would have run next
+        return failure.error if failure is not None and failure.node == name and failure.error != STOPPED else None
+
+    def _failure(self):
+        """The run's RunFailed event, or None."""
+        events = self.model.record.events if self.model is not None else []
+        last = events[-1] if events else None
+        return last if isinstance(last, ev.RunFailed) else None
+
+    def show_log(self) -> None:
+        dock = self.docks["log"]
+        dock.show()
+        dock.raise_()
 
     def apply(self, delta: RunDelta) -> None:
         """One coalesced tick of the live run."""
@@ -119,16 +194,22 @@ class RunPresenter(QObject):
             return
         self._pending_nodes.update(delta.nodes)
         self._pending_nodes.update(delta.fan_ins)
+        failure = self._failure() if delta.finished else None
+        if failure is not None and failure.node:
+            self._pending_nodes.add(failure.node)  # the node a run failed at carries the error, whatever its status
         if self._throttle.due(force=bool(delta.finished or delta.paused or delta.resumed),
                               pending=len(self._pending_nodes)):
-            for name in self._pending_nodes:
-                item = self.scene.node_item(name)
-                if item is not None:
-                    self._paint_node(item, name)
-            self._pending_nodes.clear()
+            self._paint_pending()
+        elif self._pending_nodes and not self._flush_timer.isActive():
+            self._flush_timer.start(round(CANVAS_BUSY_REPAINT_S * 1000))
         self.timeline.apply(delta)
         self.fan_in_view.apply(delta)
         self.log_view.apply(delta)
+        if delta.finished and delta.ok is False and self.model.error != STOPPED:  # a stop is not a failure
+            failure = self._failure()
+            self.banner.show_failure(failure.error if failure is not None else (self.model.error or "failed"),
+                                     failure.node if failure is not None else None,
+                                     failure.line if failure is not None else None)
         if delta.paused:
             pause = delta.paused[-1]
             event = self.model.event(pause.event_index)
@@ -164,8 +245,11 @@ class RunPresenter(QObject):
             return
         took = f" · {format_ms(execution.timing_ms)}" if execution.timing_ms is not None else ""
         status = "" if execution.ok else " · failed"
-        self.state_view.show_state(f"State after {execution.node}{where}{count}{took}{status}", after,
-                                   self.model.state_before(execution))
+        before = self.model.state_before(execution)
+        self.state_view.show_state(f"State after {execution.node}{where}{count}{took}{status}", after, before)
+        finished = self.model.event(execution.event_index)
+        self.io_view.show_execution(f"{execution.node}{where}{count}{took}{status}", before,
+                                    getattr(finished, "update", None), after)
 
     def show_node_state(self, name: str) -> bool:
         """Show the state after the node's last execution (False when it has not run)."""

@@ -1,7 +1,7 @@
 """Model output streams into the studio's log: one row per answer, growing as llm_token events arrive."""
 
 from tea_studio.engine import events as ev
-from tea_studio.studio.live_run import RunModel, RunRecord
+from tea_studio.engine.record import RunModel, RunRecord
 from tea_studio.studio.panels.log_view import LogView
 
 

@@ -7,7 +7,7 @@ import shutil
 import pytest
 from PySide6.QtWidgets import QDialogButtonBox
 
-from tea_studio.studio.live_run import DONE, FAILED, PAUSED, SKIPPED, RunRecord
+from tea_studio.engine.record import DONE, FAILED, PAUSED, SKIPPED, RunRecord
 from tea_studio.studio.panels.runs import RunHistory
 from tea_studio.studio.run_inputs import InputDialog, InputStore, parse_inputs
 

@@ -4,8 +4,8 @@ from fixtures_window import *  # noqa: F403
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QTabBar
 
+from tea_studio.engine.record import PAUSED
 from tea_studio.studio.dock_layout import WINDOW_STATE_VERSION
-from tea_studio.studio.live_run import PAUSED
 from tea_studio.studio.panels.run_timeline import AXIS_H, LANE_H
 
 RIGHT, BOTTOM, LEFT = (Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea,
@@ -35,7 +35,7 @@ edges:
 
 def bottom_docks(window):
     docks = window.run_tools.presenter.docks
-    return [docks["timeline"], docks["log"], window.problems_dock]
+    return [docks["timeline"], docks["log"], docks["io"], window.problems_dock]
 
 
 def run_to_end(qtbot, window, **kwargs):
@@ -57,16 +57,16 @@ def test_default_layout_inspector_over_state_and_tabbed_bottom_docks(qtbot, make
     assert window.dockWidgetArea(docks["state"]) == RIGHT
     assert window.inspector_dock.geometry().bottom() < docks["state"].geometry().top()
     assert docks["runs"] in window.tabifiedDockWidgets(docks["state"])
-    timeline, log, problems = bottom_docks(window)
-    assert all(window.dockWidgetArea(dock) == BOTTOM for dock in (timeline, log, problems))
-    assert set(window.tabifiedDockWidgets(timeline)) == {log, problems}
+    timeline, log, io, problems = bottom_docks(window)
+    assert all(window.dockWidgetArea(dock) == BOTTOM for dock in (timeline, log, io, problems))
+    assert set(window.tabifiedDockWidgets(timeline)) == {log, io, problems}
     # editing comes first: Problems is in front, and the bottom row is tall and under the canvas only
     assert window.raised_bottom_dock() is problems
     assert problems.height() >= 200
     assert problems.geometry().right() < window.inspector_dock.geometry().left()
     assert window.view.height() > 350
     qtbot.waitUntil(lambda: len(tab_bars_seen(window)) == 2)  # one per tab group: no stray bars drawn through
-    assert sorted(tab_bars_seen(window)) == [["State", "Runs"], ["Timeline", "Log", "Problems"]]
+    assert sorted(tab_bars_seen(window)) == [["State", "Runs"], ["Timeline", "Log", "Input / Output", "Problems"]]
 
 
 def test_a_run_raises_the_timeline_with_room_for_five_lanes(qtbot, make_window, tmp_path):
@@ -111,10 +111,10 @@ def test_the_saved_layout_comes_back_and_an_older_one_is_ignored(qtbot, make_win
     first.save_window_state()
     again = make_window(path)
     assert again.dockWidgetArea(again.problems_dock) == LEFT
-    qtbot.waitUntil(lambda: sorted(tab_bars_seen(again)) == [["State", "Runs"], ["Timeline", "Log"]])
+    qtbot.waitUntil(lambda: sorted(tab_bars_seen(again)) == [["State", "Runs"], ["Timeline", "Log", "Input / Output"]])
     # a layout saved before the current default layout existed
     again.settings.setValue("window/state", again.saveState(WINDOW_STATE_VERSION - 1))
     again.settings.sync()
     fresh = make_window(path)
     assert fresh.dockWidgetArea(fresh.problems_dock) == BOTTOM
-    assert set(fresh.tabifiedDockWidgets(fresh.problems_dock)) == set(bottom_docks(fresh)[:2])
+    assert set(fresh.tabifiedDockWidgets(fresh.problems_dock)) == set(bottom_docks(fresh)[:3])

@@ -25,6 +25,7 @@ NAME_LEFT = 40  # the name starts after the glyph and leaves room for the proble
 NAME_RIGHT_ROOM = NAME_ROOM - NAME_LEFT
 SUB_LEFT = 16
 BADGE_GAP = 6
+ERROR_STRIP_H = 18
 _fonts: dict[str, tuple[QFont, QFontMetricsF]] = {}
 
 
@@ -119,6 +120,7 @@ class NodeItem(QGraphicsItem):
         self.problems: list[tuple[str, str]] = []
         self.run_status: str | None = None
         self.run_badge: str | None = None
+        self.run_error: str | None = None  # why the node failed in the run shown
         self.fan_in_progress: tuple[int, int] | None = None
         self.fan_in_count: int | None = None
         self.edges: set = set()  # edge items attached to this node (kept by the scene)
@@ -169,11 +171,17 @@ class NodeItem(QGraphicsItem):
             self.update()
 
     def set_run_info(self, status: str | None, badge: str | None = None,
-                     fan_in_progress: tuple[int, int] | None = None) -> None:
-        """Live-run overlay: status colour, a duration badge and k/N for a fan-in. Repaints this item only."""
+                     fan_in_progress: tuple[int, int] | None = None, error: str | None = None) -> None:
+        """Live-run overlay: status colour, a duration badge, k/N for a fan-in and, for a failed node, its error
+        (a strip under the box and the tooltip). Repaints this item only."""
         if (status, badge, fan_in_progress) != (self.run_status, self.run_badge, self.fan_in_progress):
             self.run_status, self.run_badge, self.fan_in_progress = status, badge, fan_in_progress
             self._text = None
+            self.update()
+        if error != self.run_error:
+            self.prepareGeometryChange()
+            self.run_error = error
+            self._refresh_tooltip()
             self.update()
 
     def clear_run_info(self) -> None:
@@ -200,6 +208,8 @@ class NodeItem(QGraphicsItem):
 
     def _refresh_tooltip(self) -> None:
         lines = [f"<b>{_escape(self.node.name) or '(no name)'}</b> — {node_caption(self.node, self.fan_in_count)}"]
+        if self.run_error:
+            lines.append(f"⛔ <b>failed:</b> {_escape(self.run_error)}")
         for severity, message in self.problems:
             lines.append(f"{'⛔' if severity == 'error' else '⚠'} {_escape(message)}")
         document = self._document()
@@ -240,7 +250,7 @@ class NodeItem(QGraphicsItem):
         return self._text
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
-        return QRectF(-8, -8, self.width + 16, NODE_H + 16)
+        return QRectF(-8, -8, self.width + 16, NODE_H + 16 + (ERROR_STRIP_H + 4 if self.run_error else 0))
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
@@ -321,6 +331,21 @@ class NodeItem(QGraphicsItem):
         self._paint_pin(painter, theme)
         if self.problems:
             self._paint_problem_marker(painter, theme)
+        if self.run_error:
+            self._paint_error_strip(painter, theme)
+
+    def _paint_error_strip(self, painter: QPainter, theme: CanvasTheme) -> None:
+        """The run's error under the box, elided to its width (the tooltip has it whole)."""
+        strip = QRectF(0, NODE_H + 4, self.width, ERROR_STRIP_H)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(theme.error)
+        painter.drawRoundedRect(strip, 5, 5)
+        font, metrics = _font("small")
+        painter.setFont(font)
+        painter.setPen(QColor("white"))
+        text = metrics.elidedText(" ".join(self.run_error.split()), Qt.TextElideMode.ElideRight,
+                                  strip.width() - 12)
+        painter.drawText(strip.adjusted(6, 0, -6, 0), Qt.AlignmentFlag.AlignVCenter, text)
 
     def _paint_run_badge(self, painter: QPainter, theme: CanvasTheme, status_colour: QColor | None,
                          text: NodeText) -> None:

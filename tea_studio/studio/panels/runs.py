@@ -149,7 +149,7 @@ class RunsPanel(QWidget):
         for entry in self.history.entries(self.workflow_path):
             ok = entry.get("ok")
             item = QTreeWidgetItem([
-                str(entry.get("started_at", "")).replace("T", " "),
+                str(entry.get("started_at", "")).replace("T", " ")[:19],  # to the second
                 "ok" if ok else ("failed" if ok is False else "?"),
                 format_ms(float(entry.get("duration_ms") or 0)),
                 str(entry.get("events", "")),
@@ -159,6 +159,8 @@ class RunsPanel(QWidget):
             if entry.get("error"):
                 item.setToolTip(1, str(entry["error"]))
             self.tree.addTopLevelItem(item)
+        for column in range(self.tree.columnCount() - 1):  # the inputs column stretches
+            self.tree.resizeColumnToContents(column)
 
     def run_ids(self) -> list[str]:
         return [self.tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole)
