@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "settings.parallel.dask.scheduler, else a local cluster for this run)")
     run.add_argument("--auto-continue", action="store_true",
                      help="continue at breakpoints without asking (implied when stdin is not a terminal)")
+    run.add_argument("--pins", action="store_true",
+                     help="use the pinned node outputs saved in the file (x-tea-studio pins) instead of running "
+                          "those nodes")
 
     validate = sub.add_parser("validate", help="check workflows and print FILE:LINE:COL problems")
     validate.add_argument("files", nargs="+", metavar="FILE")

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from tea_studio.engine.events import BranchFinished, BranchStarted, EventSink, NodeFinished, NodeStarted
 from tea_studio.engine.plan import Fork, Plan
+from tea_studio.workflow.constructs import FAIL_FAST_CANCELLED
 
 STOPPED = "stopped"
 KILL_GRACE_S = 0.5  # after a Lua node's timeout (the hook normally ends it first) or a Stop, before the kill
@@ -35,6 +36,7 @@ class BranchOutcome:
     line: int | None = None
     timing_ms: float = 0.0
     stopped: bool = False
+    cancelled: bool = False  # a dynamic_parallel item never started because another failed (fail_fast)
     events: list[Any] = field(default_factory=list)
 
 
@@ -50,6 +52,23 @@ def failed_outcome(index: int, name: str, message: str, *, node: str | None = No
 def stopped_outcome(index: int, name: str, node: str | None = None, timing_ms: float = 0.0) -> BranchOutcome:
     return BranchOutcome(index, name, False, error=STOPPED, detail=f"branch '{name}': {STOPPED}", node=node,
                          failed_branch=name, timing_ms=timing_ms, stopped=True)
+
+
+def cancelled_outcome(index: int, name: str) -> BranchOutcome:
+    """A dynamic_parallel item not started because another item failed and the node has ``fail_fast``."""
+    return BranchOutcome(index, name, False, error=FAIL_FAST_CANCELLED,
+                         detail=f"branch '{name}': {FAIL_FAST_CANCELLED}", failed_branch=name, cancelled=True)
+
+
+def concurrency(request: ForkRequest, workers: int) -> int:
+    """How many of the fork's branches may run at once: the workers, capped by a dynamic_parallel's
+    ``max_concurrency``."""
+    return max(1, min(workers, request.fork.max_concurrency or workers))
+
+
+def cancelled(request: ForkRequest, outcomes: list[BranchOutcome | None]) -> bool:
+    """Whether branches not started yet are cancelled: ``fail_fast`` and a branch has failed."""
+    return request.fork.fail_fast and any(o is not None and not o.ok for o in outcomes)
 
 
 class StopSignal(Protocol):

@@ -31,6 +31,7 @@ class NodeStarted(RunEvent):
     node: str
     branch: str = ""
     iteration: int = 1  # how many times this node has started in this flow, this one included
+    pinned: bool = False  # the run uses the node's pinned output instead of running it
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,82 @@ class NodeFinished(RunEvent):
     state: dict[str, Any] | None = None  # the state after the node (a snapshot owned by the event)
     error: str | None = None
     line: int | None = None  # line inside the node's code for Lua errors
+    pinned: bool = False  # ``update`` is the node's pinned output: the node did not run
+
+
+@dataclass(frozen=True)
+class LoopStarted(RunEvent):
+    """A while_loop node begins (TEA's LoopStart)."""
+
+    node: str
+    branch: str = ""
+    max_iterations: int = 0
+
+
+@dataclass(frozen=True)
+class LoopIteration(RunEvent):
+    """The loop's condition was evaluated before iteration ``iteration`` (1-based; TEA's LoopIteration)."""
+
+    node: str
+    branch: str = ""
+    iteration: int = 1
+    condition_result: bool = True
+
+
+@dataclass(frozen=True)
+class LoopFinished(RunEvent):
+    """TEA's LoopEnd: ``exit_reason`` is "condition_false" or "max_iterations_reached"."""
+
+    node: str
+    branch: str = ""
+    iterations_completed: int = 0
+    exit_reason: str = "condition_false"
+
+
+@dataclass(frozen=True)
+class StepStarted(RunEvent):
+    """An inner node of a composite node starts: a loop body node, a node-level step, a dynamic_parallel item's
+    step. ``index`` is its position in the list; ``iteration`` the loop iteration (0 outside loops)."""
+
+    node: str
+    branch: str = ""
+    step: str = ""
+    index: int = 0
+    iteration: int = 0
+
+
+@dataclass(frozen=True)
+class StepFinished(RunEvent):
+    node: str
+    branch: str = ""
+    step: str = ""
+    index: int = 0
+    iteration: int = 0
+    timing_ms: float = 0.0
+    ok: bool = True
+    update: dict[str, Any] | None = None
+    error: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class DynamicParallelStarted(RunEvent):
+    """A dynamic_parallel node fans out over ``item_count`` items (each item a branch named ``node[i]``)."""
+
+    node: str
+    branch: str = ""
+    item_count: int = 0
+    max_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class DynamicParallelFinished(RunEvent):
+    node: str
+    branch: str = ""
+    total: int = 0
+    successful: int = 0
+    failed: int = 0  # cancelled items (fail_fast) included
+    cancelled: int = 0
 
 
 @dataclass(frozen=True)
@@ -134,6 +211,13 @@ EVENT_TYPES: dict[str, type[RunEvent]] = {
     "warning": RunWarning,
     "run_finished": RunFinished,
     "run_failed": RunFailed,
+    "loop_started": LoopStarted,
+    "loop_iteration": LoopIteration,
+    "loop_finished": LoopFinished,
+    "step_started": StepStarted,
+    "step_finished": StepFinished,
+    "dynamic_parallel_started": DynamicParallelStarted,
+    "dynamic_parallel_finished": DynamicParallelFinished,
 }
 _TYPE_NAMES = {cls: name for name, cls in EVENT_TYPES.items()}
 

@@ -15,7 +15,15 @@ import threading
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
-from tea_studio.engine.branching import BranchOutcome, BranchStrategy, ForkRequest, failed_outcome
+from tea_studio.engine.branching import (
+    BranchOutcome,
+    BranchStrategy,
+    ForkRequest,
+    cancelled,
+    cancelled_outcome,
+    concurrency,
+    failed_outcome,
+)
 from tea_studio.engine.lua_vm import hold_pool, release_pool
 from tea_studio.engine.plan import STRATEGIES, Limits, default_workers
 
@@ -60,7 +68,10 @@ class _ForkJob:
             if i >= count:
                 return
             try:
-                self.outcomes[i] = self.request.run_here(i)
+                if cancelled(self.request, self.outcomes):
+                    self.outcomes[i] = cancelled_outcome(i, self.request.names[i])
+                else:
+                    self.outcomes[i] = self.request.run_here(i)
             except Exception as exc:  # noqa: BLE001 - e.g. a state that cannot be copied: the branch fails
                 self.outcomes[i] = failed_outcome(i, self.request.names[i],
                                                   f"internal error: {type(exc).__name__}: {exc}")
@@ -83,7 +94,8 @@ class ThreadStrategy:
 
     def run_fork(self, request: ForkRequest) -> list[BranchOutcome]:
         job = _ForkJob(request)
-        helpers = min(len(request.names), workers_of(self.executor)) - (1 if request.nested else 0)
+        helpers = min(len(request.names), concurrency(request, workers_of(self.executor))) \
+            - (1 if request.nested else 0)
         hold_pool()
         try:
             submitted = 0

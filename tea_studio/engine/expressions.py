@@ -13,10 +13,12 @@ counts it as false and emits a warning.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from jinja2.sandbox import SandboxedEnvironment
@@ -62,8 +64,22 @@ _expressions: dict[str, Any] = {}
 _templates: dict[str, Any] = {}
 
 
+_names: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("tea_template_names", default=None)
+
+
+@contextlib.contextmanager
+def template_names(names: dict[str, Any]) -> Iterator[None]:
+    """Extra top-level names for every expression and template rendered in this thread meanwhile: a
+    dynamic_parallel item's ``item_var``/``index_var`` (TEA's ``{{ url }}`` in an item's ``with:``)."""
+    token = _names.set({**(_names.get() or {}), **names})
+    try:
+        yield
+    finally:
+        _names.reset(token)
+
+
 def _context(state: dict[str, Any], variables: dict[str, Any] | None) -> dict[str, Any]:
-    return {"state": state, "variables": variables or {}, "secrets": {}, "env": os.environ}
+    return {**(_names.get() or {}), "state": state, "variables": variables or {}, "secrets": {}, "env": os.environ}
 
 
 def _compiled(cache: dict[str, Any], source: str, build: Any) -> Any:

@@ -9,6 +9,7 @@ written by a thread of its own in batches so the run never waits for the termina
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -27,47 +28,7 @@ from tea_studio.engine.events import (
 )
 from tea_studio.engine.executors import Strategies
 from tea_studio.engine.runner import RunControl, RunError, WorkflowRun
-
-
-class UsageError(Exception):
-    pass
-
-
-def parse_input(text: str | None) -> dict[str, Any]:
-    """``--input``: a JSON object, ``@state.json`` or ``@state.yaml``."""
-    if text is None or text == "":
-        return {}
-    if text.startswith("@"):
-        path = text[1:]
-        try:
-            with open(path, encoding="utf-8") as stream:
-                content = stream.read()
-        except OSError as exc:
-            raise UsageError(f"cannot read input file {path}: {exc.strerror or exc}") from None
-        if path.lower().endswith((".yaml", ".yml")):
-            import yaml
-
-            try:
-                value = yaml.safe_load(content)
-            except yaml.YAMLError as exc:
-                raise UsageError(f"input file {path} is not valid YAML: {exc}") from None
-        else:
-            try:
-                value = json.loads(content)
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"input file {path} is not valid JSON: {exc}") from None
-        where = f"input file {path}"
-    else:
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UsageError(f"--input is not valid JSON: {exc}") from None
-        where = "--input"
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise UsageError(f"{where} must be a JSON object (got {type(value).__name__})")
-    return value
+from tea_studio.workflow.inputs import InputError, parse_inputs
 
 
 def to_json(value: Any, **kwargs: Any) -> str:
@@ -80,8 +41,9 @@ class _Writer:
     turns them into text and writes them in batches (stream lines to stdout, log lines and warnings to stderr),
     in the order they were emitted, nothing dropped. A closed stdout (``| head -1``) stops the run quietly."""
 
-    def __init__(self, stream: bool, progress: bool, on_broken_pipe: Any) -> None:
+    def __init__(self, stream: bool, progress: bool, on_broken_pipe: Any, out: Any = None) -> None:
         self.stream = stream
+        self.out = out or sys.stdout  # the real stdout: node code's stray writes go to stderr meanwhile
         self.progress = progress
         self.on_broken_pipe = on_broken_pipe
         self.broken = False
@@ -125,7 +87,7 @@ class _Writer:
                     self._format(item, out, err)
             self._write(sys.stderr, err)
             if not self.broken:
-                self._write(sys.stdout, out)
+                self._write(self.out, out)
             for mark in marks:
                 mark.set()
             if end:
@@ -152,19 +114,19 @@ class _Writer:
             target.write("".join(lines))
             target.flush()
         except BrokenPipeError:
-            if target is sys.stdout:
+            if target is self.out:
                 self.broken = True
-                silence_stdout()
+                silence_stdout(target)
                 self.on_broken_pipe()
         except (OSError, ValueError):
             pass
 
 
-def silence_stdout() -> None:
+def silence_stdout(stdout: Any) -> None:
     """Point stdout at /dev/null once its reader has gone, so nothing complains at exit."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, stdout.fileno())
         os.close(devnull)
     except (OSError, ValueError):
         pass
@@ -206,8 +168,8 @@ def _validation_errors(workflow: Any, path: str) -> int:
 def run_command(args: Any) -> int:
     """``tea-studio run FILE [--input ...] [-o OUT] [--stream] [--strategy ...] [--auto-continue]``."""
     try:
-        inputs = parse_input(getattr(args, "input", None))
-    except UsageError as exc:
+        inputs = parse_inputs(getattr(args, "input", None))
+    except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -227,11 +189,13 @@ def run_command(args: Any) -> int:
     pauses: queue.Queue = queue.Queue()
     stream = bool(getattr(args, "stream", False))
     control = RunControl(auto_continue=not interactive)
-    writer = _Writer(stream, progress=sys.stderr.isatty() and not stream, on_broken_pipe=control.stop)
+    stdout = sys.stdout
+    writer = _Writer(stream, progress=sys.stderr.isatty() and not stream, on_broken_pipe=control.stop, out=stdout)
     # Process workers and the Dask cluster or connection serve this command's forks, and end with it.
     strategies = Strategies(dask_scheduler=getattr(args, "dask_scheduler", None))
+    pins = workflow.layout.pins if getattr(args, "pins", False) else None
     run = WorkflowRun(workflow, inputs, sink=_CliSink(writer, pauses), control=control,
-                      strategy=getattr(args, "strategy", None), strategies=strategies)
+                      strategy=getattr(args, "strategy", None), strategies=strategies, pins=pins)
     try:
         code, state = _run_and_wait(run, control, pauses, writer, interactive)
     finally:
@@ -248,16 +212,17 @@ def run_command(args: Any) -> int:
     text = to_json(state, indent=2)
     if not stream:
         try:
-            sys.stdout.write(text + "\n")
-            sys.stdout.flush()
+            stdout.write(text + "\n")
+            stdout.flush()
         except BrokenPipeError:
-            silence_stdout()
+            silence_stdout(stdout)
             return 141
     output = getattr(args, "output", None)
     if output:
+        from tea_studio.workflow.files import write_atomic
+
         try:
-            with open(output, "w", encoding="utf-8") as stream_out:
-                stream_out.write(text + "\n")
+            write_atomic(output, text + "\n")
         except OSError as exc:
             print(f"error: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
             return 1
@@ -271,7 +236,8 @@ def _run_and_wait(run: WorkflowRun, control: RunControl, pauses: queue.Queue, wr
 
     def work() -> None:
         try:
-            outcome["state"] = run.run()
+            with contextlib.redirect_stdout(sys.stderr):  # stdout holds only the JSON
+                outcome["state"] = run.run()
         except RunError as exc:
             outcome["error"] = exc
         except BaseException as exc:  # noqa: BLE001 - reported as a failure, never a hang

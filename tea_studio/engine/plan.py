@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from tea_studio.workflow.constructs import construct_of
 from tea_studio.workflow.model import Workflow
 from tea_studio.workflow.routes import RouteKind, entry_nodes, fork_edges, successors
 from tea_studio.workflow.validation import unsupported_code
@@ -38,6 +39,9 @@ class Step:
     code: str = ""
     uses: str | None = None
     index: int = 0
+    construct: Any = None  # while_loop, dynamic_parallel, steps, expression: the workflow Construct
+    inner: tuple[Step, ...] = ()  # the construct's body/steps/action, as steps named "outer/inner"
+    subplan: Any = None  # dynamic_parallel subgraph mode: the Plan of the subgraph file
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,9 @@ class Fork:
     branches: tuple[str, ...]  # start nodes, in edge declaration order
     fan_in: str | None
     strategy: str | None = None  # a per-edge parallel_strategy
+    items: tuple[Any, ...] | None = None  # a dynamic_parallel fan-out: one branch per item, running its body
+    max_concurrency: int | None = None
+    fail_fast: bool = False
 
 
 @dataclass(frozen=True)
@@ -84,6 +91,7 @@ class Plan:
     interrupt_after: frozenset[str] = frozenset()
     has_lua: bool = False
     breakpoints: frozenset[tuple[str, str]] = frozenset()  # (node, "before"|"after") from config and nodes
+    pins: dict[str, Any] = field(default_factory=dict)  # node -> pinned output used instead of running it
 
     def __post_init__(self) -> None:
         self.breakpoints = frozenset({(n, "before") for n in self.interrupt_before}
@@ -126,17 +134,48 @@ def default_workers(limits: Limits) -> int:
     return limits.max_workers or os.cpu_count() or 2
 
 
-def build_plan(workflow: Workflow) -> Plan:
+MAX_SUBGRAPH_DEPTH = 8
+
+
+def _step(node: Any, index: int, path: str | None, depth: int = 0, prefix: str = "") -> Step:
+    """What one node runs. A construct's inner nodes become steps named ``outer/inner`` (their own Lua function
+    and compile-cache entries); what cannot run becomes an :data:`UNSUPPORTED` step holding the reason."""
+    name = prefix + node.name
+    unsupported = unsupported_code(node)
+    if unsupported is not None:
+        return Step(name, UNSUPPORTED, unsupported, None, index)
+    construct = construct_of(node, path)
+    if construct is None:
+        return Step(name, node.kind, node.code or "", node.uses, index)
+    if construct.problems:
+        return Step(name, UNSUPPORTED, construct.problems[0][1], None, index)
+    inner = tuple(_step(item, i, path, depth, f"{name}/") for i, item in enumerate(construct.inner))
+    subplan = None
+    if construct.subgraph_path is not None:
+        if depth >= MAX_SUBGRAPH_DEPTH:
+            return Step(name, UNSUPPORTED, f"subgraphs nest more than {MAX_SUBGRAPH_DEPTH} deep", None, index)
+        from tea_studio.workflow.yaml_io import WorkflowError, load_workflow
+
+        try:
+            subplan = build_plan(load_workflow(construct.subgraph_path), depth + 1)
+        except WorkflowError as exc:
+            return Step(name, UNSUPPORTED, f"subgraph '{construct.subgraph}' cannot be loaded: {exc}", None, index)
+        except PlanError as exc:
+            return Step(name, UNSUPPORTED, f"subgraph '{construct.subgraph}' cannot run: {exc}", None, index)
+    return Step(name, construct.kind, "", None, index, construct, inner, subplan)
+
+
+def _runs_lua(step: Step) -> bool:
+    return step.kind == "lua" or any(_runs_lua(inner) for inner in step.inner)
+
+
+def build_plan(workflow: Workflow, depth: int = 0) -> Plan:
     """Resolve routing, forks and settings. Raises :class:`PlanError` for what cannot run at all."""
     nodes = [node for node in workflow.nodes if node.name]
     steps: dict[str, Step] = {}
     for i, node in enumerate(nodes):
         if node.name not in steps:
-            unsupported = unsupported_code(node)
-            if unsupported is not None:
-                steps[node.name] = Step(node.name, UNSUPPORTED, unsupported, None, i)
-            else:
-                steps[node.name] = Step(node.name, node.kind, node.code or "", node.uses, i)
+            steps[node.name] = _step(node, i, workflow.path, depth)
     if not steps:
         raise PlanError("the workflow has no nodes")
 
@@ -177,5 +216,5 @@ def build_plan(workflow: Workflow) -> Plan:
         initial_state=dict(initial),
         interrupt_before=frozenset(before),
         interrupt_after=frozenset(after),
-        has_lua=any(step.kind == "lua" for step in steps.values()),
+        has_lua=any(_runs_lua(step) for step in steps.values()),
     )

@@ -27,6 +27,9 @@ from tea_studio.engine.branching import (
     BranchOutcome,
     BranchWatch,
     ForkRequest,
+    cancelled,
+    cancelled_outcome,
+    concurrency,
     stopped_outcome,
 )
 from tea_studio.engine.plan import default_workers
@@ -207,12 +210,16 @@ class _ProcessFork:
         outcomes: list[BranchOutcome | None] = [None] * len(names)
         running: list[_Task] = []
         pending = list(range(len(names)))
-        limit = max(1, default_workers(request.plan.limits))
+        limit = concurrency(request, default_workers(request.plan.limits))
         stop_deadline: float | None = None
         try:
             while pending or running:
                 stopped = request.control.stopped
                 while pending and len(running) < limit and not stopped:
+                    if cancelled(request, outcomes):
+                        i = pending.pop(0)
+                        outcomes[i] = cancelled_outcome(i, names[i])
+                        continue
                     running.append(self._start(pending.pop(0)))
                 if stopped:
                     for i in pending:

@@ -6,17 +6,22 @@
 - Otherwise the code runs as a block and every local not starting with ``_`` becomes the update (imported
   modules excepted: they cannot live in a state).
 - A non-dict result becomes ``{"result": value}``; None changes nothing.
-- Globals: ``state``, ``variables``, ``json``.
+- In-place writes to top-level keys (``state["k"] = v``) are kept, as TEA keeps them (the result wins).
+- Globals: ``state``, ``variables``, ``json`` and, when the state has it, ``parallel_results`` (a fan-in reads
+  the bare name in TEA). ``print()`` without ``file=`` goes to the run's log, never to stdout (where the
+  headless run prints its JSON).
 """
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 import sys
 import textwrap
 import threading
 import types
+from collections.abc import Callable
 from typing import Any
 
 from tea_studio.engine import expressions
@@ -65,17 +70,48 @@ def _compile(node: str, code: str) -> tuple[Any, int]:
     return result
 
 
-def run_python_node(node: str, code: str, state: dict[str, Any],
-                    variables: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """Run a Python node; returns the update to merge into the state (None = no change)."""
-    if needs_rendering(code):
-        try:
-            code = expressions.render(code, state, variables)
-        except expressions.ExpressionError as exc:
-            raise PythonNodeError(f"template error: {exc}") from None
-    compiled, offset = _compile(node, code)
+def _printer(on_print: Callable[[str], None] | None) -> Callable[..., None]:
+    """``print`` for node code: text goes to ``on_print`` (the run's log) unless a ``file`` is given."""
+
+    def node_print(*args: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None,
+                   flush: bool = False) -> None:
+        if file is not None and file is not sys.stdout and file is not sys.__stdout__:
+            builtins.print(*args, sep=sep, end=end, file=file, flush=flush)
+            return
+        text = (" " if sep is None else sep).join(str(arg) for arg in args)
+        if on_print is None:
+            builtins.print(text, file=sys.stderr)
+        else:
+            on_print(text)
+
+    return node_print
+
+
+def _globals(node: str, state: dict[str, Any], variables: dict[str, Any] | None,
+             on_print: Callable[[str], None] | None) -> dict[str, Any]:
     scope: dict[str, Any] = {"state": state, "variables": variables or {}, "json": json,
-                             "__builtins__": __builtins__, "__name__": f"tea_node_{node}"}
+                             "__builtins__": builtins, "__name__": f"tea_node_{node}", "print": _printer(on_print)}
+    if "parallel_results" in state:
+        scope["parallel_results"] = state["parallel_results"]
+    return scope
+
+
+def _render(code: str, state: dict[str, Any], variables: dict[str, Any] | None) -> str:
+    if not needs_rendering(code):
+        return code
+    try:
+        return expressions.render(code, state, variables)
+    except expressions.ExpressionError as exc:
+        raise PythonNodeError(f"template error: {exc}") from None
+
+
+def run_python_node(node: str, code: str, state: dict[str, Any], variables: dict[str, Any] | None = None,
+                    on_print: Callable[[str], None] | None = None) -> dict[str, Any] | None:
+    """Run a Python node on ``state`` (a copy the node may change); returns the update to merge (None = none)."""
+    code = _render(code, state, variables)
+    compiled, offset = _compile(node, code)
+    scope = _globals(node, state, variables, on_print)
+    before = dict(state)
     try:
         if offset:
             exec(compiled, scope)
@@ -87,11 +123,27 @@ def run_python_node(node: str, code: str, state: dict[str, Any],
                       if not key.startswith("_") and not isinstance(value, types.ModuleType)}
     except Exception as exc:  # noqa: BLE001 - user code
         raise PythonNodeError(f"{type(exc).__name__}: {exc}", _error_line(exc, f"<node {node}>", offset)) from None
+    written = {key: value for key, value in state.items() if key not in before or before[key] is not value}
     if result is None:
-        return None
-    if isinstance(result, dict):
-        return result
-    return {"result": result}
+        return written or None
+    if not isinstance(result, dict):
+        result = {"result": result}
+    return {**written, **result} if written and result is not state else result
+
+
+def evaluate_expression(node: str, expression: str, state: dict[str, Any],
+                        variables: dict[str, Any] | None = None) -> Any:
+    """TEA's ``run: {type: expression, value: ...}``: a Python expression over ``state`` (rendered first when it
+    holds a template). Trusted code, like a Python node."""
+    source = _render(expression, state, variables).strip()
+    try:
+        compiled = compile(source, f"<node {node}>", "eval")
+    except SyntaxError as exc:
+        raise PythonNodeError(f"SyntaxError in expression: {exc.msg}") from None
+    try:
+        return eval(compiled, _globals(node, state, variables, None))  # noqa: S307 - trusted, as TEA runs it
+    except Exception as exc:  # noqa: BLE001 - user code
+        raise PythonNodeError(f"{type(exc).__name__}: {exc}") from None
 
 
 def _error_line(exc: BaseException, filename: str, offset: int) -> int | None:

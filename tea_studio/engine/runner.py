@@ -19,6 +19,7 @@ from typing import Any
 
 from tea_studio.engine import executors as executors_mod
 from tea_studio.engine.branching import STOPPED, BranchOutcome, BranchStrategy, ForkRequest
+from tea_studio.engine.constructs import CONSTRUCT_KINDS, run_construct, run_item
 from tea_studio.engine.events import (
     BranchFinished,
     BranchStarted,
@@ -209,7 +210,7 @@ class _RunContext:
         self.where = ""
         self.entry_branch = ""
         # Python nodes may change state values in place: events then keep a copy of each update they report.
-        self.copy_updates = any(step.kind == "python" for step in plan.steps.values())
+        self.copy_updates = any(step.kind not in ("lua", "noop") for step in plan.steps.values())
 
     @property
     def session(self) -> executors_mod.Strategies:
@@ -269,6 +270,8 @@ class _Flow:
         self.iterations = 0
         self.current = ""
         self.failed_node: str | None = None
+        self.siblings: frozenset[str] = frozenset()  # the other branch starts of this branch's fork
+        self.join_at: str = END  # where this branch ends when its implicit next node is a sibling branch
 
     # -- Lua VM ---------------------------------------------------------------------------------------------
     def ensure_vm(self) -> LuaVM:
@@ -329,10 +332,12 @@ class _Flow:
             if static_breaks or control.breakpoints or control._pause_requested:
                 self._maybe_pause(name, "before", state)
             self.current = name
-            sink.emit(NodeStarted(time.monotonic(), name, branch, count))
+            pin = plan.pins.get(name, _NO_PIN) if plan.pins else _NO_PIN
+            pinned = pin is not _NO_PIN
+            sink.emit(NodeStarted(time.monotonic(), name, branch, count, pinned))
             started = time.perf_counter()
             try:
-                update = self._execute(step, state)
+                update = pinned_update(pin) if pinned else self._execute(step, state)
             except RunError as exc:
                 elapsed = (time.perf_counter() - started) * 1000.0
                 sink.emit(NodeFinished(time.monotonic(), name, branch, elapsed, False, None, None,
@@ -343,7 +348,7 @@ class _Flow:
                 state = {**state, **update}
             sink.emit(NodeFinished(time.monotonic(), name, branch, elapsed, True,
                                    _snapshot(update) if copy_updates and update else update,
-                                   copy_state(state) if record else None))
+                                   copy_state(state) if record else None, pinned=pinned))
             if static_breaks or control.breakpoints or control._pause_requested:
                 self._maybe_pause(name, "after", state)
             fork = forks.get(name)
@@ -381,9 +386,11 @@ class _Flow:
                 raise RunError(exc.message, step.name, self.branch, exc.line) from None
         if kind == "noop":
             return None
+        if kind in CONSTRUCT_KINDS:
+            return run_construct(self, step, state)
         if kind == "python":
             try:
-                return run_python_node(step.name, step.code, dict(state), self.plan.variables)
+                return run_python_node(step.name, step.code, dict(state), self.plan.variables, self._print)
             except PythonNodeError as exc:
                 raise RunError(exc.message, step.name, self.branch, exc.line) from None
         if kind == "action":
@@ -396,7 +403,8 @@ class _Flow:
     def next_node(self, name: str, state: dict[str, Any]) -> str:
         for route in self.plan.routes[name]:
             if route.rule == "next":
-                return route.target
+                # `to: [a, b, c]` forks: a branch never runs on into a sibling branch by list order
+                return self.join_at if route.target in self.siblings else route.target
 
             def warn(exc: ExpressionError, target: str = route.target) -> None:
                 self.sink.emit(RunWarning(
@@ -421,6 +429,11 @@ class _Flow:
     def fork(self, fork: Fork, state: dict[str, Any], stop_at: frozenset[str]) -> dict[str, Any]:
         """Run the fork's branches and return the state the fan-in node starts from."""
         inner_stop = stop_at | {fork.fan_in} if fork.fan_in else stop_at
+        return self._join(fork, state, self.fan_out(fork, state, inner_stop))
+
+    def fan_out(self, fork: Fork, state: dict[str, Any], inner_stop: frozenset[str] = frozenset()) \
+            -> list[BranchOutcome]:
+        """Run the fork's branches on its strategy; their outcomes in declaration order."""
         strategy = self.ctx.strategy_for(fork)
         prefix = f"{self.branch}/" if self.branch else ""
         names = [prefix + start for start in fork.branches]
@@ -435,7 +448,7 @@ class _Flow:
         outcomes = strategy.run_fork(request)
         if self.control._stopped:
             raise RunStopped(fork.node, self.branch)
-        return self._join(fork, state, outcomes)
+        return outcomes
 
     def check_picklable(self, fork: Fork, state: dict[str, Any]) -> None:
         bad = unpicklable_path(state)
@@ -466,6 +479,16 @@ class _Flow:
         return joined
 
 
+_NO_PIN = object()
+
+
+def pinned_update(pin: Any) -> dict[str, Any] | None:
+    """The update a pinned node makes: its pinned output (a mapping merges into the state, as a node's return)."""
+    if pin is None:
+        return None
+    return copy_state(pin) if isinstance(pin, dict) else {"result": copy_state(pin)}
+
+
 def _run_branch(ctx: _RunContext, name: str, start: str, index: int, fork: Fork, state: dict[str, Any],
                 stop_at: frozenset[str]) -> BranchOutcome:
     """Run one branch in the current worker with a fresh VM; never raises."""
@@ -481,7 +504,12 @@ def _run_branch(ctx: _RunContext, name: str, start: str, index: int, fork: Fork,
         where = ctx.where if ctx.remote_stop is not None and ctx.entry_branch == name else f"{ctx.where}, {where}"
     sink.emit(BranchStarted(time.monotonic(), name, fork.node, fork.fan_in, index, vm_ready_us, where))
     try:
-        final = flow.walk(start, state, stop_at)
+        if fork.items is not None:
+            final = run_item(flow, fork, index, state)
+        else:
+            flow.siblings = frozenset(fork.branches) - {start}
+            flow.join_at = fork.fan_in or END
+            final = flow.walk(start, state, stop_at)
     except RunError as exc:
         timing = (time.perf_counter() - began) * 1000.0
         memory = flow.end_vm()
@@ -528,7 +556,8 @@ class WorkflowRun:
     def __init__(self, workflow: Workflow | Plan, inputs: dict[str, Any] | None = None, *,
                  executor: Executor | None = None, sink: EventSink | None = None,
                  control: RunControl | None = None, strategy: str | None = None,
-                 record_states: bool = False, strategies: executors_mod.Strategies | None = None) -> None:
+                 record_states: bool = False, strategies: executors_mod.Strategies | None = None,
+                 pins: dict[str, Any] | None = None) -> None:
         self.workflow = workflow if isinstance(workflow, Workflow) else None
         self._plan = workflow if isinstance(workflow, Plan) else None
         self.inputs = dict(inputs or {})
@@ -538,6 +567,7 @@ class WorkflowRun:
         self.strategy = strategy
         self.record_states = record_states
         self.strategies = strategies  # the session's process workers and Dask client (default: this process's)
+        self.pins = dict(pins or {})  # node -> pinned output, used instead of running the node
         self.run_id = uuid.uuid4().hex[:12]
         self.state: dict[str, Any] | None = None
 
@@ -548,6 +578,8 @@ class WorkflowRun:
                 self._plan = build_plan(self.workflow)  # type: ignore[arg-type]
             except PlanError as exc:
                 raise RunError(str(exc), exc.node, located=False) from None
+            if self.pins:
+                self._plan.pins = {name: pin for name, pin in self.pins.items() if name in self._plan.steps}
         return self._plan
 
     def run(self) -> dict[str, Any]:

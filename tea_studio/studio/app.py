@@ -1,32 +1,22 @@
-"""The studio application: QApplication set-up, light/dark themes, and ``run_studio`` (the ``open`` command)."""
+"""The studio application: QApplication set-up and ``run_studio`` (the ``open`` command)."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEventLoop, Qt, QTimer
-from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
 from tea_studio import __version__
-from tea_studio.studio.resources import APPLICATION, ORGANIZATION, THEMES, icon, theme_stylesheet
+from tea_studio.studio.errors import install_exception_handler
+from tea_studio.studio.prompts import AnsweredPrompts
+from tea_studio.studio.resources import APPLICATION, ORGANIZATION, icon
+from tea_studio.workflow.inputs import InputError, parse_inputs
 
 SCREENSHOT_SIZE = (1400, 900)
 RUN_TIMEOUT_MS = 120_000
-
-# Window, base, alternate base, text, button, highlight, disabled text, placeholder of each theme.
-_PALETTES = {
-    "light": ("#f3f4f6", "#ffffff", "#f6f7f9", "#1f2328", "#f3f4f6", "#1a73e8", "#9aa0a6", "#8a929c"),
-    "dark": ("#25272b", "#1e1f22", "#2b2d31", "#e8eaed", "#2f3136", "#4c8df6", "#6b7078", "#7f858d"),
-}
-# Light, midlight, mid, dark and shadow: the bevel colours Fusion draws frames, check boxes and arrows with.
-_BEVELS = {
-    "light": ("#ffffff", "#eceef1", "#b8bec8", "#8a929c", "#5f6670"),
-    "dark": ("#4a4e55", "#3a3d43", "#5a5f66", "#15161a", "#0b0c0e"),
-}
 
 
 def create_application(argv: list[str] | None = None) -> QApplication:
@@ -40,55 +30,6 @@ def create_application(argv: list[str] | None = None) -> QApplication:
     app.setApplicationDisplayName("TEA Studio")
     app.setWindowIcon(icon("tea-studio"))
     return app
-
-
-def theme_palette(theme: str) -> QPalette:
-    window, base, alternate, text, button, highlight, disabled, placeholder = (QColor(c) for c in _PALETTES[theme])
-    palette = QPalette()
-    role = QPalette.ColorRole
-    for r, colour in ((role.Window, window), (role.Base, base), (role.AlternateBase, alternate),
-                      (role.WindowText, text), (role.Text, text), (role.Button, button), (role.ButtonText, text),
-                      (role.Highlight, highlight), (role.HighlightedText, QColor("#ffffff")),
-                      (role.ToolTipBase, base), (role.ToolTipText, text), (role.PlaceholderText, placeholder),
-                      (role.Link, highlight)):
-        palette.setColor(r, colour)
-    for r, colour in zip((role.Light, role.Midlight, role.Mid, role.Dark, role.Shadow), _BEVELS[theme], strict=True):
-        palette.setColor(r, QColor(colour))
-    for r in (role.WindowText, role.Text, role.ButtonText):
-        palette.setColor(QPalette.ColorGroup.Disabled, r, disabled)
-    return palette
-
-
-def apply_theme(app: QApplication, theme: str) -> None:
-    """Fusion style with the theme's palette and style sheet (``resources/themes/<theme>.qss``)."""
-    if theme not in THEMES:
-        raise ValueError(f"unknown theme {theme!r}")
-    if app.property("teaTheme") == theme:
-        return
-    if not app.property("teaTheme"):
-        app.setStyle("Fusion")  # once: replacing the style later would pull it from under live widgets
-    app.setPalette(theme_palette(theme))
-    app.setStyleSheet(theme_stylesheet(theme))
-    app.setProperty("teaTheme", theme)
-
-
-def parse_inputs(text: str | None) -> dict[str, Any]:
-    """``--input``: a JSON object, or ``@file`` (JSON or YAML)."""
-    if not text:
-        return {}
-    if text.startswith("@"):
-        source = Path(text[1:]).read_text(encoding="utf-8")
-        if text.lower().endswith((".yaml", ".yml")):
-            import yaml
-
-            value = yaml.safe_load(source)
-        else:
-            value = json.loads(source)
-    else:
-        value = json.loads(text)
-    if not isinstance(value, dict):
-        raise ValueError("--input must be a JSON object")
-    return value
 
 
 def _wait_for_run(window, inputs: dict[str, Any]) -> bool | None:
@@ -148,8 +89,8 @@ def run_studio(args) -> int:
     run = bool(getattr(args, "run", False))
     try:
         inputs = parse_inputs(getattr(args, "input", None))
-    except (OSError, ValueError) as exc:
-        print(f"tea-studio: bad --input: {exc}", file=sys.stderr)
+    except InputError as exc:
+        print(f"tea-studio: error: {exc}", file=sys.stderr)
         return 2
     if file is not None and not Path(file).is_file():
         print(f"tea-studio: {file}: no such file", file=sys.stderr)
@@ -158,8 +99,8 @@ def run_studio(args) -> int:
     app = create_application()
     if screenshot:
         app.setAttribute(Qt.ApplicationAttribute.AA_DontShowIconsInMenus, False)
-        window = MainWindow(restore_state=False)
-        window.show_error = lambda title, message: print(f"tea-studio: {title}: {message}", file=sys.stderr)
+        window = MainWindow(restore_state=False, prompts=AnsweredPrompts(echo=True))
+        install_exception_handler(window.prompts.error)
         window.resize(*SCREENSHOT_SIZE)
         window.show()
         _settle(app)
@@ -179,10 +120,11 @@ def run_studio(args) -> int:
         return 0 if ok else 1
 
     window = MainWindow()
+    install_exception_handler(window.prompts.error)
     window.show()
     if file is not None:
         window.load_file(file)
-    QTimer.singleShot(0, window.offer_recoveries)
+    QTimer.singleShot(0, window.files.offer_recoveries)
     if run:
         QTimer.singleShot(0, lambda: window.run_tools and window.run_tools.start_run(inputs, trusted=True))
     return app.exec()

@@ -25,6 +25,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, QTimer, Signal
 
 from tea_studio.engine import events as ev
+from tea_studio.workflow.files import write_atomic
 from tea_studio.workflow.routes import branch_counts
 
 TICK_MS = 30
@@ -197,18 +198,18 @@ class RunRecord:
         GIL over at every Qt call and then waits a whole switch interval for it; so the writer pauses briefly
         every few milliseconds, and a repaint meanwhile takes milliseconds, not hundreds of them.
         """
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
         clock = time.perf_counter
         next_pause = clock() + BACKGROUND_SLICE_S
-        with open(tmp, "w", encoding="utf-8") as out:
+
+        def pieces():
+            nonlocal next_pause
             for n, line in enumerate(self.lines()):
-                out.write(line)
-                out.write("\n")
+                yield line + "\n"
                 if background and not n % 64 and clock() >= next_pause:
                     time.sleep(BACKGROUND_PAUSE_S)
                     next_pause = clock() + BACKGROUND_SLICE_S
-        os.replace(tmp, path)
+
+        write_atomic(path, pieces(), sync=False)
 
     @classmethod
     def load(cls, path: str | os.PathLike, run_id: str | None = None) -> RunRecord:
@@ -740,7 +741,7 @@ class LiveRun(QObject):
             from tea_studio.engine.runner import WorkflowRun
 
             run = WorkflowRun(self.workflow, self.inputs, executor=self.executor, sink=self._sink,
-                              control=self.control, record_states=True)
+                              control=self.control, record_states=True, pins=self.workflow.layout.pins)
             self.result = run.run()
         except BaseException as exc:  # noqa: BLE001 - reported as the run's failure
             self._error = exc

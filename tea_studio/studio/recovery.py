@@ -1,7 +1,7 @@
 """Autosave and crash recovery.
 
-While a document has unsaved edits, :class:`Autosaver` writes a recovery copy of it every ``interval_ms``
-(30 s by default) into ``app_data_dir()/recovery``. The copy is a small JSON file that records the original path,
+While a document has unsaved edits, :class:`Autosaver` writes a recovery copy of it into
+``app_data_dir()/recovery`` within ``edit_delay_ms`` (2 s) of an edit, and every ``interval_ms`` (30 s). The copy is a small JSON file that records the original path,
 the time, the process id and the YAML text. It is removed when the document is saved or closed cleanly (or undone
 back to its saved state), so a recovery file that outlives its window means the studio did not close normally:
 :func:`find_recoveries` lists those, and the window offers to restore them on the next start.
@@ -17,12 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from tea_studio.studio.resources import app_data_dir
+from tea_studio.workflow.files import write_atomic
 
 SUFFIX = ".recovery.json"
 DEFAULT_INTERVAL_MS = 30_000
+EDIT_DELAY_MS = 2_000  # a kill loses at most this much of the user's work
 
 # Recovery files owned by a live window of this process (they are not leftovers of a crash).
 _owned: set[Path] = set()
@@ -55,9 +57,7 @@ def recovery_dir() -> Path:
 def write_recovery(file: Path, text: str, original_path: str | None) -> Path:
     """Write (atomically) a recovery copy of ``text`` to ``file``."""
     record = {"original_path": original_path, "saved_at": time.time(), "pid": os.getpid(), "text": text}
-    tmp = file.with_name(file.name + ".tmp")
-    tmp.write_text(json.dumps(record), encoding="utf-8")
-    os.replace(tmp, file)
+    write_atomic(file, json.dumps(record))
     return file
 
 
@@ -97,14 +97,20 @@ def find_recoveries() -> list[Recovery]:
 
 
 class Autosaver(QObject):
-    """Writes a recovery copy every ``interval_ms`` while ``is_dirty()`` holds; removes it when clean.
+    """Writes a recovery copy while ``is_dirty()`` holds: ``edit_delay_ms`` after an edit (:meth:`edited`; later
+    edits in that time ride along) and every ``interval_ms``; removes it when clean.
 
     ``snapshot()`` returns ``(text, original_path)`` of the document. Call :meth:`discard` after a clean save or
-    close; :meth:`save_now` writes (or removes) the copy immediately.
+    close; :meth:`save_now` writes (or removes) the copy immediately. ``failed(error)`` says a copy could not be
+    written (editing goes on).
     """
 
+    written = Signal(str)  # the recovery file
+    failed = Signal(str)  # what went wrong
+
     def __init__(self, is_dirty: Callable[[], bool], snapshot: Callable[[], tuple[str, str | None]],
-                 interval_ms: int = DEFAULT_INTERVAL_MS, parent: QObject | None = None):
+                 interval_ms: int = DEFAULT_INTERVAL_MS, parent: QObject | None = None, *,
+                 edit_delay_ms: int = EDIT_DELAY_MS):
         super().__init__(parent)
         self._is_dirty = is_dirty
         self._snapshot = snapshot
@@ -117,6 +123,15 @@ class Autosaver(QObject):
         self.timer.setInterval(interval_ms)
         self.timer.timeout.connect(self.save_now)
         self.timer.start()
+        self.edit_timer = QTimer(self)
+        self.edit_timer.setSingleShot(True)
+        self.edit_timer.setInterval(min(edit_delay_ms, interval_ms))
+        self.edit_timer.timeout.connect(self.save_now)
+
+    def edited(self) -> None:
+        """The document changed: write the copy soon (not restarted by further edits, so typing cannot delay it)."""
+        if not self.edit_timer.isActive():
+            self.edit_timer.start()
 
     def set_interval(self, interval_ms: int) -> None:
         self.timer.setInterval(interval_ms)
@@ -129,9 +144,12 @@ class Autosaver(QObject):
             return None
         try:
             text, original_path = self._snapshot()
-            return write_recovery(self.file, text, original_path)
-        except Exception:  # an autosave must never break editing
+            written = write_recovery(self.file, text, original_path)
+        except Exception as exc:  # noqa: BLE001 - reported; an autosave must never break editing
+            self.failed.emit(str(exc) or type(exc).__name__)
             return None
+        self.written.emit(str(written))
+        return written
 
     def discard(self) -> None:
         remove_recovery(self.file)
@@ -139,5 +157,6 @@ class Autosaver(QObject):
     def stop(self) -> None:
         """Stop autosaving and remove the copy (the document was saved or closed cleanly)."""
         self.timer.stop()
+        self.edit_timer.stop()
         self.discard()
         _owned.discard(self.file)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from typing import TextIO
 
+from tea_studio.workflow.files import write_atomic
 from tea_studio.workflow.model import Workflow
 from tea_studio.workflow.validation import Problem, problem_from_error, validate
 
@@ -93,32 +92,6 @@ def _emit(text: str, output: str, stdout: TextIO) -> int:
         print(f"{output}: cannot write: {exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write UTF-8 ``text`` as is (newlines untouched) through a temporary file renamed over ``path``."""
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(prefix=".tea-studio-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(text.encode("utf-8"))
-            stream.flush()
-            os.fsync(stream.fileno())
-        try:
-            os.chmod(temporary, os.stat(path).st_mode & 0o7777)
-        except FileNotFoundError:
-            os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _plural(count: int, word: str) -> str:

@@ -108,14 +108,19 @@ class Edge:
 
 @dataclass
 class Layout:
-    """Studio-only data stored under the top-level ``x-tea-studio`` key."""
+    """Studio-only data stored under the top-level ``x-tea-studio`` key.
+
+    ``pins`` maps a node name to the update a run uses instead of running that node (a pinned output: for
+    debugging what cannot or should not run locally, e.g. a paid LLM call).
+    """
 
     positions: dict[str, tuple[float, float]] = field(default_factory=dict)
     viewport: dict[str, Any] | None = None
+    pins: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def is_empty(self) -> bool:
-        return not self.positions and self.viewport is None and not self.extra
+        return not self.positions and self.viewport is None and not self.pins and not self.extra
 
 
 @dataclass

@@ -15,6 +15,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from tea_studio.workflow.constructs import implicit_next
 from tea_studio.workflow.model import END, START, Edge, GotoRule, Node, Workflow
 
 
@@ -110,8 +111,8 @@ def successors(workflow: Workflow) -> dict[str, tuple[Successor, ...]]:
         elif node.name in sequential:
             out[node.name] = tuple(Successor(target, RouteKind.EDGE, edge.condition, edge.when)
                                    for edge in sequential[node.name] for target in edge.targets)
-        else:
-            out[node.name] = (Successor(next_in_list(workflow.nodes, i), RouteKind.NEXT),)
+        else:  # a dynamic_parallel with `fan_in:` continues there
+            out[node.name] = (Successor(implicit_next(node) or next_in_list(workflow.nodes, i), RouteKind.NEXT),)
     return out
 
 

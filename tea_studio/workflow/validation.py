@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import ast
 import functools
+import os
 import re
 import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from tea_studio.workflow.constructs import construct_of
 from tea_studio.workflow.model import (
     ACTION,
     DYNAMIC_PARALLEL,
@@ -22,7 +24,6 @@ from tea_studio.workflow.model import (
     LUA,
     PYTHON,
     START,
-    WHILE_LOOP,
     Edge,
     GotoRule,
     Node,
@@ -51,6 +52,7 @@ SEVERITIES: dict[str, str] = {
     "LUA_MARKER_FORM": WARNING,
     "ACTION_NOT_SUPPORTED": WARNING,
     "NODE_TYPE_NOT_SUPPORTED": WARNING,
+    "INVALID_NODE_CONFIG": ERROR,
     "INVALID_INTERRUPT": WARNING,
     "EMPTY_WORKFLOW": WARNING,
     # routing
@@ -137,9 +139,32 @@ def unsupported_code(node: Node) -> str | None:
     language = node.extra.get("language")
     if language is not None and language not in (LUA, PYTHON):
         return f"language {language!r} is not supported by TEA Studio; export and run with tea"
-    if isinstance(node.extra.get("run"), dict):
+    run = node.extra.get("run")
+    if isinstance(run, dict) and run.get("type") != "expression":
         return ("this `run:` mapping is not supported by TEA Studio (use `language: lua|python` with `run: |` code, "
                 "or `run: {type: lua|python, code: ...}` alone); export and run with tea")
+    return None
+
+
+def inner_problem(node: Node) -> tuple[str, str] | None:
+    """``(code, message tail)`` for a node inside a loop body or a steps list, or None when it can run."""
+    unsupported = unsupported_code(node)
+    if unsupported is not None:
+        return "NODE_TYPE_NOT_SUPPORTED", f": {unsupported}"
+    if node.kind == LUA and isinstance(node.code, str):
+        error = lua_syntax_error(node.code)
+        return ("LUA_SYNTAX", f" line {error[0]}: {error[1]}") if error else None
+    if node.kind == PYTHON and isinstance(node.code, str):
+        error = python_syntax_error(node.code)
+        return ("PYTHON_SYNTAX", f" line {error[0]}: {error[1]}") if error else None
+    if node.kind == ACTION:
+        return "ACTION_NOT_SUPPORTED", f" uses action '{node.uses}', which TEA Studio cannot run: export and run it " \
+                                       "with tea"
+    if node.kind == DYNAMIC_PARALLEL:
+        return "NODE_TYPE_NOT_SUPPORTED", ": a dynamic_parallel node inside a loop or steps list is not supported"
+    construct = construct_of(node)
+    if construct is not None and construct.problems:
+        return "INVALID_NODE_CONFIG", f": {construct.problems[0][1]}"
     return None
 
 
@@ -301,12 +326,32 @@ class _Validation:
         elif node.kind == ACTION:
             self.add("ACTION_NOT_SUPPORTED", name, f"{label} uses action '{node.uses}', which TEA Studio cannot run: "
                      "export and run it with tea", node)
-        elif node.kind in (WHILE_LOOP, DYNAMIC_PARALLEL):
-            self.add("NODE_TYPE_NOT_SUPPORTED", name, f"{label} is a {node.kind} node, not supported by TEA Studio "
-                     "runs yet", node)
+        else:
+            self.check_construct(node, label)
         if node.interrupt not in (None, "before", "after"):
             self.add("INVALID_INTERRUPT", name, f"{label}: interrupt must be 'before' or 'after', not "
                      f"{node.interrupt!r}", node)
+
+    def check_construct(self, node: Node, label: str) -> None:
+        """A while_loop, dynamic_parallel, steps or expression node: its settings and its inner nodes."""
+        construct = construct_of(node, self.workflow.path)
+        if construct is None:
+            return
+        name = node.name or None
+        for key, message in construct.problems:
+            self.add("INVALID_NODE_CONFIG", name, f"{label}: {message}", self.source.key(node, key))
+        if construct.fan_in is not None and not self.is_node(construct.fan_in) and construct.fan_in != END:
+            self.add("PARALLEL_FAN_IN_UNDEFINED", name, f"{label}: fan_in '{construct.fan_in}' is not a node",
+                     self.source.key(node, "fan_in"))
+        if construct.subgraph_path and not os.path.isfile(construct.subgraph_path):
+            self.add("INVALID_NODE_CONFIG", name, f"{label}: subgraph file '{construct.subgraph}' not found",
+                     self.source.key(node, "subgraph"))
+        where = self.source.key(node, construct.inner_key) if construct.inner_key else (node.line, node.col)
+        for inner in construct.inner:
+            inner_label = f"{label} {construct.inner_key} node '{inner.name}'"
+            problem = inner_problem(inner)
+            if problem is not None:
+                self.add(problem[0], name, f"{inner_label}{problem[1]}", where)
 
     def code_problem(self, code: str, node: Node, label: str, error: tuple[int, str] | None) -> None:
         if error is None:

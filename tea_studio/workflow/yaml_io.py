@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import gc
 import os
-import stat
-import tempfile
 from typing import Any
 
 import yaml
 
 from tea_studio.workflow import _yaml_text as yt
+from tea_studio.workflow.files import write_atomic
 from tea_studio.workflow.model import (
     ACTION,
     DYNAMIC_PARALLEL,
@@ -45,6 +44,7 @@ __all__ = [
     "load_workflow",
     "load_workflow_text",
     "node_to_yaml",
+    "nodes_from_data",
     "save_workflow",
     "workflow_to_data",
 ]
@@ -125,6 +125,24 @@ def load_workflow_text(text: str, path: str | None = None) -> Workflow:
     return workflow
 
 
+def nodes_from_data(items: Any, path: str | None = None) -> list[Node]:
+    """Nodes from plain data (a while_loop's ``body:``, a node's ``steps:``): the rules of the file's ``nodes:``.
+
+    A nameless entry is named ``step_N`` (its 0-based position), as TEA names it.
+    """
+    reader = _WorkflowReader(path)
+    nodes = []
+    for i, item in enumerate(items if isinstance(items, list) else []):
+        if isinstance(item, dict) and not isinstance(item.get("name"), str):
+            item = {"name": f"step_{i}", **{k: v for k, v in item.items() if k != "name"}}
+        try:
+            composed = yaml.compose(yaml.safe_dump(item, allow_unicode=True, sort_keys=False), Loader=_Loader)
+        except yaml.YAMLError as exc:
+            raise WorkflowError("INVALID_NODE", f"entry {i + 1} cannot be read: {exc}", path) from None
+        nodes.append(reader.node(composed))
+    return nodes
+
+
 def compose(text: str, path: str | None = None) -> yaml.Node:
     """The YAML node tree of ``text`` (with marks); YAML errors become WorkflowError(YAML_PARSE)."""
     try:
@@ -149,7 +167,67 @@ def compose(text: str, path: str | None = None) -> yaml.Node:
     if root is None:
         raise WorkflowError("INVALID_ROOT", "the file is empty: a workflow is a mapping with a `nodes` list",
                             path, 1, 1)
+    check_bounds(root, path, yt.uses_aliases(text))
     return root
+
+
+MAX_DEPTH = 64  # collections inside collections
+MAX_ALIAS_EXPANSION = 100_000  # nodes that aliases add when the document is read out in full
+
+
+def check_bounds(root: yaml.Node, path: str | None = None, aliases: bool = True) -> None:
+    """Refuse a node tree that would be too deep or that aliases blow up ("billion laughs"), before anything
+    walks it: every later step (building values, copying states, saving) reads aliases out in full.
+
+    Each distinct node is visited once, so a hostile file is refused in about the time it takes to parse it.
+    ``aliases=False`` (the text has no anchors) skips the bookkeeping that aliases need.
+    """
+    _Bounds(path, aliases).size(root, 1)
+
+
+class _Bounds:
+    __slots__ = ("path", "sizes", "inside", "distinct")
+
+    def __init__(self, path: str | None, aliases: bool) -> None:
+        self.path = path
+        self.sizes: dict[int, int] | None = {} if aliases else None  # node id -> expanded size
+        self.inside: set[int] = set()
+        self.distinct = 0
+
+    def size(self, node: yaml.Node, depth: int) -> int:
+        """The number of values below ``node`` once aliases are read out in full."""
+        kind = type(node)
+        if kind is yaml.ScalarNode:
+            return 1
+        if depth > MAX_DEPTH:
+            raise self.error(node, f"collections nested more than {MAX_DEPTH} levels deep")
+        sizes = self.sizes
+        if sizes is not None:
+            known = sizes.get(id(node))
+            if known is not None:
+                return known
+            if id(node) in self.inside:
+                raise self.error(node, "an alias refers to a collection it is inside")
+            self.inside.add(id(node))
+        self.distinct += 1
+        total = 1
+        below = depth + 1
+        if kind is yaml.MappingNode:
+            for key, value in node.value:
+                total += self.size(key, below) + self.size(value, below)
+        else:
+            for item in node.value:
+                total += self.size(item, below)
+        if sizes is not None:
+            sizes[id(node)] = total
+            self.inside.discard(id(node))
+            if total - self.distinct > MAX_ALIAS_EXPANSION:
+                raise self.error(node, f"aliases expand this collection to more than {MAX_ALIAS_EXPANSION:,} values")
+        return total
+
+    def error(self, node: yaml.Node, problem: str) -> WorkflowError:
+        line, col = _where(node)
+        return WorkflowError("YAML_PARSE", f"invalid YAML: {problem}", self.path, line, col)
 
 
 def _where(node: yaml.Node) -> tuple[int, int]:
@@ -398,6 +476,8 @@ class _WorkflowReader:
                 layout.positions = self.positions(value_node)
             elif key == "viewport":
                 layout.viewport = self.value(value_node)
+            elif key == "pins" and isinstance(self.value(value_node), dict):
+                layout.pins = dict(self.value(value_node))
             else:
                 layout.extra[key] = self.value(value_node)
         return layout
@@ -540,6 +620,8 @@ def layout_to_data(layout: Layout, cp=_same) -> dict[str, Any]:
         data["positions"] = {name: position_to_data(point) for name, point in layout.positions.items()}
     if layout.viewport is not None:
         data["viewport"] = cp(layout.viewport)
+    if layout.pins:
+        data["pins"] = cp(layout.pins)
     return _with_extra(data, layout.extra, cp)
 
 
@@ -574,45 +656,16 @@ def _text_of(wf: Workflow, studio: bool) -> str:
 
 
 def save_workflow(wf: Workflow, path: str | os.PathLike) -> None:
-    """Write the workflow atomically (temp file in the same folder, fsync, rename; the file's mode is kept).
+    """Write the workflow with :func:`write_atomic` (a crash leaves the old or the new file; links are followed).
 
     Afterwards ``wf.path`` is ``path`` and ``wf.source`` records the saved text, so the next save diffs against it.
     """
     path = os.fspath(path)
     text = dump_workflow(wf)
-    folder = os.path.dirname(os.path.abspath(path))
     try:
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    tmp = None
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(text.encode("utf-8"))
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-        tmp = None
+        write_atomic(path, text)
     except OSError as exc:
         raise WorkflowError("FILE_WRITE", f"cannot save the file: {exc.strerror or exc}", path, 0, 0) from None
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-    try:
-        dir_fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
     _adopt_saved_text(wf, text, path)
 
 

@@ -173,7 +173,7 @@ def test_actions_and_unsupported_kinds_fail_clearly():
     assert "action 'http.get' is not available in TEA Studio; export and run with tea" in str(info.value)
     assert info.value.node == "fetch"
     loop = "nodes:\n  - {name: loop, type: while_loop, max_iterations: 3, body: []}\n"
-    with pytest.raises(RunError, match="not supported yet"):
+    with pytest.raises(RunError, match="node 'loop': a while_loop needs `condition:`"):
         run(loop)
 
 

@@ -45,41 +45,21 @@ def studio_env(tmp_path, monkeypatch):
     return {"config": config, "data": data}
 
 
-class Prompts:
-    """Scripted answers for a window's questions, and a log of what was asked."""
-
-    def __init__(self):
-        self.asked: list[str] = []
-        self.save_changes = "discard"
-        self.reload = "keep"
-        self.restore = "later"
-        self.errors: list[tuple[str, str]] = []
-
-    def install(self, window) -> None:
-        window.ask_save_changes = lambda: self._answer("save_changes")
-        window.ask_reload = lambda dirty: self._answer("reload", dirty)
-        window.ask_restore = lambda found: self._answer("restore", found)
-        window.show_error = lambda title, message: self.errors.append((title, message))
-
-    def _answer(self, question: str, detail=None) -> str:
-        self.asked.append(question if detail is None else (question, detail))
-        return getattr(self, question)
-
-
 @pytest.fixture
 def make_window(qtbot, studio_env):
-    """make_window(path=None, **kwargs) -> a shown MainWindow; ``window.prompts`` scripts its questions."""
+    """make_window(path=None, **kwargs) -> a shown MainWindow; ``window.prompts.answers`` scripts its questions
+    (discard unsaved edits, keep a changed file, restore later) and ``window.prompts.asked`` records them."""
     from tea_studio.studio.app import create_application
     from tea_studio.studio.main_window import MainWindow
+    from tea_studio.studio.prompts import AnsweredPrompts
 
     create_application()
     windows = []
 
     def make(path=None, managed=True, **kwargs):
         """``managed=False``: the test disposes of the window itself (e.g. deletes it to mimic a crash)."""
+        kwargs.setdefault("prompts", AnsweredPrompts(save_changes="discard"))
         window = MainWindow(**kwargs)
-        window.prompts = Prompts()
-        window.prompts.install(window)
         if managed:
             qtbot.addWidget(window)
         window.resize(1200, 800)
@@ -88,7 +68,7 @@ def make_window(qtbot, studio_env):
         window.activateWindow()
         qtbot.waitUntil(window.isActiveWindow, timeout=2000)
         if path is not None:
-            assert window.load_file(path), window.prompts.errors
+            assert window.load_file(path), window.prompts.shown
         if managed:
             windows.append(window)
         return window
@@ -96,7 +76,7 @@ def make_window(qtbot, studio_env):
     yield make
     for window in windows:
         if shiboken6.isValid(window):
-            window.prompts.save_changes = "discard"  # teardown closes without asking anything of the test
+            window.prompts.answers["save_changes"] = "discard"  # teardown closes without asking anything of the test
             window.close()
             shiboken6.delete(window)  # now, on this thread: not later from a garbage collection pass
     gc.collect()

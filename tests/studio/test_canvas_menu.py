@@ -18,9 +18,19 @@ def menu_for(canvas, point: QPoint):
     return canvas.view.context_menu.build(point)
 
 
+def menu_actions(menu) -> list[QAction]:
+    """The menu's entries, submenus' included (shared window actions are not children of the menu)."""
+    found = []
+    for entry in menu.actions():
+        found.append(entry)
+        if entry.menu() is not None:
+            found += menu_actions(entry.menu())
+    return found
+
+
 def action(menu, name: str) -> QAction:
-    found = menu.findChild(QAction, name)
-    assert found is not None, f"no action {name!r} in {[a.objectName() for a in menu.findChildren(QAction)]}"
+    found = next((a for a in menu_actions(menu) if a.objectName() == name), None)
+    assert found is not None, f"no action {name!r} in {[a.objectName() for a in menu_actions(menu)]}"
     return found
 
 

@@ -48,7 +48,7 @@ def test_goto_rules_add_edit_reorder_remove(make_window, example_file):
     assert [r.to for r in window.workflow.node("check").goto] == ["done", "step"]
     assert window.document.undo_stack.count() == steps + 5  # one undo step per change
     for _ in range(5):
-        window.undo_action.trigger()
+        window.actions["undo"].trigger()
     assert [(r.to, r.condition) for r in window.workflow.node("check").goto] == [("done", "state.n <= 1"),
                                                                                 ("step", None)]
     assert table.rowCount() == 2
@@ -74,7 +74,7 @@ def test_edge_properties(make_window, example_file, qtbot):
     page.parallel_check.setChecked(False)
     edge = window.workflow.edges[0]
     assert not edge.parallel and edge.fan_in is None
-    window.undo_action.trigger()
+    window.actions["undo"].trigger()
     assert window.workflow.edges[0].parallel and window.workflow.edges[0].fan_in == "merge"
     assert page.parallel_check.isChecked()
 
@@ -127,7 +127,7 @@ def test_workflow_settings_form(window, small_file, qtbot):
     assert not page.variables_field.commit()
     assert "Not valid YAML" in page.variables_field.error.text()
     assert window.workflow.variables == {"threshold": 3, "labels": ["a", "b"]}
-    window.undo_action.trigger()  # the state schema
+    window.actions["undo"].trigger()  # the state schema
     assert window.workflow.state_schema is None and page.schema_field.toPlainText() == ""
 
 
@@ -174,12 +174,12 @@ def test_no_selection_or_many_shows_the_workflow(make_window, example_file):
     window = make_window(example_file("parallel_fanout"))
     window.select_node("merge")
     assert window.inspector.mode == "node"
-    window.select_all_action.trigger()
+    window.actions["select_all"].trigger()
     assert window.inspector.mode == "workflow"
     window.scene.clearSelection()
     assert window.inspector.workflow_page.name_edit.text() == "parallel-fanout"
     window.select_node("merge")
-    window.delete_action.trigger()
+    window.actions["delete"].trigger()
     assert window.inspector.mode == "workflow"
 
 
@@ -257,7 +257,7 @@ def test_yaml_fields_refuse_text_the_file_cannot_hold(make_window, small_file):
         assert message in field.error.text() and field.error.isVisibleTo(window)
         assert field.toPlainText() == text
     assert window.workflow.variables is None and window.workflow.state_schema is None
-    assert window.save()  # nothing unsaveable got into the document
+    assert window.files.save()  # nothing unsaveable got into the document
     page.variables_field.setPlainText("threshold: 3")
     assert page.variables_field.commit() and not page.variables_field.error.isVisibleTo(window)
     assert window.workflow.variables == {"threshold": 3}

@@ -209,7 +209,7 @@ def test_touching_bars_merge_into_a_few_spans_and_visible_gaps_stay():
 
 
 def test_the_timeline_paints_merged_bars_with_their_colours_and_gaps(qtbot):
-    from tea_studio.studio.panels.run_timeline import AXIS_H, BAR_COLOURS, LABEL_W, LANE_H, TimelineView
+    from tea_studio.studio.panels.run_timeline import AXIS_H, LABEL_W, LANE_H, TimelineView
 
     record = RunRecord()
     record.events = loop_events()
@@ -228,7 +228,8 @@ def test_the_timeline_paints_merged_bars_with_their_colours_and_gaps(qtbot):
     def colour_at(seconds):
         return image.pixelColor(int(canvas.x_of(seconds)), y).name()
 
-    assert colour_at(0.05) == BAR_COLOURS[True].name()  # before the pause: one green run
-    assert colour_at(0.7) not in {c.name() for c in BAR_COLOURS.values()}  # the 1 s pause shows as a gap
-    assert colour_at(model.now - 0.02) == BAR_COLOURS[True].name()
+    colours = canvas.theme.status_colours  # the canvas's status colours
+    assert colour_at(0.05) == colours["done"].name()  # before the pause: one green run
+    assert colour_at(0.7) not in {c.name() for c in colours.values()}  # the 1 s pause shows as a gap
+    assert colour_at(model.now - 0.02) == colours["done"].name()
     assert canvas.x_of(model.now) > LABEL_W

@@ -42,13 +42,13 @@ def test_open_example_fills_canvas_status_and_title(make_window, example_file):
     assert window.file_label.toolTip() == str(path)
     assert window.zoom_label.text().startswith("Zoom ")
     assert window.windowTitle().startswith("lua_pipeline.yaml — ")
-    assert window.recent_files()[0] == str(path)
+    assert window.files.recent_files()[0] == str(path)
 
 
 def test_no_file_opens_an_empty_untitled_window(window):
     assert window.workflow.nodes == []
     assert window.windowTitle() == "Untitled — TEA Studio"
-    assert window.run_menu.title() == "&Run" and window.run_toolbar is not None
+    assert window.menus["&Run"].title() == "&Run" and window.run_toolbar is not None
 
 
 def test_rename_in_inspector_updates_routes_on_canvas(make_window, example_file, qtbot):
@@ -64,7 +64,7 @@ def test_rename_in_inspector_updates_routes_on_canvas(make_window, example_file,
     assert window.workflow.node("step").goto == "test_n"
     assert ("step", "test_n") in routes(window) and ("step", "check") not in routes(window)
     assert window.scene.node_item("test_n") is not None
-    window.undo_action.trigger()
+    window.actions["undo"].trigger()
     assert ("step", "check") in routes(window)
     assert window.inspector.node_page.name_edit.text() == "check"
 
@@ -88,10 +88,10 @@ def test_code_typing_is_one_undo_step(make_window, small_file, qtbot):
     editor = type_code(qtbot, window, "start", "-- tuned")
     assert window.workflow.node("start").code == before + "-- tuned"
     assert window.document.undo_stack.count() == steps + 1
-    window.undo_action.trigger()
+    window.actions["undo"].trigger()
     assert window.workflow.node("start").code == before
     assert editor.toPlainText() == before
-    window.redo_action.trigger()
+    window.actions["redo"].trigger()
     assert editor.toPlainText() == before + "-- tuned"
 
 
@@ -102,7 +102,7 @@ def test_save_then_reopen_gives_the_same_document_and_keeps_comments(make_window
     window.select_node("done")
     window.inspector.node_page.name_edit.setText("finished")
     window.inspector.node_page.name_edit.editingFinished.emit()
-    window.save_action.trigger()
+    window.actions["save"].trigger()
     assert not window.is_dirty()
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# A loop built from goto rules")  # the file's comments survive
@@ -117,23 +117,23 @@ def test_dirty_star_follows_undo_redo_and_save(make_window, small_file, qtbot):
     assert "*" not in window.windowTitle()
     type_code(qtbot, window, "finish", " ")
     assert window.windowTitle().startswith("small.yaml*")
-    window.undo_action.trigger()
+    window.actions["undo"].trigger()
     assert "*" not in window.windowTitle()
-    window.redo_action.trigger()
+    window.actions["redo"].trigger()
     assert "*" in window.windowTitle()
     qtbot.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)  # the standard Save shortcut
     assert "*" not in window.windowTitle()
-    window.undo_action.trigger()
+    window.actions["undo"].trigger()
     assert "*" in window.windowTitle()  # back before the save: differs from the file again
 
 
 def test_close_prompt_on_unsaved_changes(make_window, small_file, qtbot):
     window = make_window(small_file)
     type_code(qtbot, window, "start", "-- edit")
-    window.prompts.save_changes = "cancel"
+    window.prompts.answers["save_changes"] = "cancel"
     assert not window.close()
     assert window.isVisible() and window.prompts.asked == ["save_changes"]
-    window.prompts.save_changes = "save"
+    window.prompts.answers["save_changes"] = "save"
     assert window.close()
     assert "-- edit" in small_file.read_text(encoding="utf-8")
 
@@ -148,8 +148,8 @@ def test_external_change_with_unsaved_edits_keeps_them(make_window, small_file, 
     window = make_window(small_file)
     type_code(qtbot, window, "start", "-- mine")
     small_file.write_text(small_file.read_text(encoding="utf-8").replace("n = 1", "n = 2"), encoding="utf-8")
-    window.prompts.reload = "keep"
-    assert window.on_file_changed_on_disk() == "keep"
+    window.prompts.answers["reload"] = "keep"
+    assert window.files.on_file_changed_on_disk() == "keep"
     assert window.prompts.asked == [("reload", True)]  # the question said there are unsaved edits
     assert window.workflow.node("start").code.endswith("-- mine")
     assert window.is_dirty() and "*" in window.windowTitle()
@@ -157,7 +157,7 @@ def test_external_change_with_unsaved_edits_keeps_them(make_window, small_file, 
 
 def test_external_change_is_noticed_and_reloads_when_asked(make_window, small_file, qtbot):
     window = make_window(small_file)
-    window.prompts.reload = "reload"
+    window.prompts.answers["reload"] = "reload"
     replacement = small_file.with_name("replacement.yaml")
     replacement.write_text(small_file.read_text(encoding="utf-8").replace("n = 1", "n = 2"), encoding="utf-8")
     os.replace(replacement, small_file)  # an atomic replace, as editors do
@@ -170,8 +170,8 @@ def test_external_change_is_noticed_and_reloads_when_asked(make_window, small_fi
 def test_own_save_is_not_an_external_change(make_window, small_file, qtbot):
     window = make_window(small_file)
     type_code(qtbot, window, "start", "-- saved")
-    assert window.save()
-    assert window.on_file_changed_on_disk() == "unchanged"
+    assert window.files.save()
+    assert window.files.on_file_changed_on_disk() == "unchanged"
     assert window.prompts.asked == []
 
 
@@ -183,14 +183,14 @@ def test_autosave_writes_a_recovery_copy_that_a_new_window_offers(make_window, s
     assert str(copy).startswith(str(studio_env["data"]))
     shiboken6.delete(crashed)  # gone without a clean close, as in a crash
     fresh = make_window()
-    fresh.prompts.restore = "restore"
-    assert fresh.offer_recoveries() == ["restore"]
+    fresh.prompts.answers["restore"] = "restore"
+    assert fresh.files.offer_recoveries() == ["restore"]
     assert fresh.path == str(small_file)
     assert fresh.workflow.node("start").code.endswith("-- unsaved work")
     assert fresh.is_dirty() and fresh.windowTitle().startswith("small.yaml*")
     assert not copy.exists()
     assert "-- unsaved work" not in small_file.read_text(encoding="utf-8")  # nothing written until saved
-    fresh.save()
+    fresh.files.save()
     assert recovery.find_recoveries() == []
 
 
@@ -198,7 +198,7 @@ def test_clean_save_removes_the_recovery_copy(make_window, small_file, qtbot):
     window = make_window(small_file, autosave_interval_ms=50)
     type_code(qtbot, window, "start", "-- x")
     qtbot.waitUntil(window.autosaver.file.exists, timeout=3000)
-    window.save_action.trigger()
+    window.actions["save"].trigger()
     assert not window.autosaver.file.exists()
 
 
@@ -224,7 +224,7 @@ def test_problems_follow_edits_after_a_short_delay(make_window, small_file, qtbo
     window.inspector.set_goto_target(0, "finish")  # unchanged: nothing to validate
     window.document.set_goto("start", "missing")
     qtbot.waitUntil(lambda: window.problems.row_for("GOTO_UNDEFINED", "start") is not None, timeout=2000)
-    window.undo_action.trigger()
+    window.actions["undo"].trigger()
     qtbot.waitUntil(lambda: window.problems.row_for("GOTO_UNDEFINED") is None, timeout=2000)
 
 
@@ -248,7 +248,7 @@ def test_palette_drop_on_canvas_adds_the_node_there(make_window, small_file, qtb
     item = window.scene.node_item(added.name)
     assert item.sceneBoundingRect().contains(window.view.mapToScene(where))
     assert window.scene.selected_node_names() == [added.name]
-    window.undo_action.trigger()
+    window.actions["undo"].trigger()
     assert len(window.workflow.nodes) == 2
 
 
@@ -273,7 +273,7 @@ def test_palette_double_click_adds_at_the_view_centre(window, qtbot):
 def test_find_node_selects_and_centres(make_window, example_file, qtbot):
     window = make_window(example_file("lua_pipeline"))
     target = window.workflow.node_names[-1]
-    window.find_action.trigger()
+    window.actions["find"].trigger()
     assert window.find_edit.hasFocus()
     qtbot.keyClicks(window.find_edit, target.upper())
     qtbot.keyClick(window.find_edit, Qt.Key.Key_Return)
@@ -286,25 +286,25 @@ def test_auto_layout_is_one_undo_step(make_window, example_file):
     window = make_window(example_file("parallel_fanout"))
     before = {n: window.scene.node_item(n).pos() for n in window.workflow.node_names}
     window.document.move_nodes({"merge": (3000, 3000)})
-    window.layout_action.trigger()
+    window.actions["layout"].trigger()
     assert window.scene.node_item("merge").pos().x() < 3000
-    window.undo_action.trigger()
+    window.actions["undo"].trigger()
     assert window.scene.node_item("merge").pos().x() == 3000
-    window.undo_action.trigger()
+    window.actions["undo"].trigger()
     assert {n: window.scene.node_item(n).pos() for n in before} == before
 
 
 def test_edit_menu_copy_paste_delete(make_window, small_file, qtbot):
     window = make_window(small_file)
     window.select_node("finish")
-    window.copy_action.trigger()
-    window.paste_action.trigger()
+    window.actions["copy"].trigger()
+    window.actions["paste"].trigger()
     assert len(window.workflow.nodes) == 3
     pasted = window.scene.selected_node_names()
     assert pasted and pasted[0] != "finish"
-    window.delete_action.trigger()
+    window.actions["delete"].trigger()
     assert window.workflow.node_names == ["start", "finish"]
-    window.select_all_action.trigger()
+    window.actions["select_all"].trigger()
     assert window.scene.selected_node_names() == ["start", "finish"]
 
 
@@ -312,12 +312,12 @@ def test_export_for_headless_and_images(make_window, example_file, tmp_path):
     window = make_window(example_file("parallel_fanout"))
     window.document.move_nodes({"merge": (900, 100)})
     headless = tmp_path / "headless.yaml"
-    assert window.export_headless(headless)
+    assert window.files.export_headless(headless)
     assert "x-tea-studio" not in headless.read_text(encoding="utf-8")
     assert "fan_in: merge" in headless.read_text(encoding="utf-8")
     png, svg = tmp_path / "canvas.png", tmp_path / "canvas.svg"
-    assert window.export_image(png) and png.stat().st_size > 2000
-    assert window.export_image(svg) and "<svg" in svg.read_text(encoding="utf-8")
+    assert window.files.export_image(png) and png.stat().st_size > 2000
+    assert window.files.export_image(svg) and "<svg" in svg.read_text(encoding="utf-8")
 
 
 def test_theme_switch_persists(make_window, studio_env):
@@ -341,7 +341,7 @@ def test_window_state_and_recent_files_persist(make_window, small_file, example_
     assert window.close()
     again = make_window()
     assert not again.problems_dock.isVisible()
-    assert again.recent_files()[:2] == [str(example_file("loop")), str(small_file)]
+    assert again.files.recent_files()[:2] == [str(example_file("loop")), str(small_file)]
     again.recent_menu.aboutToShow.emit()
     assert [a.text() for a in again.recent_menu.actions()][:2] == ["loop.yaml", "small.yaml"]
 
@@ -349,16 +349,16 @@ def test_window_state_and_recent_files_persist(make_window, small_file, example_
 def test_view_menu_zoom_grid_snap_minimap(make_window, example_file):
     window = make_window(example_file("loop"))
     zoom = window.view.zoom()
-    window.zoom_in_action.trigger()
+    window.actions["zoom_in"].trigger()
     assert window.view.zoom() > zoom and window.zoom_label.text() == f"Zoom {round(window.view.zoom() * 100)}%"
-    window.zoom_out_action.trigger()
+    window.actions["zoom_out"].trigger()
     assert abs(window.view.zoom() - zoom) < 1e-6
-    window.grid_action.setChecked(False)
-    window.snap_action.setChecked(True)
-    window.minimap_action.setChecked(False)
+    window.actions["grid"].setChecked(False)
+    window.actions["snap"].setChecked(True)
+    window.actions["minimap"].setChecked(False)
     assert not window.view.grid_visible and window.view.snap and not window.view.minimap.isVisible()
     again = make_window()
-    assert not again.grid_action.isChecked() and again.snap_action.isChecked()
+    assert not again.actions["grid"].isChecked() and again.actions["snap"].isChecked()
     assert not again.view.grid_visible and again.view.snap and not again.view.minimap.isVisible()
 
 

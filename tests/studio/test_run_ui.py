@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QDialogButtonBox
 
 from tea_studio.studio.live_run import DONE, FAILED, PAUSED, SKIPPED, RunRecord
 from tea_studio.studio.panels.runs import RunHistory
-from tea_studio.studio.run_ui import InputDialog, InputStore, parse_inputs
+from tea_studio.studio.run_inputs import InputDialog, InputStore, parse_inputs
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "resources" / "examples"
 
@@ -53,11 +53,10 @@ def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("TEA_STUDIO_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("TEA_STUDIO_CONFIG_DIR", str(tmp_path / "config"))
     from tea_studio.studio.main_window import MainWindow
+    from tea_studio.studio.prompts import AnsweredPrompts
 
-    win = MainWindow(restore_state=False)
+    win = MainWindow(restore_state=False, prompts=AnsweredPrompts())
     qtbot.addWidget(win)
-    win.messages = []
-    win.run_tools.message = lambda title, text: win.messages.append((title, text))
     yield win
     tools = win.run_tools
     if tools.running:
@@ -98,11 +97,11 @@ def test_the_parallel_example_runs_in_the_window(qtbot, window, tmp_path):
     merge = window.scene.node_item("merge")
     assert merge.fan_in_progress == (3, 3)
     assert window.scene.node_item("split").run_badge.endswith("ms")
-    assert tools.timeline.lane_count == 4
-    assert [branch for branch, _ in tools.fan_in_view.rows("merge")] == ["double", "square", "negate"]
+    assert tools.presenter.timeline.lane_count == 4
+    assert [branch for branch, _ in tools.presenter.fan_in_view.rows("merge")] == ["double", "square", "negate"]
     assert tools.live.result["order"] == "double,square,negate"
-    assert len(tools.runs_panel.run_ids()) == 1
-    assert not tools.stop_action.isEnabled() and tools.run_action.isEnabled()
+    assert len(tools.presenter.runs_panel.run_ids()) == 1
+    assert not window.actions["stop"].isEnabled() and window.actions["run"].isEnabled()
 
 
 def test_loop_badge_and_skipped_nodes_and_state_of_a_selected_node(qtbot, window, tmp_path):
@@ -113,9 +112,9 @@ def test_loop_badge_and_skipped_nodes_and_state_of_a_selected_node(qtbot, window
     assert step.run_status == DONE and step.run_badge.startswith("x3 · ")
     assert window.scene.node_item("never").run_status == SKIPPED
     window.select_node("step")
-    assert tools.state_view.title.text().startswith("State after step")
-    assert tools.state_view.item_for("i").text(1) == "3"
-    assert tools.state_view.counts()["changed"] == 1
+    assert tools.presenter.state_view.title.text().startswith("State after step")
+    assert tools.presenter.state_view.item_for("i").text(1) == "3"
+    assert tools.presenter.state_view.counts()["changed"] == 1
 
 
 def test_validation_errors_block_the_run_with_a_clear_message(qtbot, window, tmp_path):
@@ -125,10 +124,10 @@ def test_validation_errors_block_the_run_with_a_clear_message(qtbot, window, tmp
         assert tools.start_run({}) is False
     assert "nowhere" in blocked.args[0]
     assert tools.live is None
-    tools.input_prompt = lambda path, text: ({}, text)
-    assert tools.run_action.isEnabled()
-    tools.run_action.trigger()  # F5 shows the reason in a message box
-    assert window.messages and window.messages[0][0] == "Cannot run" and "nowhere" in window.messages[0][1]
+    window.prompts.answers["inputs"] = lambda path, text: ({}, text)
+    assert window.actions["run"].isEnabled()
+    window.actions["run"].trigger()  # F5 shows the reason in a message box
+    assert window.prompts.shown and window.prompts.shown[0][0] == "Cannot run" and "nowhere" in window.prompts.shown[0][1]
 
 
 def test_an_edit_made_after_the_last_check_is_validated_before_the_run(qtbot, window, tmp_path):
@@ -147,10 +146,10 @@ def test_python_nodes_ask_for_trust_once_per_code(qtbot, window, tmp_path):
     open_text(window, tmp_path, PYTHON)
     tools = window.run_tools
     asked = []
-    tools.trust_prompt = lambda path, names: asked.append(names) or False
+    window.prompts.answers["trust"] = lambda names: asked.append(names) or False
     assert tools.start_run({"value": 2}) is False
     assert asked == [["compute"]]
-    tools.trust_prompt = lambda path, names: asked.append(names) or True
+    window.prompts.answers["trust"] = lambda names: asked.append(names) or True
     assert run_to_end(qtbot, tools, {"value": 2}) is True
     assert tools.live.result["doubled"] == 4
     assert run_to_end(qtbot, tools, {"value": 5}) is True  # remembered: not asked again
@@ -169,20 +168,20 @@ def test_breakpoint_pause_inspect_and_continue(qtbot, window, tmp_path):
     window.load_file(path)
     tools = window.run_tools
     window.select_node("merge")
-    tools.break_before_action.trigger()
+    window.actions["breakpoint_before"].trigger()
     assert window.document.breakpoints("merge") == (True, False)
     assert "merge" in window.document.workflow.config["interrupt_before"]
     assert tools.start_run({"value": 2})
     qtbot.waitUntil(lambda: window.scene.node_item("merge").run_status == PAUSED, timeout=10000)
-    assert tools.continue_action.isEnabled() and tools.step_action.isEnabled()
-    assert tools.state_view.title.text().startswith("Paused before merge")
-    item = tools.state_view.item_for("parallel_results")
+    assert window.actions["continue"].isEnabled() and window.actions["step"].isEnabled()
+    assert tools.presenter.state_view.title.text().startswith("Paused before merge")
+    item = tools.presenter.state_view.item_for("parallel_results")
     assert item is not None and item.childCount() == 3
     with qtbot.waitSignal(tools.run_ended, timeout=10000) as ended:
-        tools.continue_action.trigger()
+        window.actions["continue"].trigger()
     assert ended.args == [True]
     assert window.scene.node_item("merge").run_status == DONE
-    tools.break_before_action.trigger()
+    window.actions["breakpoint_before"].trigger()
     assert window.document.breakpoints("merge") == (False, False)
 
 
@@ -197,9 +196,9 @@ def test_a_failed_run_shows_the_failing_node_and_jumps_to_the_lua_line(qtbot, wi
     tools = window.run_tools
     assert run_to_end(qtbot, tools) is False
     assert statuses(window) == {"bad": FAILED, "after": SKIPPED}
-    rows = [e for e in tools.log_view.visible_entries() if e.node == "bad" and e.line]
+    rows = [e for e in tools.presenter.log_view.visible_entries() if e.node == "bad" and e.line]
     assert rows and rows[0].line == 2
-    tools.open_node_line("bad", 2)
+    tools.presenter.open_node_line("bad", 2)
     assert window.scene.selected_node_names() == ["bad"]
     editor = window.inspector.node_page.code_editor
     assert editor.textCursor().blockNumber() == 1
@@ -215,16 +214,16 @@ def test_reopen_a_past_run_from_the_history(qtbot, window, tmp_path):
     assert run_to_end(qtbot, tools, {"value": 4}) is True
     first_events = len(tools.live.record.events)
     assert run_to_end(qtbot, tools, {"value": 5}) is True
-    ids = tools.runs_panel.run_ids()
+    ids = tools.presenter.runs_panel.run_ids()
     assert len(ids) == 2
     tools.clear_run_view()
     assert set(statuses(window).values()) == {None}
     assert tools.open_history_run(ids[-1])  # the older run
     assert set(statuses(window).values()) == {DONE}
-    assert tools.timeline.lane_count == 4
+    assert tools.presenter.timeline.lane_count == 4
     assert len(tools.model.record.events) == first_events
     assert tools.model.record.inputs == {"value": 4}
-    assert tools.state_view.item_for("total").text(1) == str(8 + 16 - 4)
+    assert tools.presenter.state_view.item_for("total").text(1) == str(8 + 16 - 4)
     saved = tools.save_run(str(tmp_path / "saved.ndjson"))
     lines = (tmp_path / "saved.ndjson").read_text().splitlines()
     assert saved and len(lines) == first_events
@@ -266,10 +265,10 @@ def test_the_input_dialog_validates_json_and_inputs_are_remembered_per_file(qtbo
         seen.append(text)
         return {"i": 0}, '{"i": 0}'
 
-    tools.input_prompt = prompt
+    window.prompts.answers["inputs"] = prompt
     with qtbot.waitSignal(tools.run_ended, timeout=20000):
-        tools.run_action.trigger()
+        window.actions["run"].trigger()
     with qtbot.waitSignal(tools.run_ended, timeout=20000):
-        tools.run_action.trigger()
+        window.actions["run"].trigger()
     assert seen == ["{}", '{"i": 0}']
     assert InputStore().get(str(tmp_path / "other.yaml")) == "{}"

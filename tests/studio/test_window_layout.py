@@ -34,7 +34,7 @@ edges:
 
 
 def bottom_docks(window):
-    docks = window.run_tools.docks
+    docks = window.run_tools.presenter.docks
     return [docks["timeline"], docks["log"], window.problems_dock]
 
 
@@ -52,7 +52,7 @@ def tab_bars_seen(window):
 
 def test_default_layout_inspector_over_state_and_tabbed_bottom_docks(qtbot, make_window, example_file):
     window = make_window(example_file("parallel_fanout"))
-    docks = window.run_tools.docks
+    docks = window.run_tools.presenter.docks
     assert window.dockWidgetArea(window.inspector_dock) == RIGHT
     assert window.dockWidgetArea(docks["state"]) == RIGHT
     assert window.inspector_dock.geometry().bottom() < docks["state"].geometry().top()
@@ -74,8 +74,8 @@ def test_a_run_raises_the_timeline_with_room_for_five_lanes(qtbot, make_window, 
     path.write_text(FOUR_BRANCHES, encoding="utf-8")
     window = make_window(path)
     assert run_to_end(qtbot, window) is True
-    timeline = window.run_tools.timeline
-    assert window.raised_bottom_dock() is window.run_tools.docks["timeline"]
+    timeline = window.run_tools.presenter.timeline
+    assert window.raised_bottom_dock() is window.run_tools.presenter.docks["timeline"]
     assert timeline.lane_count == 5
     assert timeline.scroll.viewport().height() >= AXIS_H + 5 * LANE_H
 
@@ -83,7 +83,7 @@ def test_a_run_raises_the_timeline_with_room_for_five_lanes(qtbot, make_window, 
 def test_problems_come_forward_on_new_errors_but_not_over_a_live_run(qtbot, make_window, example_file):
     window = make_window(example_file("parallel_fanout"))
     tools = window.run_tools
-    timeline = tools.docks["timeline"]
+    timeline = tools.presenter.docks["timeline"]
     assert run_to_end(qtbot, window) is True
     assert window.raised_bottom_dock() is timeline
     window.document.set_goto("double", "nowhere")

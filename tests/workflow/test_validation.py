@@ -97,7 +97,7 @@ def test_empty_node_list_is_a_warning():
     assert [(p.code, p.severity, p.line) for p in problems] == [("EMPTY_WORKFLOW", "warning", 2)]
 
 
-def test_action_and_loop_nodes_warn_that_the_studio_cannot_run_them():
+def test_actions_warn_and_an_incomplete_loop_is_an_error_at_its_key():
     problems = check("""
         nodes:
           - name: ask
@@ -105,10 +105,16 @@ def test_action_and_loop_nodes_warn_that_the_studio_cannot_run_them():
             with: {model: x}
           - name: repeat
             type: while_loop
+            condition: "state.go"
+            max_iterations: 0
+            body:
+              - {name: inner, language: prolog, run: "x."}
         """)
-    assert [(p.code, p.severity, p.node) for p in problems] == [
-        ("ACTION_NOT_SUPPORTED", "warning", "ask"), ("NODE_TYPE_NOT_SUPPORTED", "warning", "repeat")]
-    assert "llm.call" in problems[0].message and "while_loop" in problems[1].message
+    assert [(p.code, p.severity, p.node, p.line) for p in problems] == [
+        ("ACTION_NOT_SUPPORTED", "warning", "ask", 2), ("INVALID_NODE_CONFIG", "error", "repeat", 8),
+        ("NODE_TYPE_NOT_SUPPORTED", "warning", "repeat", 9)]
+    assert "llm.call" in problems[0].message and "max_iterations must be an integer from 1 to 1000" in problems[1].message
+    assert "node 'repeat' body node 'inner': language 'prolog'" in problems[2].message
 
 
 def test_interrupt_must_be_before_or_after():

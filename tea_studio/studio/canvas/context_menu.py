@@ -3,30 +3,39 @@
 On a node: rename, duplicate, delete, breakpoints, fan-in. On a route: delete, make parallel / plain, edit the
 condition. On empty canvas: add a node of each kind there, paste, fit, auto-layout. Every action is a document
 edit (one undo step) or asks the view to hand over to the window (rename and condition editing use the inspector).
-The builder returns the menu without showing it, so it can be inspected and triggered directly.
+Commands that are not tied to the clicked point (duplicate, delete, breakpoints, fit, auto-layout) are the shared
+actions of the window's :class:`ActionTable`, not copies of them. The builder returns the menu without showing it,
+so it can be inspected and triggered directly.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import QPoint, QPointF
 from PySide6.QtWidgets import QMenu
 
+from tea_studio.studio.actions import ActionTable, add_canvas_actions, on_click
 from tea_studio.studio.canvas.edge_item import EdgeItem, EdgeLabel
 from tea_studio.studio.canvas.node_item import NodeItem
 from tea_studio.studio.document import CONDITIONAL, CREATABLE_KINDS, EDGE, ENTRY, FORK, IMPLICIT, RULE
 from tea_studio.workflow.model import START
 
-if TYPE_CHECKING:
-    from tea_studio.studio.canvas.view import WorkflowView
-
 
 class CanvasContextMenu:
-    """Builds the context menu of a :class:`WorkflowView` for a viewport position."""
+    """Builds the context menu of a ``WorkflowView`` for a viewport position.
 
-    def __init__(self, view: WorkflowView) -> None:
+    ``actions`` is the table holding the canvas commands (the window's); a bare canvas makes its own on first use.
+    """
+
+    def __init__(self, view, actions: ActionTable | None = None) -> None:
         self.view = view
+        self._actions = actions
+
+    @property
+    def actions(self) -> ActionTable:
+        if self._actions is None:
+            self._actions = ActionTable(self.view)
+            add_canvas_actions(self._actions, self.view)
+        return self._actions
 
     @property
     def scene(self):
@@ -65,9 +74,9 @@ class CanvasContextMenu:
         if checked is not None:
             action.setCheckable(True)
             action.setChecked(checked)
-            action.triggered.connect(slot)
+            action.toggled.connect(slot)
         else:
-            action.triggered.connect(lambda _checked=False: slot())
+            on_click(action.triggered, slot)
         return action
 
     # -- on a node -----------------------------------------------------------------------------------------
@@ -76,18 +85,13 @@ class CanvasContextMenu:
             self.scene.clearSelection()
             item.setSelected(True)
         name = item.name
-        count = len(self.scene.selected_node_names())
-        several = f" {count} Nodes" if count > 1 else ""
-        view, scene, document = self.view, self.scene, self.document
+        view, document, actions = self.view, self.document, self.actions
         self._add(menu, "Rename…", "renameNode", lambda: view.rename_requested.emit(name), enabled=bool(name))
-        self._add(menu, f"Duplicate{several}", "duplicateNodes", scene.duplicate_selection)
-        self._add(menu, f"Delete{several}", "deleteNodes", scene.delete_selection)
-        menu.addSeparator()
-        before, after = document.breakpoints(name)
-        for when, on in (("before", before), ("after", after)):
-            self._add(menu, f"Breakpoint {when.capitalize()}", f"breakpoint{when.capitalize()}",
-                      lambda checked, w=when: view.breakpoint_handler(name, w, bool(checked)), enabled=bool(name),
-                      checked=on)
+        actions.fill(menu, ["duplicate", "delete", None])
+        for when, on in zip(("before", "after"), document.breakpoints(name), strict=True):
+            action = actions[f"breakpoint_{when}"]
+            action.setChecked(on)  # shows the clicked node's state; triggering toggles the selection's
+            menu.addAction(action)
         menu.addSeparator()
         self._add(menu, "Fan-in (collects parallel results)", "makeFanIn",
                   lambda checked: document.set_node_fields(name, fan_in=bool(checked)), enabled=bool(name),
@@ -128,7 +132,6 @@ class CanvasContextMenu:
         for kind, (label, _base) in CREATABLE_KINDS.items():
             self._add(menu, f"Add {label} Node", f"add:{kind}", lambda k=kind: view.add_node_at(k, scene_pos))
         menu.addSeparator()
-        self._add(menu, "Paste", "paste", lambda: scene.paste(scene_pos))
+        self._add(menu, "Paste Here", "paste", lambda: scene.paste(scene_pos))
         menu.addSeparator()
-        self._add(menu, "Fit", "fit", view.fit_all, enabled=bool(scene.node_items()))
-        self._add(menu, "Auto-layout", "autoLayout", view.auto_layout, enabled=bool(scene.node_items()))
+        self.actions.fill(menu, ["fit", "layout"])

@@ -1,10 +1,17 @@
-"""Canvas colours for the light and dark themes; the scene hands its theme to the items that paint."""
+"""The studio's colours, in one place: the widgets' palette and style sheet, the canvas and the run statuses.
+
+The scene hands its :class:`CanvasTheme` to the items that paint; the run timeline paints its bars with the same
+status colours as the nodes on the canvas; :func:`apply_app_theme` sets the palette of every other widget.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import QApplication
+
+from tea_studio.studio.resources import theme_stylesheet
 
 
 def _c(text: str) -> QColor:
@@ -36,6 +43,8 @@ class CanvasTheme:
     breakpoint: QColor
     error: QColor
     warning: QColor
+    vm_ready: QColor  # the timeline's mark where a branch's Lua VM was ready
+    bar_selected: QColor  # the timeline's selected execution
     kind_colours: dict[str, QColor] = field(default_factory=dict)
     status_colours: dict[str, QColor] = field(default_factory=dict)
 
@@ -56,7 +65,7 @@ LIGHT = CanvasTheme(
     edge_sequential=_c("#5f6670"), edge_conditional=_c("#b06000"), edge_fork=_c("#8430ce"),
     edge_join=_c("#0b8043"), edge_implicit=_c("#a8aeb6"), edge_selected=_c("#1a73e8"),
     label_fill=_c("#fff8e6"), label_text=_c("#5c3c00"), breakpoint=_c("#d93025"), error=_c("#d93025"),
-    warning=_c("#e37400"),
+    warning=_c("#e37400"), vm_ready=_c("#7e57c2"), bar_selected=_c("#ffb300"),
     kind_colours={k: _c(v) for k, v in _KINDS_LIGHT.items()},
     status_colours={k: _c(v) for k, v in _STATUS_LIGHT.items()},
 )
@@ -68,14 +77,59 @@ DARK = CanvasTheme(
     edge_sequential=_c("#a0a6ad"), edge_conditional=_c("#f0a040"), edge_fork=_c("#c58af9"),
     edge_join=_c("#5bd08a"), edge_implicit=_c("#5a5f66"), edge_selected=_c("#4c8df6"),
     label_fill=_c("#3a3020"), label_text=_c("#f5d9a8"), breakpoint=_c("#f05545"), error=_c("#f05545"),
-    warning=_c("#fbbc04"),
+    warning=_c("#fbbc04"), vm_ready=_c("#b39ddb"), bar_selected=_c("#ffca28"),
     kind_colours={k: _c(v) for k, v in _KINDS_DARK.items()},
     status_colours={k: _c(v) for k, v in _STATUS_DARK.items()},
 )
 
 THEMES = {"light": LIGHT, "dark": DARK}
+# How a node execution ended -> the status whose colour paints its timeline bar (None: still running).
+BAR_STATUS = {True: "done", False: "failed", None: "running"}
 
 
 def canvas_theme(name: str) -> CanvasTheme:
     """The canvas colours for "light" or "dark" (unknown names give light)."""
     return THEMES.get(name, LIGHT)
+
+
+# Window, base, alternate base, text, button, highlight, disabled text, placeholder of each theme.
+_PALETTES = {
+    "light": ("#f3f4f6", "#ffffff", "#f6f7f9", "#1f2328", "#f3f4f6", "#1a73e8", "#9aa0a6", "#8a929c"),
+    "dark": ("#25272b", "#1e1f22", "#2b2d31", "#e8eaed", "#2f3136", "#4c8df6", "#6b7078", "#7f858d"),
+}
+# Light, midlight, mid, dark and shadow: the bevel colours Fusion draws frames, check boxes and arrows with.
+_BEVELS = {
+    "light": ("#ffffff", "#eceef1", "#b8bec8", "#8a929c", "#5f6670"),
+    "dark": ("#4a4e55", "#3a3d43", "#5a5f66", "#15161a", "#0b0c0e"),
+}
+
+
+def theme_palette(theme: str) -> QPalette:
+    """The widgets' palette of a theme."""
+    window, base, alternate, text, button, highlight, disabled, placeholder = (QColor(c) for c in _PALETTES[theme])
+    palette = QPalette()
+    role = QPalette.ColorRole
+    for r, colour in ((role.Window, window), (role.Base, base), (role.AlternateBase, alternate),
+                      (role.WindowText, text), (role.Text, text), (role.Button, button), (role.ButtonText, text),
+                      (role.Highlight, highlight), (role.HighlightedText, QColor("#ffffff")),
+                      (role.ToolTipBase, base), (role.ToolTipText, text), (role.PlaceholderText, placeholder),
+                      (role.Link, highlight)):
+        palette.setColor(r, colour)
+    for r, colour in zip((role.Light, role.Midlight, role.Mid, role.Dark, role.Shadow), _BEVELS[theme], strict=True):
+        palette.setColor(r, QColor(colour))
+    for r in (role.WindowText, role.Text, role.ButtonText):
+        palette.setColor(QPalette.ColorGroup.Disabled, r, disabled)
+    return palette
+
+
+def apply_app_theme(app: QApplication, theme: str) -> None:
+    """Fusion style with the theme's palette and style sheet (``resources/themes/<theme>.qss``)."""
+    if theme not in _PALETTES:
+        raise ValueError(f"unknown theme {theme!r}")
+    if app.property("teaTheme") == theme:
+        return
+    if not app.property("teaTheme"):
+        app.setStyle("Fusion")  # once: replacing the style later would pull it from under live widgets
+    app.setPalette(theme_palette(theme))
+    app.setStyleSheet(theme_stylesheet(theme))
+    app.setProperty("teaTheme", theme)

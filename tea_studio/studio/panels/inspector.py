@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tea_studio.studio.actions import on_click
 from tea_studio.studio.document import SWITCHABLE_KINDS
 from tea_studio.studio.panels.lua_editor import CodeEditor
 from tea_studio.workflow.model import ACTION, END, LUA, PYTHON, RESERVED_NAMES, Edge, GotoRule
@@ -239,10 +240,10 @@ class NodePage(QWidget):
         self.remove_rule_button = QPushButton("Remove")
         self.rule_up_button = QPushButton("Up")
         self.rule_down_button = QPushButton("Down")
-        self.add_rule_button.clicked.connect(inspector.add_goto_rule)
-        self.remove_rule_button.clicked.connect(lambda: inspector.remove_goto_rule(self.goto_table.currentRow()))
-        self.rule_up_button.clicked.connect(lambda: inspector.move_goto_rule(self.goto_table.currentRow(), -1))
-        self.rule_down_button.clicked.connect(lambda: inspector.move_goto_rule(self.goto_table.currentRow(), 1))
+        on_click(self.add_rule_button.clicked, inspector.add_goto_rule)
+        on_click(self.remove_rule_button.clicked, lambda: inspector.remove_goto_rule(self.goto_table.currentRow()))
+        on_click(self.rule_up_button.clicked, lambda: inspector.move_goto_rule(self.goto_table.currentRow(), -1))
+        on_click(self.rule_down_button.clicked, lambda: inspector.move_goto_rule(self.goto_table.currentRow(), 1))
         for button in (self.add_rule_button, self.remove_rule_button, self.rule_up_button, self.rule_down_button):
             buttons.addWidget(button)
         buttons.addStretch(1)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 import math
-import time
 
 from PySide6.QtCore import QPoint, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QPen, QWheelEvent
@@ -24,22 +23,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tea_studio.studio.actions import on_click
+from tea_studio.studio.canvas.theme import BAR_STATUS, CanvasTheme, canvas_theme
 from tea_studio.studio.live_run import Execution, Lane, RunDelta, RunModel, format_ms
+from tea_studio.studio.throttle import RepaintThrottle
 
 LANE_H = 20
 LABEL_W = 130
 AXIS_H = 18
-LIVE_REPAINT_S = 0.09  # during a run, repaint on at most one tick in three
 MIN_SCALE = 1.0  # px per second
 MAX_SCALE = 5e6
 
-BAR_COLOURS = {
-    True: QColor("#4caf50"),
-    False: QColor("#e53935"),
-    None: QColor("#2196f3"),  # still running
-}
-SELECTED = QColor("#ffb300")
-VM_READY = QColor("#7e57c2")
 
 
 class TimelineCanvas(QWidget):
@@ -55,7 +49,8 @@ class TimelineCanvas(QWidget):
         self.origin = 0.0  # seconds at the left edge of the bar area
         self.follow = True  # keep the whole run in view while it grows
         self.selected: Execution | None = None
-        self._painted_at = 0.0
+        self.theme: CanvasTheme = canvas_theme("light")
+        self._throttle = RepaintThrottle()
         self._lanes_changed = False
         self.setMouseTracking(True)
         self.setMinimumHeight(AXIS_H + LANE_H)
@@ -81,9 +76,7 @@ class TimelineCanvas(QWidget):
         """Repaint (and grow with new lanes) on at most one tick in three while running; at once at the end.
         Returns whether new lanes were shown."""
         self._lanes_changed |= delta.lanes or delta.reset
-        now = time.monotonic()
-        if delta.finished or delta.reset or now - self._painted_at >= LIVE_REPAINT_S:
-            self._painted_at = now
+        if self._throttle.due(force=bool(delta.finished or delta.reset)):
             grown = self._lanes_changed
             if grown:
                 self._lanes_changed = False
@@ -91,6 +84,14 @@ class TimelineCanvas(QWidget):
             self.refresh()
             return grown
         return False
+
+    def set_theme(self, name: str) -> None:
+        """Paint with the canvas's status colours of theme ``name``."""
+        self.theme = canvas_theme(name)
+        self.update()
+
+    def _bar_colour(self, ok: bool | None) -> QColor:
+        return self.theme.status_colours[BAR_STATUS[ok]]
 
     @property
     def duration(self) -> float:
@@ -218,19 +219,19 @@ class TimelineCanvas(QWidget):
                 run_x1 = max(run_x1, x1)
                 continue
             if run_x1 is not None:
-                painter.fillRect(QRectF(run_x0, y, run_x1 - run_x0, h), BAR_COLOURS[run_ok])
+                painter.fillRect(QRectF(run_x0, y, run_x1 - run_x0, h), self._bar_colour(run_ok))
             run_ok, run_x0, run_x1 = ok, x0, x1
         if run_x1 is not None:
-            painter.fillRect(QRectF(run_x0, y, run_x1 - run_x0, h), BAR_COLOURS[run_ok])
+            painter.fillRect(QRectF(run_x0, y, run_x1 - run_x0, h), self._bar_colour(run_ok))
         duration = self.duration
         for execution in lane.executions[spans.done:]:  # running (and not yet folded) bars
             self._paint_bar(painter, execution, y, h, duration, t_from, t_to)
         selected = self.selected
         if selected is not None and selected.branch == lane.branch:
-            self._paint_bar(painter, selected, y, h, duration, t_from, t_to, SELECTED)
+            self._paint_bar(painter, selected, y, h, duration, t_from, t_to, self.theme.bar_selected)
         if lane.vm_ready is not None and t_from <= lane.vm_ready <= t_to:
             x = self.x_of(lane.vm_ready)
-            painter.setPen(QPen(VM_READY, 2))
+            painter.setPen(QPen(self.theme.vm_ready, 2))
             painter.drawLine(int(x), y - 2, int(x), y + h + 2)
 
     def _paint_bar(self, painter: QPainter, execution: Execution, y: int, h: int, duration: float, t_from: float,
@@ -240,7 +241,7 @@ class TimelineCanvas(QWidget):
             return
         x0 = self.x_of(execution.start)
         x1 = max(x0 + 1.0, self.x_of(end))
-        painter.fillRect(QRectF(x0, y, x1 - x0, h), colour or BAR_COLOURS[execution.ok])
+        painter.fillRect(QRectF(x0, y, x1 - x0, h), colour or self._bar_colour(execution.ok))
 
     def _paint_axis(self, painter: QPainter, t_from: float, t_to: float, metrics: QFontMetrics, colour) -> None:
         painter.fillRect(QRect(LABEL_W, 0, self.width() - LABEL_W, AXIS_H), self.palette().window())
@@ -337,7 +338,7 @@ class TimelineView(QWidget):
             button = QToolButton()
             button.setText(text)
             button.setToolTip(tip)
-            button.clicked.connect(slot)
+            on_click(button.clicked, slot)
             bar.addWidget(button)
         bar.addWidget(self.summary, 1)
         layout = QVBoxLayout(self)
@@ -347,6 +348,10 @@ class TimelineView(QWidget):
         layout.addWidget(self.scroll, 1)
         layout.addWidget(self.hbar)
         self._syncing = False
+
+    def set_theme(self, name: str) -> None:
+        """Paint with the status colours of theme ``name`` (the canvas's)."""
+        self.canvas.set_theme(name)
 
     def set_model(self, model: RunModel | None) -> None:
         self.canvas.set_model(model)

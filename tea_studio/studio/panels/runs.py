@@ -24,8 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tea_studio.studio.actions import on_click
 from tea_studio.studio.live_run import RunRecord, format_ms
 from tea_studio.studio.panels.state_view import preview
+from tea_studio.workflow.files import write_atomic
 
 HISTORY_LIMIT = 20
 INDEX = "index.json"
@@ -106,9 +108,7 @@ class RunHistory:
 
     def _write_index(self, folder: Path, workflow_path: str | None, runs: list[dict]) -> None:
         data = {"path": os.path.abspath(workflow_path) if workflow_path else None, "runs": runs}
-        tmp = folder / (INDEX + ".tmp")
-        tmp.write_text(json.dumps(data, indent=1, default=repr, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, folder / INDEX)
+        write_atomic(folder / INDEX, json.dumps(data, indent=1, default=repr, ensure_ascii=False))
 
 
 class RunsPanel(QWidget):
@@ -128,9 +128,9 @@ class RunsPanel(QWidget):
         self.tree.itemDoubleClicked.connect(lambda item, _c: self._emit(self.open_requested, item))
         self.open_button = QPushButton("Open")
         self.open_button.setToolTip("Show this run on the canvas, timeline, state and log")
-        self.open_button.clicked.connect(lambda: self._emit(self.open_requested, self.tree.currentItem()))
+        on_click(self.open_button.clicked, lambda: self._emit(self.open_requested, self.tree.currentItem()))
         self.save_button = QPushButton("Save as NDJSON…")
-        self.save_button.clicked.connect(lambda: self._emit(self.save_requested, self.tree.currentItem()))
+        on_click(self.save_button.clicked, lambda: self._emit(self.save_requested, self.tree.currentItem()))
         buttons = QHBoxLayout()
         buttons.addWidget(self.open_button)
         buttons.addWidget(self.save_button)

@@ -1,0 +1,233 @@
+"""Running TEA's composite nodes: while_loop, node-level steps, expression, dynamic_parallel.
+
+Inner nodes run through the flow's own ``_execute`` (so Lua, Python and actions behave as top-level nodes do, in
+the flow's Lua VM) and report :class:`StepStarted`/:class:`StepFinished`. A dynamic_parallel node fans out through
+the runner's fork machinery: every item is a branch named ``node[i]`` with its own fresh Lua VM on the run's
+executor (thread, process or dask), so items get the same branch events as static forks.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from tea_studio.engine.events import (
+    DynamicParallelFinished,
+    DynamicParallelStarted,
+    LoopFinished,
+    LoopIteration,
+    LoopStarted,
+    RunWarning,
+    StepFinished,
+    StepStarted,
+)
+from tea_studio.engine.expressions import ExpressionError, edge_condition_holds, render_value, template_names
+from tea_studio.engine.plan import Fork, Plan, Step
+from tea_studio.engine.python_node import PythonNodeError, evaluate_expression
+from tea_studio.workflow.constructs import DYNAMIC_PARALLEL, EXPRESSION, STEPS, WHILE_LOOP
+
+if TYPE_CHECKING:
+    from tea_studio.engine.runner import BranchOutcome, _Flow
+
+
+class FlowResult(dict):
+    """One dynamic_parallel item's result, shaped as TEA's ParallelFlowResult: ``branch`` (``node[i]``),
+    ``index``, ``success``, ``state``, ``error``, ``timing_ms``. A plain dict in the state (JSON, Lua tables);
+    Python nodes may also read ``result.state`` and, as in TEA, a missing key falls back to the item's state."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __missing__(self, key: Any) -> Any:
+        state = dict.get(self, "state")
+        if isinstance(state, dict) and key in state:
+            return state[key]
+        raise KeyError(key)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __reduce__(self):
+        return (FlowResult, (dict(self),))
+
+
+def run_construct(flow: _Flow, step: Step, state: dict[str, Any]) -> dict[str, Any] | None:
+    """The update a composite node makes (raises RunError naming the node)."""
+    return _RUNNERS[step.kind](flow, step, state)
+
+
+def _error(flow: _Flow, step: Step, message: str) -> Exception:
+    from tea_studio.engine.runner import RunError
+
+    return RunError(message, step.name, flow.branch)
+
+
+def _run_inner(flow: _Flow, outer: Step, state: dict[str, Any], iteration: int = 0) -> dict[str, Any]:
+    """Run ``outer``'s inner steps in order over ``state``; returns their merged update."""
+    from tea_studio.engine.runner import RunError, RunStopped
+
+    update: dict[str, Any] = {}
+    sink = flow.sink
+    labels = [node.name for node in outer.construct.inner]
+    what = "body node" if outer.kind == WHILE_LOOP else "step"
+    for index, inner in enumerate(outer.inner):
+        if flow.control._stopped:
+            raise RunStopped(outer.name, flow.branch)
+        label = labels[index]
+        sink.emit(StepStarted(time.monotonic(), outer.name, flow.branch, label, index, iteration))
+        began = time.perf_counter()
+        try:
+            result = flow._execute(inner, state)
+        except RunStopped:
+            raise
+        except RunError as exc:
+            elapsed = (time.perf_counter() - began) * 1000.0
+            sink.emit(StepFinished(time.monotonic(), outer.name, flow.branch, label, index, iteration, elapsed,
+                                   False, None, exc.message, exc.line))
+            at = f" at iteration {iteration}" if iteration else ""
+            line = f" line {exc.line}" if exc.line else ""
+            raise RunError(f"{what} '{label}'{at}{line}: {exc.message}", outer.name, flow.branch) from None
+        elapsed = (time.perf_counter() - began) * 1000.0
+        if result:
+            state = {**state, **result}
+            update.update(result)
+        sink.emit(StepFinished(time.monotonic(), outer.name, flow.branch, label, index, iteration, elapsed, True,
+                               dict(result) if result else None))
+    return update
+
+
+def _steps(flow: _Flow, step: Step, state: dict[str, Any]) -> dict[str, Any] | None:
+    return _run_inner(flow, step, state) or None
+
+
+def _expression(flow: _Flow, step: Step, state: dict[str, Any]) -> dict[str, Any] | None:
+    construct = step.construct
+    try:
+        value = evaluate_expression(step.name, construct.value, state, flow.plan.variables)
+    except PythonNodeError as exc:
+        raise _error(flow, step, f"expression '{construct.value}': {exc.message}") from None
+    return {construct.output_key: value}
+
+
+def _while_loop(flow: _Flow, step: Step, state: dict[str, Any]) -> dict[str, Any] | None:
+    """TEA's loop: the condition before each iteration, the body in order, state carried to the next iteration."""
+    from tea_studio.engine.runner import RunStopped
+
+    construct = step.construct
+    limit = construct.max_iterations
+    sink = flow.sink
+    sink.emit(LoopStarted(time.monotonic(), step.name, flow.branch, limit))
+    update: dict[str, Any] = {}
+    iteration = 0
+    while iteration < limit:
+        if flow.control._stopped:
+            raise RunStopped(step.name, flow.branch)
+        try:
+            holds = edge_condition_holds(construct.condition, None, state, flow.plan.variables)
+        except ExpressionError as exc:
+            raise _error(flow, step, f"condition '{construct.condition}' failed: {exc}") from None
+        sink.emit(LoopIteration(time.monotonic(), step.name, flow.branch, iteration + 1, holds))
+        if not holds:
+            break
+        iteration += 1
+        changes = _run_inner(flow, step, state, iteration)
+        if changes:
+            state = {**state, **changes}
+            update.update(changes)
+    reason = "max_iterations_reached" if iteration >= limit else "condition_false"
+    sink.emit(LoopFinished(time.monotonic(), step.name, flow.branch, iteration, reason))
+    if reason == "max_iterations_reached":
+        sink.emit(RunWarning(time.monotonic(), f"while_loop '{step.name}' stopped after max_iterations ({limit}) "
+                             "with its condition still true", step.name, flow.branch))
+    return update or None
+
+
+# -- dynamic_parallel ---------------------------------------------------------------------------------------------
+def _items(flow: _Flow, step: Step, state: dict[str, Any]) -> list[Any]:
+    expression = step.construct.items
+    try:
+        items = render_value(expression, state, flow.plan.variables) if isinstance(expression, str) else expression
+    except ExpressionError as exc:
+        raise _error(flow, step, f"items '{expression}' failed: {exc}") from None
+    if items is None:
+        return []
+    if isinstance(items, dict):
+        return list(items)
+    if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__"):
+        raise _error(flow, step, f"items '{expression}' must give a list, not {type(items).__name__}"
+                     + (f" ({items[:60]!r})" if isinstance(items, str) else ""))
+    return list(items)
+
+
+def _dynamic_parallel(flow: _Flow, step: Step, state: dict[str, Any]) -> dict[str, Any] | None:
+    construct = step.construct
+    items = _items(flow, step, state)
+    sink = flow.sink
+    sink.emit(DynamicParallelStarted(time.monotonic(), step.name, flow.branch, len(items),
+                                     construct.max_concurrency))
+    outcomes: list[BranchOutcome] = []
+    if items:
+        fork = Fork(step.name, tuple(f"{step.name}[{i}]" for i in range(len(items))), step.name, None,
+                    tuple(items), construct.max_concurrency, construct.fail_fast)
+        outcomes = flow.fan_out(fork, state)
+    results = [FlowResult(branch=outcome.branch.rpartition("/")[2], index=i, source_node=step.name,
+                          success=outcome.ok, state=outcome.state if outcome.ok else {},
+                          error=None if outcome.ok else outcome.error,
+                          timing_ms=round(outcome.timing_ms, 3))
+               for i, outcome in enumerate(outcomes)]
+    failed = [r for r in results if not r["success"]]
+    cancelled = sum(1 for outcome in outcomes if outcome.cancelled)
+    sink.emit(DynamicParallelFinished(time.monotonic(), step.name, flow.branch, len(results),
+                                      len(results) - len(failed), len(failed), cancelled))
+    if failed:
+        sink.emit(RunWarning(time.monotonic(), f"dynamic_parallel '{step.name}': {len(failed)} of {len(results)} "
+                             f"items failed (first: {failed[0]['branch']}: {failed[0]['error']})", step.name,
+                             flow.branch))
+    return {"parallel_results": results, construct.output: results}
+
+
+def run_item(flow: _Flow, fork: Fork, index: int, state: dict[str, Any]) -> dict[str, Any]:
+    """One dynamic_parallel item inside its branch: ``item_var``/``index_var`` set, then the steps, the action or
+    the subgraph. Returns the item's final state."""
+    step = flow.plan.steps[fork.node]
+    construct = step.construct
+    names = {construct.item_var: fork.items[index], construct.index_var: index}
+    state = {**state, **names}
+    with template_names(names):
+        if step.subplan is not None:
+            return _run_subgraph(flow, step, state)
+        return {**state, **_run_inner(flow, step, state)}
+
+
+def _run_subgraph(flow: _Flow, step: Step, state: dict[str, Any]) -> dict[str, Any]:
+    """The subgraph file runs as its own flow (own Lua VM) from the ``input:`` mapping rendered over the item."""
+    from tea_studio.engine.runner import RunError, _Flow, _RunContext
+
+    construct = step.construct
+    subplan: Plan = step.subplan
+    try:
+        inputs = {key: render_value(value, state, flow.plan.variables) for key, value in construct.input.items()}
+    except ExpressionError as exc:
+        raise _error(flow, step, f"subgraph input failed: {exc}") from None
+    ctx = flow.ctx
+    sub_ctx = _RunContext(subplan, ctx.sink, ctx.control, ctx.record_states, None, "thread")
+    sub_ctx.remote_stop, sub_ctx.where, sub_ctx.entry_branch = ctx.remote_stop, ctx.where, ctx.entry_branch
+    sub_flow = _Flow(sub_ctx, flow.branch)
+    try:
+        return sub_flow.walk(subplan.entry, {**subplan.initial_state, **inputs}, frozenset())
+    except RunError as exc:
+        where = (f"node '{exc.node}'" + (f" line {exc.line}" if exc.line else "") + ": ") if exc.node else ""
+        raise RunError(f"subgraph '{construct.subgraph}' {where}{exc.message}", step.name, flow.branch) from None
+    finally:
+        sub_flow.end_vm()
+        sub_ctx.close()
+
+
+_RUNNERS = {WHILE_LOOP: _while_loop, STEPS: _steps, EXPRESSION: _expression, DYNAMIC_PARALLEL: _dynamic_parallel}
+CONSTRUCT_KINDS = frozenset(_RUNNERS)

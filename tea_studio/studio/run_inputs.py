@@ -1,0 +1,139 @@
+"""What a run starts from: the inputs typed for each file, and the files whose Python code the user trusted.
+
+Both are small JSON stores in the data folder, keyed by the workflow's absolute path. :class:`InputDialog` edits
+the inputs as JSON and accepts only a JSON object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+
+from tea_studio.studio.panels.runs import data_dir
+from tea_studio.workflow.files import write_atomic
+from tea_studio.workflow.inputs import InputError
+from tea_studio.workflow.inputs import parse_inputs as parse_run_inputs
+from tea_studio.workflow.model import PYTHON
+
+INPUTS_FILE = "run_inputs.json"
+TRUST_FILE = "trusted_files.json"
+
+
+# -- small stores in the data folder --------------------------------------------------------------------------
+class _JsonStore:
+    """A JSON object in a file of the data folder, keyed by absolute workflow path."""
+
+    def __init__(self, name: str, folder: Path | None = None) -> None:
+        self.name = name
+        self._folder = folder
+
+    @property
+    def file(self) -> Path:
+        return (self._folder if self._folder is not None else data_dir()) / self.name
+
+    def read(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def write(self, data: dict[str, Any]) -> None:
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.file, json.dumps(data, indent=1, ensure_ascii=False))
+
+
+def _key(path: str | None) -> str:
+    return os.path.abspath(path) if path else "<untitled>"
+
+
+class InputStore(_JsonStore):
+    """The last inputs (JSON text) typed for each file."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        super().__init__(INPUTS_FILE, folder)
+
+    def get(self, path: str | None) -> str:
+        return str(self.read().get(_key(path), "{}"))
+
+    def put(self, path: str | None, text: str) -> None:
+        data = self.read()
+        data[_key(path)] = text
+        self.write(data)
+
+
+def python_fingerprint(workflow) -> str | None:
+    """A hash of the Python code a workflow would run (None when it has no Python node)."""
+    code = [(node.name, node.code or "") for node in workflow.nodes if node.kind == PYTHON]
+    if not code:
+        return None
+    return hashlib.sha256(json.dumps(code, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+class TrustStore(_JsonStore):
+    """Files whose Python code the user trusted, by path and hash of that code."""
+
+    def __init__(self, folder: Path | None = None) -> None:
+        super().__init__(TRUST_FILE, folder)
+
+    def is_trusted(self, path: str | None, fingerprint: str) -> bool:
+        return fingerprint in self.read().get(_key(path), [])
+
+    def trust(self, path: str | None, fingerprint: str) -> None:
+        data = self.read()
+        data[_key(path)] = [*data.get(_key(path), [])[-4:], fingerprint]
+        self.write(data)
+
+
+# -- the inputs dialog ----------------------------------------------------------------------------------------
+def parse_inputs(text: str) -> tuple[dict | None, str | None]:
+    """(inputs, None) for a JSON object (blank text = {}), else (None, what is wrong)."""
+    try:
+        return parse_run_inputs(text, where="the inputs", files=False), None
+    except InputError as exc:
+        return None, exc.problem.removeprefix("is not valid JSON: ")
+
+
+class InputDialog(QDialog):
+    """Edit the run's inputs as JSON; OK is enabled only while the text is a valid JSON object."""
+
+    def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Run {title}")
+        self.editor = QPlainTextEdit()
+        self.editor.setPlainText(text)
+        self.editor.setTabChangesFocus(True)
+        font = self.editor.font()
+        font.setStyleHint(font.StyleHint.Monospace)
+        font.setFamily("monospace")
+        self.editor.setFont(font)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Run")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Initial state (JSON object, merged over the workflow's initial_state):"))
+        layout.addWidget(self.editor, 1)
+        layout.addWidget(self.status)
+        layout.addWidget(self.buttons)
+        self.resize(480, 320)
+        self.editor.textChanged.connect(self._check)
+        self._check()
+
+    def inputs(self) -> dict | None:
+        return parse_inputs(self.editor.toPlainText())[0]
+
+    def text(self) -> str:
+        return self.editor.toPlainText()
+
+    def _check(self) -> None:
+        _value, error = parse_inputs(self.editor.toPlainText())
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(error is None)
+        self.status.setText(f"<span style='color:#d32f2f'>Invalid JSON: {error}</span>" if error else "")
