@@ -34,6 +34,9 @@ from tea_studio.engine.branching import (
     BranchOutcome,
     BranchWatch,
     ForkRequest,
+    cancelled,
+    cancelled_outcome,
+    concurrency,
     failed_outcome,
     stopped_outcome,
 )
@@ -172,6 +175,8 @@ class _DaskFork:
         self.branches = [_Branch(BranchWatch(i, name, request.plan), f"{self.topic}-{i}")
                          for i, name in enumerate(request.names)]
         self.by_token = {branch.token: branch for branch in self.branches}
+        self.waiting = list(self.branches)
+        self.limit = concurrency(request, request.plan.limits.max_workers or _cluster_threads(client))
 
     def run(self) -> list[BranchOutcome]:
         request = self.request
@@ -180,10 +185,7 @@ class _DaskFork:
         request.control.on_stop(lambda: self.inbox.put(("stop", None)))
         stop_deadline: float | None = None
         try:
-            for i, branch in enumerate(self.branches):
-                branch.future = client.submit(dask_branch, self.topic, branch.token, request.entry,
-                                              request.remote_args(i), key=branch.token, pure=False, retries=0)
-                branch.future.add_done_callback(lambda _, b=branch: self.inbox.put(("done", b)))
+            self._submit_more()
             while any(branch.outcome is None for branch in self.branches):
                 if request.control.stopped and stop_deadline is None:
                     stop_deadline = time.monotonic() + KILL_GRACE_S
@@ -198,12 +200,32 @@ class _DaskFork:
                 elif kind == "done":
                     self._done(item)
                 self._check(stop_deadline)
+                if stop_deadline is None:
+                    self._submit_more()
         finally:
             try:
                 client.unsubscribe_topic(self.topic)
             except Exception:  # noqa: BLE001 - the client is closing
                 pass
         return [branch.outcome for branch in self.branches]  # type: ignore[misc]
+
+    def _submit_more(self) -> None:
+        """Submit waiting branches while fewer than the fork's concurrency run (``max_workers``, else the
+        cluster's worker threads; capped by a dynamic_parallel's ``max_concurrency``); after a failure with
+        ``fail_fast``, cancel them."""
+        request = self.request
+        outcomes = [branch.outcome for branch in self.branches]
+        running = sum(1 for b in self.branches if b.future is not None and b.outcome is None)
+        while self.waiting and running < self.limit:
+            branch = self.waiting.pop(0)
+            i = branch.watch.index
+            if cancelled(request, outcomes):
+                branch.outcome = cancelled_outcome(i, branch.watch.name)
+                continue
+            branch.future = self.client.submit(dask_branch, self.topic, branch.token, request.entry,
+                                               request.remote_args(i), key=branch.token, pure=False, retries=0)
+            branch.future.add_done_callback(lambda _, b=branch: self.inbox.put(("done", b)))
+            running += 1
 
     def _wait_time(self, stop_deadline: float | None) -> float | None:
         deadlines = [d for d in (b.watch.deadline(self.timeout) for b in self.branches if b.outcome is None)
@@ -287,6 +309,10 @@ class _DaskFork:
 
     def _tell_stop(self, branches: list[_Branch]) -> None:
         """Branches not seen running are cancelled; running ones are told to stop (and restarted later if not)."""
+        for branch in self.waiting:
+            branch.outcome = stopped_outcome(branch.watch.index, branch.watch.name)
+        self.waiting = []
+        branches = [b for b in branches if b.future is not None]
         try:
             self.client.run(_mark_stopped, [b.token for b in branches], on_error="ignore")
         except Exception:  # noqa: BLE001 - the restart after the grace ends them anyway
@@ -312,6 +338,14 @@ class _DaskFork:
         if address:
             threading.Thread(target=_restart_worker, args=(self.client, address), name="tea-dask-restart",
                              daemon=True).start()
+
+
+def _cluster_threads(client: Any) -> int:
+    """How many branches the cluster runs at once (its worker threads)."""
+    try:
+        return max(1, sum(client.nthreads().values()))
+    except Exception:  # noqa: BLE001 - the scheduler went away: the submissions report it
+        return 1
 
 
 def _restart_worker(client: Any, address: str) -> None:
