@@ -68,7 +68,7 @@ def check_validate_case(expect: dict, exit_code: int, output: str, workflow) -> 
     for severity, key in (("error", "codes"), ("warning", "warnings")):
         for code in expect.get(key, []):
             assert any(re.search(rf"\b{severity}\b[^\n]*\[{re.escape(code)}\]", line) for line in lines), (code, output)
-    located = re.compile(rf"^{re.escape(str(workflow))}:\d+:\d+: (error|warning) \[[A-Z_]+\]: .+$")
+    located = re.compile(rf"^{re.escape(str(workflow))}:\d+:\d+: (error|warning|info) \[[A-Z_]+\]: .+$")
     findings = [line for line in lines if not line.startswith(("OK: ", "FAIL: "))]
     assert findings and all(located.match(line) for line in findings), output
     assert lines[-1].startswith("FAIL: " if expect.get("exit", 0) else "OK: ")

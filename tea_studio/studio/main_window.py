@@ -362,7 +362,8 @@ class MainWindow(QMainWindow):
         return True
 
     def _found_node(self, name: str) -> None:
-        self.select_node(name)
+        self.select_node(name, centre=False)
+        self.view.show_node(name)  # zoomed in to where the name reads well
         self.view.setFocus()
 
     def open_node_line(self, node: str, line: int) -> bool:

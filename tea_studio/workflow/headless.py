@@ -7,7 +7,7 @@ from typing import TextIO
 
 from tea_studio.workflow.files import write_atomic
 from tea_studio.workflow.model import Workflow
-from tea_studio.workflow.validation import Problem, problem_from_error, validate
+from tea_studio.workflow.validation import WARNING, Problem, problem_from_error, validate
 
 
 def load_or_problem(path: str) -> tuple[Workflow | None, Problem | None]:
@@ -36,7 +36,7 @@ def validate_command(args) -> int:
         for item in problems:
             print(item.format(path))
         errors = sum(p.is_error for p in problems)
-        warnings = len(problems) - errors
+        warnings = sum(p.severity == WARNING for p in problems)
         if errors:
             failed = True
             print(f"FAIL: {path} ({_plural(errors, 'error')}{', ' + _plural(warnings, 'warning') if warnings else ''})")

@@ -29,10 +29,11 @@ from tea_studio.workflow.model import (
     Node,
     Workflow,
 )
-from tea_studio.workflow.routes import entry_nodes, flow_targets
+from tea_studio.workflow.routes import RouteKind, Successor, entry_nodes, flow_targets, successors
 
 ERROR = "error"
 WARNING = "warning"
+INFO = "info"  # worth knowing, not wrong: never counted as a problem
 
 # Every code validate() or the loader can report, with its severity.
 SEVERITIES: dict[str, str] = {
@@ -65,6 +66,8 @@ SEVERITIES: dict[str, str] = {
     "EDGE_IGNORED": WARNING,
     "UNREACHABLE_NODE": WARNING,
     "NO_PATH_TO_END": WARNING,
+    "MULTIPLE_UNCONDITIONAL_ROUTES": WARNING,
+    "IMPLICIT_CHAINING": INFO,
     # parallel
     "PARALLEL_FAN_IN_UNDEFINED": ERROR,
     "FAN_IN_MISMATCH": ERROR,
@@ -281,6 +284,7 @@ class _Validation:
         self.check_gotos()
         self.check_settings()
         self.check_graph(forks)
+        self.check_misleading_routes(forks)
         return sorted(self.problems, key=lambda p: (p.line, p.col))
 
     def add(self, code: str, node: str | None, message: str, where: Any = None, line: int = 0, col: int = 0) -> None:
@@ -467,6 +471,17 @@ class _Validation:
                     self.add("INTERRUPT_UNDEFINED", None, f"config.{key} names '{name}', which is not a node",
                              self.source.section_key("config", key))
 
+    def check_misleading_routes(self, forks: dict[str, list[Edge]]) -> None:
+        """Routes that draw like something they are not (see the module functions below)."""
+        candidates = successors(self.workflow)
+        for code, node, message, where in unconditional_route_problems(self.workflow, self.defined, forks,
+                                                                       candidates):
+            self.add(code, node, message, where)
+        note = implicit_chaining_problem(self.defined, forks, candidates)
+        if note is not None:
+            code, message, where = note
+            self.add(code, None, message, where)
+
     # graph --------------------------------------------------------------------------------------------
     def check_graph(self, forks: dict[str, list[Edge]]) -> None:
         if not self.defined:
@@ -620,3 +635,64 @@ def _source_text(workflow: Workflow) -> str | None:
         return source
     text = getattr(source, "text", None)
     return text if isinstance(text, str) else None
+
+
+# -- routing that misleads ----------------------------------------------------------------------------------
+
+def unconditional_route_problems(workflow: Workflow, defined: dict[str, Node], forks: dict[str, list[Edge]],
+                                 candidates: dict[str, tuple[Successor, ...]]) -> list[tuple[str, str, str, Any]]:
+    """Plain routes that look like a fork but are not one, as (code, node, message, where).
+
+    Several unconditional edges out of one node draw like a fan-out, yet only the first is ever taken; a fan-in
+    node that the plain flow reaches without passing a fork runs with no branch results.
+    """
+    found: list[tuple[str, str, str, Any]] = []
+    plain_edges: dict[str, list[Edge]] = {}
+    for edge in workflow.edges:
+        if not edge.parallel and not edge.is_conditional and edge.source in defined:
+            plain_edges.setdefault(edge.source, []).append(edge)
+    for name, edges in plain_edges.items():
+        targets = [t for e in edges for t in e.targets]
+        if len(targets) < 2 or name in forks or defined[name].goto is not None:
+            continue
+        others = ", ".join(f"'{t}'" for t in targets[1:])
+        found.append(("MULTIPLE_UNCONDITIONAL_ROUTES", name,
+                      f"node '{name}' has {len(targets)} unconditional routes but only the first, to '{targets[0]}', "
+                      f"is ever taken ({others} never run); make them parallel branches joining at a fan-in, or "
+                      "give them conditions", edges[1] if len(edges) > 1 else edges[0]))
+    fan_ins = {e.fan_in for e in workflow.edges if e.parallel and e.fan_in in defined}
+    fan_ins |= {name for name, node in defined.items() if node.fan_in}
+    plain = {name: [c.target for c in routes if name not in forks or c.kind in (RouteKind.GOTO, RouteKind.RULE)]
+             for name, routes in candidates.items()}  # the flow without fork -> fan-in
+    reached: set[str] = set()
+    stack = [e for e in entry_nodes(workflow) if e in defined]
+    while stack:
+        name = stack.pop()
+        if name in reached:
+            continue
+        reached.add(name)
+        stack.extend(t for t in plain.get(name, []) if t in defined and t not in reached)
+    for name in sorted(fan_ins & reached, key=lambda n: list(defined).index(n)):
+        found.append(("MULTIPLE_UNCONDITIONAL_ROUTES", name,
+                      f"fan-in node '{name}' is reached by plain routes, without a fork: it gets no branch results "
+                      "(state.parallel_results); make the routes into it parallel branches of one fork",
+                      defined[name]))
+    return found
+
+
+def implicit_chaining_problem(defined: dict[str, Node], forks: dict[str, list[Edge]],
+                              candidates: dict[str, tuple[Successor, ...]]) -> tuple[str, str, Any] | None:
+    """One note when nodes continue to the next node of the list only because of file order, as (code, message,
+    where): moving or adding a node then silently changes the flow."""
+    chained = []
+    for name, routes in candidates.items():
+        if name in defined and name not in forks and len(routes) == 1 \
+                and routes[0].kind is RouteKind.NEXT and routes[0].target in defined:
+            chained.append((name, routes[0].target))
+    if not chained:
+        return None
+    shown = ", ".join(f"'{a}' -> '{b}'" for a, b in chained[:3]) + (", ..." if len(chained) > 3 else "")
+    count = "1 node continues" if len(chained) == 1 else f"{len(chained)} nodes continue"
+    return ("IMPLICIT_CHAINING", f"{count} to the next node in the file only by list order ({shown}); add goto or "
+            "edges to make the flow explicit, so that reordering or adding nodes cannot change it",
+            defined[chained[0][0]])

@@ -185,7 +185,7 @@ def test_subtitle_is_elided_before_the_run_badge_and_long_names_elide_with_a_too
 
     item = canvas.scene.node_item(long_name)
     assert item.text_layout().name.endswith("…") and long_name in item.toolTip()
-    assert item.text_layout().name_rect.right() <= NODE_W - 16  # clear of the problem marker
+    assert item.text_layout().name_rect.right() <= item.width - 16  # clear of the problem marker
 
 
 def test_minimap_is_a_small_translucent_corner_overlay_that_moves_the_view(canvas, qtbot):

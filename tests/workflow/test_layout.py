@@ -6,7 +6,16 @@ import time
 import pytest
 from support import EXAMPLES
 
-from tea_studio.workflow.layout import NODE_H, NODE_W, auto_layout
+from tea_studio.workflow.layout import (
+    CANVAS_SIZE,
+    FIT_MARGIN,
+    NODE_H,
+    NODE_MAX_W,
+    NODE_W,
+    READABLE_ZOOM,
+    auto_layout,
+    node_width,
+)
 from tea_studio.workflow.model import END, Edge, GotoRule, Node, Workflow
 from tea_studio.workflow.yaml_io import load_workflow, load_workflow_text
 
@@ -19,9 +28,9 @@ def assert_no_overlap(positions):
     boxes = sorted(positions.items(), key=lambda item: item[1])
     for i, (a, (ax, ay)) in enumerate(boxes):
         for b, (bx, by) in boxes[i + 1:]:
-            if bx >= ax + NODE_W:
+            if bx >= ax + node_width(a):
                 break
-            assert abs(ay - by) >= NODE_H or abs(ax - bx) >= NODE_W, f"{a} overlaps {b}"
+            assert abs(ay - by) >= NODE_H or bx - ax >= node_width(a), f"{a} overlaps {b}"
 
 
 FANOUT = """
@@ -186,3 +195,64 @@ def test_any_graph_lays_out_without_overlaps():
         assert_no_overlap(positions)
 
     check_one()
+
+
+# -- readable when fitted: long flows wrap into bands --------------------------------------------------------
+
+def fit_zoom(positions, canvas=CANVAS_SIZE) -> float:
+    """The zoom at which the canvas view shows every laid-out box (with the view's fit margin)."""
+    right = max(x + node_width(name) for name, (x, _y) in positions.items())
+    bottom = max(y for _x, y in positions.values()) + NODE_H
+    return min((canvas[0] - 2 * FIT_MARGIN) / right, (canvas[1] - 2 * FIT_MARGIN) / bottom)
+
+
+def pipeline(count: int) -> Workflow:
+    return Workflow(nodes=[Node(f"step_{i:02d}", goto=f"step_{i + 1:02d}" if i + 1 < count else END)
+                           for i in range(count)])
+
+
+def test_a_13_node_pipeline_wraps_into_rows_that_fit_at_a_readable_zoom():
+    positions = auto_layout(pipeline(13))
+    assert fit_zoom(positions) >= READABLE_ZOOM  # one row fitted at 21%
+    rows = sorted({y for _x, y in positions.values()})
+    assert len(rows) > 1
+    names = sorted(positions)
+    for a, b in zip(names, names[1:], strict=False):  # read like text: left to right, then the next row down
+        assert positions[a][1] < positions[b][1] or positions[a][0] < positions[b][0]
+    assert_no_overlap(positions)
+
+
+def test_a_short_flow_stays_on_one_row():
+    positions = auto_layout(pipeline(4))
+    assert len({y for _x, y in positions.values()}) == 1
+
+
+def test_the_40_node_example_keeps_forks_with_their_branches_and_is_as_readable_as_it_can_be():
+    workflow = load_workflow(EXAMPLES / "support_triage.yaml")
+    assert len(workflow.nodes) == 40
+    positions = auto_layout(workflow)
+    assert_no_overlap(positions)
+    for edge in workflow.parallel_edges():  # a band never ends between a fork and its branches
+        for target in [*edge.targets, edge.fan_in]:
+            assert positions[target][0] > positions[edge.source][0], (edge.source, target)
+    one_row = max(x for x, _y in positions.values()) / 3  # far from the single row's width
+    assert fit_zoom(positions) > 2 * fit_zoom({n: (i * one_row, 0) for i, n in enumerate(positions)})
+
+
+def test_300_nodes_wrap_into_a_block_shaped_like_the_canvas():
+    workflow = big_forking_workflow(300)
+    positions = auto_layout(workflow)
+    width = max(x for x, _y in positions.values()) + NODE_W
+    height = max(y for _x, y in positions.values()) + NODE_H
+    assert 0.4 < (width / height) / (CANVAS_SIZE[0] / CANVAS_SIZE[1]) < 2.5
+    assert_no_overlap(positions)
+
+
+def test_boxes_are_as_wide_as_their_names_within_reason():
+    assert node_width("a") == NODE_W
+    assert NODE_W < node_width("normalise_customer_address") < NODE_MAX_W
+    assert node_width("x" * 200) == NODE_MAX_W
+    wide = Workflow(nodes=[Node("a"), Node("a_rather_long_node_name_here"), Node("b")])
+    positions = auto_layout(wide)
+    assert positions["b"][0] - positions["a_rather_long_node_name_here"][0] >= node_width(
+        "a_rather_long_node_name_here")

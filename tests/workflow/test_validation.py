@@ -11,6 +11,7 @@ from support import EXAMPLES
 
 from tea_studio.workflow.model import END, START, Edge, GotoRule, Node, Workflow
 from tea_studio.workflow.validation import (
+    INFO,
     Problem,
     expression_error,
     lua_syntax_error,
@@ -50,13 +51,21 @@ nodes:
 
 # -- clean workflows ----------------------------------------------------------------------------------------
 
+def problems_of(workflow_or_text) -> list[Problem]:
+    """Errors and warnings only (notes of severity info are not problems)."""
+    problems = validate(workflow_or_text) if isinstance(workflow_or_text, Workflow) else check(workflow_or_text)
+    return [p for p in problems if p.severity != INFO]
+
+
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.yaml")), ids=lambda p: p.name)
 def test_examples_have_no_problems(path):
-    assert validate(load_workflow(path)) == []
+    assert problems_of(load_workflow(path)) == []
 
 
-def test_a_plain_lua_chain_is_clean():
-    assert check(LUA_CHAIN) == []
+def test_a_plain_lua_chain_is_clean_with_one_note_on_its_implicit_chaining():
+    [note] = check(LUA_CHAIN)
+    assert (note.code, note.severity, note.node, note.line) == ("IMPLICIT_CHAINING", INFO, None, 2)
+    assert "'a' -> 'b'" in note.message
 
 
 # -- nodes --------------------------------------------------------------------------------------------------
@@ -98,7 +107,7 @@ def test_empty_node_list_is_a_warning():
 
 
 def test_actions_warn_and_an_incomplete_loop_is_an_error_at_its_key():
-    problems = check("""
+    problems = problems_of("""
         nodes:
           - name: ask
             uses: llm.call
@@ -511,7 +520,7 @@ def test_validating_2000_nodes_is_fast():
     start = time.perf_counter()
     problems = validate(workflow)
     elapsed = time.perf_counter() - start
-    assert problems == []
+    assert problems_of(workflow) == [] and len(problems) <= 1
     assert elapsed < 1.0, f"validate took {elapsed:.2f} s"
 
 
@@ -548,7 +557,7 @@ def test_validate_never_raises_on_odd_workflows():
     @given(random_workflows())
     def check_one(workflow):
         problems = validate(workflow)
-        assert all(p.severity in ("error", "warning") for p in problems)
+        assert all(p.severity in ("error", "warning", "info") for p in problems)
         assert [(p.line, p.col) for p in problems] == sorted((p.line, p.col) for p in problems)
         names = [n.name for n in workflow.nodes]
         if "" in names:
@@ -565,3 +574,83 @@ def test_odd_code_does_not_break_the_checks():
     assert lua_syntax_error("return '\0'") is None
     assert lua_syntax_error("") is None
     assert isinstance(expression_error("(" * 2000 + "1" + ")" * 2000), str | None)
+
+
+# -- routes that mislead ------------------------------------------------------------------------------------
+
+FALSE_FAN_OUT = """
+nodes:
+  - name: split
+    goto: []
+  - name: a
+  - name: b
+  - name: c
+  - name: merge
+    fan_in: true
+edges:
+  - {from: split, to: a}
+  - {from: split, to: b}
+  - {from: split, to: c}
+  - {from: a, to: merge}
+  - {from: b, to: merge}
+  - {from: c, to: merge}
+  - {from: merge, to: __end__}
+""".replace("    goto: []\n", "")
+
+
+def test_several_unconditional_routes_look_like_a_fork_and_warn():
+    warnings = found(FALSE_FAN_OUT, "MULTIPLE_UNCONDITIONAL_ROUTES")
+    assert [(p.node, p.severity) for p in warnings] == [("merge", "warning"), ("split", "warning")]  # file order
+    merge, split = warnings
+    assert split.line == 10 and "only the first, to 'a'" in split.message and "'b', 'c' never run" in split.message
+    assert merge.line == 6 and "without a fork" in merge.message
+
+
+def test_conditional_edges_and_real_forks_do_not_warn():
+    assert not found("""
+        nodes:
+          - name: pick
+          - name: a
+          - name: b
+        edges:
+          - {from: pick, to: a, condition: "state.x"}
+          - {from: pick, to: b}
+          - {from: a, to: __end__}
+          - {from: b, to: __end__}
+        """, "MULTIPLE_UNCONDITIONAL_ROUTES")
+    fork = FALSE_FAN_OUT.replace("to: a}", "to: a, type: parallel, fan_in: merge}").replace(
+        "to: b}", "to: b, type: parallel, fan_in: merge}").replace("to: c}", "to: c, type: parallel, fan_in: merge}")
+    assert problems_of(fork) == []
+
+
+def test_a_fan_in_reached_only_through_its_fork_is_fine_even_in_a_loop():
+    text = FALSE_FAN_OUT.replace("{from: merge, to: __end__}", "{from: merge, to: split, condition: 'state.again'}")
+    text = text.replace("to: a}", "to: a, type: parallel, fan_in: merge}").replace(
+        "to: b}", "to: b, type: parallel, fan_in: merge}").replace("to: c}", "to: c, type: parallel, fan_in: merge}")
+    assert not found(text, "MULTIPLE_UNCONDITIONAL_ROUTES")
+
+
+def test_implicit_chaining_is_noted_once_for_the_whole_file():
+    notes = found("""
+        nodes:
+          - name: a
+          - name: b
+          - name: c
+          - name: d
+          - name: e
+            goto: __end__
+        """, "IMPLICIT_CHAINING")
+    assert len(notes) == 1 and notes[0].severity == INFO and notes[0].node is None
+    assert "4 nodes continue" in notes[0].message and "'a' -> 'b'" in notes[0].message
+    assert not found("nodes:\n  - name: a\n    goto: b\n  - name: b\n", "IMPLICIT_CHAINING")  # last -> __end__
+
+
+def test_the_cli_prints_notes_but_does_not_count_them_as_warnings(tmp_path):
+    path = tmp_path / "chain.yaml"
+    path.write_text(textwrap.dedent(LUA_CHAIN).lstrip("\n"), encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "tea_studio", "validate", str(path)], capture_output=True,
+                            text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0
+    note, summary = result.stdout.splitlines()
+    assert note.startswith(f"{path}:2:5: info [IMPLICIT_CHAINING]: ")
+    assert summary == f"OK: {path} (2 nodes, 0 edges)"

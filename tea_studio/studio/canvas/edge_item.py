@@ -68,8 +68,8 @@ def _font() -> tuple[QFont, QFontMetricsF]:
 
 
 def route_curve(start: QPointF, end: QPointF, lane: int = 0) -> QPainterPath:
-    """A left-to-right cubic curve; routes that skip a column arc around the nodes between; backward routes
-    loop around below the nodes."""
+    """A left-to-right cubic curve; routes that skip a column arc around the nodes between; a route to a band
+    further down (a wrapped layout) turns back through the gap above it; other backward routes loop around below."""
     path = QPainterPath(start)
     dx = end.x() - start.x()
     bend = lane * 16.0
@@ -82,6 +82,11 @@ def route_curve(start: QPointF, end: QPointF, lane: int = 0) -> QPainterPath:
         else:
             path.cubicTo(QPointF(start.x() + reach, start.y() + bend), QPointF(end.x() - reach, end.y() + bend),
                          end)
+    elif end.y() - start.y() > NODE_H:  # the flow wraps to a band below: turn back through the gap between them
+        mid = (start.y() + end.y()) / 2 + bend
+        path.cubicTo(QPointF(start.x() + 70, start.y()), QPointF(start.x() + 70, mid), QPointF(start.x(), mid))
+        path.lineTo(QPointF(end.x(), mid))
+        path.cubicTo(QPointF(end.x() - 70, mid), QPointF(end.x() - 70, end.y()), end)
     else:  # a route going back (a loop): leave right, come in from the left, passing below
         drop = 70.0 + abs(end.y() - start.y()) * 0.15 + bend
         low = max(start.y(), end.y()) + drop

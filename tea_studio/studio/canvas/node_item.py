@@ -15,19 +15,17 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from tea_studio.studio.canvas.port_item import OUT, PORT_LOD, PORT_RADIUS, paint_port, port_at, port_centres
 from tea_studio.studio.canvas.theme import LIGHT, CanvasTheme
+from tea_studio.workflow.layout import NAME_ROOM, NODE_H, node_width
+from tea_studio.workflow.layout import NODE_W as NODE_W  # the narrowest box, for the canvas modules
 from tea_studio.workflow.model import ACTION, DYNAMIC_PARALLEL, LUA, NOOP, PYTHON, WHILE_LOOP, Node
-
-try:
-    from tea_studio.workflow.layout import NODE_H, NODE_W
-except ImportError:  # pragma: no cover - layout arrives with the workflow package
-    NODE_W, NODE_H = 180, 64
 
 TEXT_LOD = 0.45  # below this zoom a node is a coloured box without text
 STATUSES = ("waiting", "running", "done", "failed", "skipped", "paused")
 KIND_LABELS = {LUA: "Lua", PYTHON: "Python", ACTION: "action", NOOP: "no-op", WHILE_LOOP: "loop",
                DYNAMIC_PARALLEL: "dynamic fan-out"}
 
-NAME_LEFT, NAME_RIGHT_ROOM = 40, 24  # the name starts after the glyph and leaves room for the problem marker
+NAME_LEFT = 40  # the name starts after the glyph and leaves room for the problem marker (NAME_ROOM in all)
+NAME_RIGHT_ROOM = NAME_ROOM - NAME_LEFT
 SUB_LEFT = 16
 BADGE_GAP = 6
 _fonts: dict[str, tuple[QFont, QFontMetricsF]] = {}
@@ -127,6 +125,7 @@ class NodeItem(QGraphicsItem):
         self.fan_in_count: int | None = None
         self.edges: set = set()  # edge items attached to this node (kept by the scene)
         self._text: NodeText | None = None
+        self.width = self.fitted_width()
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         self.setAcceptHoverEvents(True)
         self.setZValue(1.0)
@@ -150,10 +149,17 @@ class NodeItem(QGraphicsItem):
         return self.pos() + QPointF(0, NODE_H / 2)
 
     def out_point(self) -> QPointF:
-        return self.pos() + QPointF(NODE_W, NODE_H / 2)
+        return self.pos() + QPointF(self.width, NODE_H / 2)
+
+    def centre(self) -> QPointF:
+        return self.pos() + QPointF(self.width / 2, NODE_H / 2)
 
     def box(self) -> QRectF:
-        return QRectF(0, 0, NODE_W, NODE_H)
+        return QRectF(0, 0, self.width, NODE_H)
+
+    def fitted_width(self) -> float:
+        """The box width that shows the whole name (up to NODE_MAX_W; longer names are elided)."""
+        return node_width(self.node.name, _font("name")[1].horizontalAdvance(self.node.name or "(no name)"))
 
     # -- overlays fed from outside -------------------------------------------------------------------------
     def set_problems(self, problems: list[tuple[str, str]]) -> None:
@@ -183,7 +189,13 @@ class NodeItem(QGraphicsItem):
             self.update()
 
     def refresh(self) -> None:
-        """The node changed (name, kind, code, breakpoints): repaint and refresh the tooltip."""
+        """The node changed (name, kind, code, breakpoints): resize to the name, repaint, refresh the tooltip."""
+        width = self.fitted_width()
+        if width != self.width:
+            self.prepareGeometryChange()
+            self.width = width
+            for edge in self.edges:
+                edge.rebuild()
         self._text = None
         self._refresh_tooltip()
         self.update()
@@ -212,36 +224,36 @@ class NodeItem(QGraphicsItem):
         _font_small, small = _font("small")
         badge = self.badge_text()
         badge_rect = QRectF()
-        sub_right = NODE_W - 12
+        sub_right = self.width - 12
         if badge:
             width = small.horizontalAdvance(badge) + 12
-            badge_rect = QRectF(NODE_W - width - 6, NODE_H - 20, width, 16)
+            badge_rect = QRectF(self.width - width - 6, NODE_H - 20, width, 16)
             sub_right = badge_rect.left() - BADGE_GAP
         sub_rect = QRectF(SUB_LEFT, 34, max(0.0, sub_right - SUB_LEFT), 18)
         subtitle = small.elidedText(kind_label(self.node, self.fan_in_count), Qt.TextElideMode.ElideRight,
                                     sub_rect.width())
-        name_rect = QRectF(NAME_LEFT, 8, NODE_W - NAME_LEFT - NAME_RIGHT_ROOM, 22)
+        name_rect = QRectF(NAME_LEFT, 8, self.width - NAME_LEFT - NAME_RIGHT_ROOM, 22)
         name = _font("name")[1].elidedText(self.node.name or "(no name)", Qt.TextElideMode.ElideRight,
                                            name_rect.width())
         self._text = NodeText(name, name_rect, subtitle, sub_rect, badge, badge_rect)
         return self._text
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
-        return QRectF(-8, -8, NODE_W + 16, NODE_H + 16)
+        return QRectF(-8, -8, self.width + 16, NODE_H + 16)
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
         path.addRect(self.box())
-        for centre in port_centres(NODE_W, NODE_H).values():
+        for centre in port_centres(self.width, NODE_H).values():
             path.addEllipse(centre, PORT_RADIUS + 2, PORT_RADIUS + 2)
         return path
 
     def port_at(self, scene_pos: QPointF) -> str | None:
         """"in"/"out" when ``scene_pos`` is on that port of this node."""
-        return port_at(self.mapFromScene(scene_pos), NODE_W, NODE_H)
+        return port_at(self.mapFromScene(scene_pos), self.width, NODE_H)
 
     def hoverMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        port = port_at(event.pos(), NODE_W, NODE_H)
+        port = port_at(event.pos(), self.width, NODE_H)
         if port != self.hovered_port:
             self.hovered_port = port
             if port == OUT:
@@ -272,7 +284,7 @@ class NodeItem(QGraphicsItem):
             if self.problems:
                 painter.setBrush(self._problem_colour(theme))
                 painter.setPen(Qt.PenStyle.NoPen)
-                painter.drawRect(QRectF(NODE_W - 40, 0, 40, 24))
+                painter.drawRect(QRectF(self.width - 40, 0, 40, 24))
             return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         fill = theme.node_fill
@@ -301,7 +313,7 @@ class NodeItem(QGraphicsItem):
         painter.setPen(theme.node_subtext)
         painter.drawText(text.subtitle_rect, Qt.AlignmentFlag.AlignVCenter, text.subtitle)
         if lod >= PORT_LOD:
-            for side, centre in port_centres(NODE_W, NODE_H).items():
+            for side, centre in port_centres(self.width, NODE_H).items():
                 paint_port(painter, theme, centre, side == self.hovered_port)
         self._paint_run_badge(painter, theme, status_colour, text)
         self._paint_breakpoints(painter, theme)
@@ -329,13 +341,13 @@ class NodeItem(QGraphicsItem):
         if before:
             painter.drawEllipse(QPointF(0, 14), 5.5, 5.5)
         if after:
-            painter.drawEllipse(QPointF(NODE_W, 14), 5.5, 5.5)
+            painter.drawEllipse(QPointF(self.width, 14), 5.5, 5.5)
 
     def _problem_colour(self, theme: CanvasTheme) -> QColor:
         return theme.error if any(s == "error" for s, _ in self.problems) else theme.warning
 
     def _paint_problem_marker(self, painter: QPainter, theme: CanvasTheme) -> None:
-        centre = QPointF(NODE_W - 14, 14)
+        centre = QPointF(self.width - 14, 14)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(self._problem_colour(theme))
         painter.drawEllipse(centre, 8, 8)

@@ -12,7 +12,7 @@ from PySide6.QtCore import QPointF, QRectF, Signal
 from PySide6.QtWidgets import QGraphicsScene
 
 from tea_studio.studio.canvas.edge_item import EdgeItem
-from tea_studio.studio.canvas.node_item import NODE_H, NODE_W, NodeItem
+from tea_studio.studio.canvas.node_item import NodeItem
 from tea_studio.studio.canvas.theme import CanvasTheme, canvas_theme
 from tea_studio.studio.document import EditableWorkflow, Route, RouteRef
 from tea_studio.workflow.model import END, START, Node
@@ -299,4 +299,4 @@ class WorkflowScene(QGraphicsScene):
 
     def node_center(self, name: str) -> QPointF:
         item = self.node_item(name)
-        return item.pos() + QPointF(NODE_W / 2, NODE_H / 2) if item is not None else QPointF()
+        return item.centre() if item is not None else QPointF()

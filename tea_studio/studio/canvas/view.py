@@ -15,10 +15,12 @@ from tea_studio.studio.canvas.minimap import Minimap
 from tea_studio.studio.canvas.node_item import NODE_H, NODE_W, NodeItem
 from tea_studio.studio.canvas.node_search import NodeSearchPopup
 from tea_studio.studio.canvas.scene import WorkflowScene
+from tea_studio.workflow.layout import FIT_MARGIN, READABLE_ZOOM
 
 NODE_KIND_MIME = "application/x-tea-node-kind"  # what the node palette drags: a node kind to add where dropped
 MIN_ZOOM, MAX_ZOOM = 0.1, 4.0
-FIT_MIN_ZOOM, FIT_MAX_ZOOM = 0.02, 1.25
+FIT_MIN_ZOOM, FIT_MAX_ZOOM = READABLE_ZOOM, 1.25  # fitting never shrinks names below reading size
+FIND_ZOOM = 1.0  # Find node zooms in at least this far
 GRID = 20
 MAJOR_EVERY = 5
 
@@ -99,15 +101,30 @@ class WorkflowView(QGraphicsView):
         event.accept()
 
     def fit_rect(self, rect: QRectF) -> None:
+        """Show ``rect`` whole, or, when that needs a zoom too small to read, its top-left part at a readable zoom
+        (where a laid-out flow starts)."""
         if rect.isNull() or rect.isEmpty():
             return
-        rect = rect.adjusted(-40, -40, 40, 40)
+        rect = rect.adjusted(-FIT_MARGIN, -FIT_MARGIN, FIT_MARGIN, FIT_MARGIN)
         viewport = self.viewport().rect()
         factor = min(viewport.width() / rect.width(), viewport.height() / rect.height())
         factor = min(FIT_MAX_ZOOM, max(FIT_MIN_ZOOM, factor))
         self.scale(factor / self.zoom(), factor / self.zoom())
-        self.centerOn(rect.center())
+        half_w, half_h = viewport.width() / 2 / factor, viewport.height() / 2 / factor
+        self.centerOn(QPointF(min(rect.center().x(), rect.left() + half_w),
+                              min(rect.center().y(), rect.top() + half_h)))
         self.zoom_changed.emit(self.zoom())
+
+    def show_node(self, name: str) -> bool:
+        """Centre the node named ``name`` at a zoom where it reads well (Find node)."""
+        item = self.workflow_scene.node_item(name)
+        if item is None:
+            return False
+        factor = max(self.zoom(), FIND_ZOOM)
+        self.scale(factor / self.zoom(), factor / self.zoom())
+        self.centerOn(item.centre())
+        self.zoom_changed.emit(self.zoom())
+        return True
 
     def fit_all(self) -> None:
         """Show every node."""
@@ -232,7 +249,9 @@ class WorkflowView(QGraphicsView):
         """Arrange the nodes left to right (one undo step) and show them all."""
         from tea_studio.workflow.layout import auto_layout
 
-        self.workflow_scene.document.apply_layout(auto_layout(self.workflow_scene.document.workflow))
+        scene = self.workflow_scene
+        widths = {item.name: item.width for item in scene.node_items()}
+        scene.document.apply_layout(auto_layout(scene.document.workflow, lambda name: widths.get(name, NODE_W)))
         self.fit_all()
 
     def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt's name

@@ -38,6 +38,7 @@ class ProblemsPanel(QTreeWidget):
         icons = {
             "error": style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxCritical),
             "warning": style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning),
+            "info": style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxInformation),
         }
         for index, problem in enumerate(self.problems):
             row = QTreeWidgetItem(["", str(problem.line or ""), problem.node or "", problem.code, problem.message])
@@ -56,9 +57,9 @@ class ProblemsPanel(QTreeWidget):
             painter.end()
 
     def counts(self) -> tuple[int, int]:
-        """(errors, warnings)."""
+        """(errors, warnings); notes (severity info) are neither."""
         errors = sum(1 for p in self.problems if p.severity == "error")
-        return errors, len(self.problems) - errors
+        return errors, sum(1 for p in self.problems if p.severity == "warning")
 
     def summary(self) -> str:
         errors, warnings = self.counts()
