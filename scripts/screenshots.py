@@ -24,6 +24,8 @@ PICTURES = (
     ("studio-dark.png", "lua_pipeline", "dark", (), False),
     ("studio-loop.png", "loop", "light", (), False),
     ("studio-run.png", "parallel_fanout", "light", ("--run", "--input", '{"value": 7}'), True),
+    ("studio-notes.png", "notes_and_groups", "light", (), False),
+    ("studio-big-graph.png", "support_triage", "light", (), False),
 )
 
 

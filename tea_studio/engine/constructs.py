@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from tea_studio.engine.events import (
     DynamicParallelFinished,
     DynamicParallelStarted,
+    FanInReady,
     LoopFinished,
     LoopIteration,
     LoopStarted,
@@ -185,6 +186,7 @@ def _dynamic_parallel(flow: _Flow, step: Step, state: dict[str, Any]) -> dict[st
     cancelled = sum(1 for outcome in outcomes if outcome.cancelled)
     sink.emit(DynamicParallelFinished(time.monotonic(), step.name, flow.branch, len(results),
                                       len(results) - len(failed), len(failed), cancelled))
+    sink.emit(FanInReady(time.monotonic(), step.name, flow.branch, len(results) - len(failed), len(failed)))
     if failed:
         sink.emit(RunWarning(time.monotonic(), f"dynamic_parallel '{step.name}': {len(failed)} of {len(results)} "
                              f"items failed (first: {failed[0]['branch']}: {failed[0]['error']})", step.name,

@@ -17,6 +17,8 @@ from PySide6.QtWidgets import QMenu, QToolBar, QWidget
 from tea_studio.studio.resources import icon
 
 Shortcut = str | QKeySequence | QKeySequence.StandardKey | None
+ZOOM_STEP = 1.25
+ZOOM_RANGE = (0.1, 4.0)
 
 
 def on_click(signal, slot: Callable[[], object]) -> None:
@@ -94,7 +96,7 @@ def toggle_breakpoints(view, when: str) -> None:
 
 
 def add_canvas_actions(table: ActionTable, view) -> None:
-    """The canvas's commands: clipboard, duplicate, delete, select all, fit, auto-layout and breakpoints."""
+    """The canvas's commands: clipboard, duplicate, delete, select all, zoom, fit, auto-layout and breakpoints."""
     scene = view.workflow_scene
     key = QKeySequence.StandardKey
     add = table.add
@@ -106,6 +108,14 @@ def add_canvas_actions(table: ActionTable, view) -> None:
     add("delete", "&Delete", scene.delete_selection, shortcut=key.Delete, icon_name="delete", name="deleteNodes",
         tip="Delete the selection", canvas=True)
     add("select_all", "Select &All", scene.select_all, shortcut=key.SelectAll, tip="Select every node", canvas=True)
+    add("group", "&Group Nodes", lambda: view.annotations.group_nodes(scene.selected_node_names()),
+        shortcut="Ctrl+G", name="groupNodes", tip="Put a titled frame around the selected nodes", canvas=True)
+    add("note", "Add &Note", lambda: view.annotations.add_note(view.mapToScene(view.viewport().rect().center())),
+        name="addNote", tip="Add a sticky note in the middle of the canvas", canvas=True)
+    add("zoom_in", "Zoom &In", lambda: view.set_zoom(min(ZOOM_RANGE[1], view.zoom() * ZOOM_STEP)),
+        shortcut=key.ZoomIn, icon_name="zoom-in")
+    add("zoom_out", "Zoom &Out", lambda: view.set_zoom(max(ZOOM_RANGE[0], view.zoom() / ZOOM_STEP)),
+        shortcut=key.ZoomOut, icon_name="zoom-out")
     add("fit", "&Fit", view.fit_selection, shortcut="F", icon_name="fit", canvas=True,
         tip="Fit the selected nodes in the view, or the whole workflow when nothing is selected")
     add("layout", "&Auto-layout", view.auto_layout, shortcut="Ctrl+L", icon_name="layout", name="autoLayout",

@@ -129,6 +129,19 @@ class Positions(Change):
 
 
 @dataclass
+class Pins(Change):
+    """Replace the pinned outputs (``x-tea-studio`` pins); ``names`` are the nodes whose pin differs."""
+
+    old: dict
+    new: dict
+    names: list[str]
+
+    def apply(self, workflow: Workflow, forward: bool, events: ChangeEvents) -> None:
+        workflow.layout.pins = dict(self.new if forward else self.old)
+        events.changed.extend(self.names)
+
+
+@dataclass
 class WorkflowAttr(Change):
     """Replace a top-level field of the workflow (name, description, settings, config, ...)."""
 

@@ -24,6 +24,7 @@ from tea_studio.studio.commands import (
     EdgeList,
     NodeAttr,
     NodeInsert,
+    Pins,
     Positions,
     WorkflowAttr,
     WorkflowCommand,
@@ -603,6 +604,23 @@ class EditableWorkflow(QObject):
             if node.interrupt == when:
                 changes.append(NodeAttr(node, "interrupt", node.interrupt, None))
         self._push(f"{'Set' if enabled else 'Clear'} breakpoint {when} {name}", changes)
+
+    # -- pinned outputs ------------------------------------------------------------------------------------
+    def pinned(self, name: str) -> bool:
+        """Whether runs use a pinned output instead of running the node."""
+        return name in self.workflow.layout.pins
+
+    def set_pin(self, name: str, output: Any) -> None:
+        """Pin the node's output (the update runs use instead of running it); ``output`` is JSON-like."""
+        self._require(name)
+        old = self.workflow.layout.pins
+        self._push(f"Pin output of {name}", [Pins(dict(old), {**old, name: copy.deepcopy(output)}, [name])])
+
+    def clear_pin(self, name: str) -> None:
+        old = self.workflow.layout.pins
+        if name in old:
+            self._push(f"Unpin output of {name}",
+                       [Pins(dict(old), {k: v for k, v in old.items() if k != name}, [name])])
 
     # -- edges ---------------------------------------------------------------------------------------------
     def add_edge(self, edge: Edge) -> int:

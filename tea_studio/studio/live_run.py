@@ -467,6 +467,23 @@ class RunModel:
                 if not event.ok:
                     self._log(delta, LogEntry(t, "error", event.node, event.branch,
                                               event.error or "failed", event.line))
+            elif kind is ev.StepStarted:
+                lane_name = self._step_lane(event.branch, event.node)
+                execution = Execution(f"{event.node} › {event.step}", lane_name, t, event.iteration or 1)
+                self._lane(lane_name, delta).add(execution)
+                self._open[(lane_name, execution.node)] = execution
+                delta.executions = True
+            elif kind is ev.StepFinished:
+                lane_name = self._step_lane(event.branch, event.node)
+                execution = self._open.pop((lane_name, f"{event.node} › {event.step}"), None)
+                if execution is not None:
+                    execution.end, execution.ok = t, event.ok
+                    execution.timing_ms, execution.error = event.timing_ms, event.error
+                    execution.event_index = index
+                    delta.executions = True
+            elif kind is ev.DynamicParallelStarted:
+                fan_in = self.fan_ins[event.node] = FanInInfo(event.node, expected=event.item_count)
+                delta.fan_ins[event.node] = fan_in
             elif kind is ev.LogLine:
                 self._log(delta, LogEntry(t, event.level, event.node, event.branch, event.text))
             elif kind is ev.BranchStarted:
@@ -580,6 +597,13 @@ class RunModel:
     def _log(self, delta: RunDelta, entry: LogEntry) -> None:
         self.logs.append(entry)
         delta.logs.append(entry)
+
+    def _step_lane(self, branch: str, node: str) -> str:
+        """Where a composite node's inner steps are drawn: a row of their own under the flow running the node
+        (``flow/▸node``), or the flow itself when the node does not run there (a dynamic_parallel item's branch)."""
+        if (branch, node) in self._open:
+            return f"{branch}/▸{node}" if branch else f"▸{node}"
+        return branch
 
     def _lane(self, branch: str, delta: RunDelta, started: ev.BranchStarted | ev.BranchFinished | None = None) -> Lane:
         lane = self.lanes.get(branch)

@@ -18,7 +18,7 @@ from PySide6.QtGui import QActionGroup, QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QMenu, QToolBar
 
 from tea_studio.studio import dock_layout, recovery
-from tea_studio.studio.actions import ActionTable, add_canvas_actions, on_click
+from tea_studio.studio.actions import ActionTable, add_canvas_actions
 from tea_studio.studio.canvas.context_menu import CanvasContextMenu
 from tea_studio.studio.canvas.scene import WorkflowScene
 from tea_studio.studio.canvas.theme import apply_app_theme
@@ -29,21 +29,22 @@ from tea_studio.studio.panels.find_node import FindNodeField
 from tea_studio.studio.panels.inspector import Inspector
 from tea_studio.studio.panels.palette import PALETTE_KIND_NAMES, NodePalette
 from tea_studio.studio.panels.problems import ProblemsPanel
+from tea_studio.studio.pins import ask_pin
 from tea_studio.studio.prompts import Prompts
+from tea_studio.studio.recent_menu import RecentFilesMenu
 from tea_studio.studio.resources import THEMES, icon
 from tea_studio.studio.resources import settings as studio_settings
 from tea_studio.studio.validation_controller import Validator
 from tea_studio.workflow.model import Workflow
 
-ZOOM_STEP = 1.25
-ZOOM_RANGE = (0.1, 4.0)
 WINDOW_STATE_VERSION = dock_layout.WINDOW_STATE_VERSION
 
 # The menus and the main toolbar, by action key (None: a separator; "<...>": a submenu filled by the window).
 MENUS = (
     ("&File", ("new", "open", "<recent>", None, "save", "save_as", None, "export", "export_png", "export_svg", None,
                "quit")),
-    ("&Edit", ("undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete", None, "select_all", "find")),
+    ("&Edit", ("undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete", None, "group", "note", None,
+               "select_all", "find")),
     ("&View", ("zoom_in", "zoom_out", "fit", None, "layout", None, "grid", "snap", "minimap", None, "<themes>", None,
                "<panels>")),
     ("&Run", ("run", "stop", "pause", "step", "continue", None, "breakpoint_before", "breakpoint_after", None,
@@ -161,8 +162,6 @@ class MainWindow(QMainWindow):
         add_canvas_actions(self.actions, self.view)
         add("find", "&Find Node…", lambda: self.find_edit.focus(), shortcut=key.Find, icon_name="find",
             tip="Find a node by name")
-        add("zoom_in", "Zoom &In", self.zoom_in, shortcut=key.ZoomIn, icon_name="zoom-in")
-        add("zoom_out", "Zoom &Out", self.zoom_out, shortcut=key.ZoomOut, icon_name="zoom-out")
         for name, text, default, tip in VIEW_OPTIONS:
             add(name, text, lambda on, n=name: self._set_view_option(n, on), tip=tip, checkable=True,
                 checked=self.settings.value(f"view/{name}", default, type=bool))
@@ -183,8 +182,8 @@ class MainWindow(QMainWindow):
                 continue  # filled once the run controller added its actions
             for key in keys:
                 if key == "<recent>":
-                    self.recent_menu = menu.addMenu("Open &Recent")
-                    self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+                    self.recent_menu = RecentFilesMenu(self.files, menu)
+                    menu.addMenu(self.recent_menu)
                 elif key == "<themes>":
                     menu.addActions(list(self.theme_actions.values()))
                 elif key == "<panels>":
@@ -193,7 +192,6 @@ class MainWindow(QMainWindow):
                         self.panels_menu.addAction(dock.toggleViewAction())
                 else:
                     self.actions.fill(menu, [key])
-        self._fill_recent_menu()
 
     def _build_toolbars(self) -> None:
         self.file_toolbar = QToolBar("File", self)
@@ -231,6 +229,7 @@ class MainWindow(QMainWindow):
         self.view.zoom_changed.connect(lambda _zoom: self._update_status())
         self.view.rename_requested.connect(self.start_rename)
         self.view.condition_edit_requested.connect(lambda _ref: self.edit_condition())
+        self.view.pin_requested.connect(lambda name: ask_pin(self, name))
         self.validator.validated.connect(self._show_problems)
         self.files.replaced.connect(self._file_replaced)
         self.files.saved.connect(lambda _path: self._document_changed())
@@ -299,20 +298,6 @@ class MainWindow(QMainWindow):
     def log_message(self, text: str, timeout_ms: int = 6000) -> None:
         """Show a short message in the status bar."""
         self.statusBar().showMessage(text, timeout_ms)
-
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        files = [f for f in self.files.recent_files() if Path(f).is_file()]
-        for path in files:
-            action = self.recent_menu.addAction(Path(path).name)
-            action.setToolTip(path)
-            action.setStatusTip(path)
-            on_click(action.triggered, lambda p=path: self.files.open_file(p))
-        if not files:
-            self.recent_menu.addAction("(none)").setEnabled(False)
-        else:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear list", self.files.clear_recent_files)
 
     # -- validation ---------------------------------------------------------------------------------------------
     def validate_now(self) -> list:
@@ -398,12 +383,6 @@ class MainWindow(QMainWindow):
         return self.view.add_node_at(kind, self.view.mapToScene(self.view.viewport().rect().center()))
 
     # -- view ----------------------------------------------------------------------------------------------------
-    def zoom_in(self) -> None:
-        self.view.set_zoom(min(ZOOM_RANGE[1], self.view.zoom() * ZOOM_STEP))
-
-    def zoom_out(self) -> None:
-        self.view.set_zoom(max(ZOOM_RANGE[0], self.view.zoom() / ZOOM_STEP))
-
     def fit_all(self) -> None:
         """Show the whole workflow."""
         self.view.fit_all()

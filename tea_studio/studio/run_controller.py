@@ -19,7 +19,7 @@ from tea_studio.studio.panels.runs import RunHistory
 from tea_studio.studio.prompts import Prompts
 from tea_studio.studio.run_inputs import InputStore, TrustStore, parse_inputs, python_fingerprint
 from tea_studio.studio.run_presenter import RunPresenter
-from tea_studio.workflow.model import PYTHON
+from tea_studio.workflow.constructs import python_code
 
 MAX_LISTED_ERRORS = 12
 RUN_KEYS = ("run", "stop", "pause", "step", "continue")  # the Run toolbar
@@ -182,7 +182,7 @@ class RunController(QObject):
         if fingerprint is None:
             return True
         if not trusted and not self.trust_store.is_trusted(self.path, fingerprint):
-            names = [node.name for node in workflow.nodes if node.kind == PYTHON]
+            names = list(dict.fromkeys(name for name, _ in python_code(workflow)))
             if not self.prompts.trust(self.path, names):
                 text = "Run cancelled: the file's Python code was not trusted"
                 self._log(text)

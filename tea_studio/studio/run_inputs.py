@@ -15,10 +15,10 @@ from typing import Any
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
 from tea_studio.studio.panels.runs import data_dir
+from tea_studio.workflow.constructs import python_code
 from tea_studio.workflow.files import write_atomic
 from tea_studio.workflow.inputs import InputError
 from tea_studio.workflow.inputs import parse_inputs as parse_run_inputs
-from tea_studio.workflow.model import PYTHON
 
 INPUTS_FILE = "run_inputs.json"
 TRUST_FILE = "trusted_files.json"
@@ -69,7 +69,7 @@ class InputStore(_JsonStore):
 
 def python_fingerprint(workflow) -> str | None:
     """A hash of the Python code a workflow would run (None when it has no Python node)."""
-    code = [(node.name, node.code or "") for node in workflow.nodes if node.kind == PYTHON]
+    code = python_code(workflow)
     if not code:
         return None
     return hashlib.sha256(json.dumps(code, ensure_ascii=False).encode("utf-8")).hexdigest()

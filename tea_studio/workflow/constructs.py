@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from tea_studio.workflow.model import DYNAMIC_PARALLEL, NOOP, WHILE_LOOP, Node
+from tea_studio.workflow.model import DYNAMIC_PARALLEL, NOOP, PYTHON, WHILE_LOOP, Node
 
 STEPS = "steps"
 EXPRESSION = "expression"
@@ -48,17 +48,6 @@ class Construct:
     value: Any = None  # expression
     output_key: str = "result"
     problems: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def summary(self) -> str:
-        """One short line for the canvas and the inspector, e.g. ``while · 3 steps · max 10``."""
-        if self.kind == WHILE_LOOP:
-            return f"while · {len(self.inner)} step{'s' * (len(self.inner) != 1)} · max {self.max_iterations}"
-        if self.kind == STEPS:
-            return f"{len(self.inner)} step{'s' * (len(self.inner) != 1)}"
-        if self.kind == EXPRESSION:
-            return f"= {self.output_key}"
-        return f"for each {self.item_var} · {self.mode or '?'}"
 
 
 def _is_int(value: Any) -> bool:
@@ -182,6 +171,74 @@ def _dynamic_parallel(node: Node, workflow_path: str | None) -> Construct:
             folder = os.path.dirname(os.path.abspath(workflow_path)) if workflow_path else os.getcwd()
             construct.subgraph_path = os.path.normpath(os.path.join(folder, subgraph))
     return construct
+
+
+def construct_label(node: Node) -> str | None:
+    """A short line for the canvas (e.g. ``loop · 2 steps · max 10``), read from the keys without parsing the inner
+    nodes (it is drawn on every paint); None for a plain node."""
+    extra = node.extra
+
+    def count(key: str) -> str:
+        items = extra.get(key)
+        n = len(items) if isinstance(items, list) else 0
+        return f"{n} step{'s' * (n != 1)}"
+
+    if node.kind == WHILE_LOOP:
+        return f"loop · {count('body')} · max {extra.get('max_iterations', '?')}"
+    if node.kind == DYNAMIC_PARALLEL:
+        mode = next((key for key in ("steps", "action", "subgraph") if extra.get(key) is not None), "?")
+        return f"fan-out · each {extra.get('item_var', 'item')} · {mode}"
+    if node.kind != NOOP:
+        return None
+    run = extra.get("run")
+    if isinstance(run, dict) and run.get("type") == EXPRESSION:
+        return f"expression → {run.get('output_key', 'result')}"
+    if "steps" in extra:
+        return f"steps · {count('steps')}"
+    return None
+
+
+CONSTRUCT_KEYS = ("condition", "max_iterations", "body", "items", "item_var", "index_var", "max_concurrency",
+                  "fail_fast", "parallel_config", "action", "with", "subgraph", "input", "steps", "output", "fan_in")
+
+
+def construct_keys(node: Node) -> dict[str, Any]:
+    """What a composite node runs, as written (its loop, fan-out or steps keys; the expression's ``run``), for a
+    read-only view; {} for a plain node."""
+    if construct_label(node) is None:
+        return {}
+    if node.kind not in (WHILE_LOOP, DYNAMIC_PARALLEL) and "steps" not in node.extra:
+        return {"run": node.extra.get("run")}
+    return {key: node.extra[key] for key in CONSTRUCT_KEYS if key in node.extra}
+
+
+def python_code(workflow: Any, depth: int = 0) -> list[tuple[str, str]]:
+    """``(node, code)`` of all the trusted Python a run of ``workflow`` may execute: Python nodes, those inside loop
+    bodies and steps, expression nodes, and the same in local subgraph files (the trust prompt covers them all)."""
+    found: list[tuple[str, str]] = []
+
+    def visit(nodes: list[Node], prefix: str, path: str | None, level: int) -> None:
+        for node in nodes:
+            name = prefix + node.name
+            if node.kind == PYTHON:
+                found.append((name, node.code or ""))
+            construct = construct_of(node, path)
+            if construct is None:
+                continue
+            if construct.kind == EXPRESSION:
+                found.append((name, str(construct.value)))
+            visit(construct.inner, f"{name}/", path, level)
+            if construct.subgraph_path and level < 8 and os.path.isfile(construct.subgraph_path):
+                from tea_studio.workflow.yaml_io import WorkflowError, load_workflow
+
+                try:
+                    sub = load_workflow(construct.subgraph_path)
+                except WorkflowError:
+                    continue
+                visit(sub.nodes, f"{name}/", sub.path, level + 1)
+
+    visit(workflow.nodes, "", workflow.path, depth)
+    return found
 
 
 def implicit_next(node: Node) -> str | None:

@@ -98,7 +98,7 @@ def test_node_boxes_grow_with_their_names_and_only_very_long_names_are_elided(ma
     item = window.scene.node_item("start")
     assert item.width == NODE_W
     window.start_rename("start")
-    name_edit = window.inspector.node_page.name_edit
+    name_edit = window.inspector.node_page.node_form.name_edit
     assert name_edit.hasFocus()
     name_edit.selectAll()
     qtbot.keyClicks(name_edit, "normalise_customer_address")

@@ -123,7 +123,7 @@ def test_right_click_in_the_window_renames_edits_conditions_and_sets_breakpoints
     item = window.scene.node_item("square")
     point = view.mapFromScene(item.pos() + QPointF(NODE_W / 2, NODE_H / 2))
     action(view.context_menu.build(point), "renameNode").trigger()
-    name_edit = window.inspector.node_page.name_edit
+    name_edit = window.inspector.node_page.node_form.name_edit
     assert name_edit.hasFocus() and name_edit.selectedText() == "square"
 
     action(view.context_menu.build(point), "breakpointAfter").trigger()

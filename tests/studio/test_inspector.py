@@ -24,12 +24,12 @@ def test_goto_rules_add_edit_reorder_remove(make_window, example_file):
     window = make_window(example_file("loop"))
     window.select_node("check")
     inspector = window.inspector
-    table = inspector.node_page.goto_table
+    table = inspector.node_page.goto_rules.table
     assert table.rowCount() == 2 and table.item(0, 0).text() == "state.n <= 1"
     assert table.cellWidget(0, 1).currentText() == "done"
     steps = window.document.undo_stack.count()
 
-    inspector.node_page.add_rule_button.click()
+    inspector.node_page.goto_rules.add_button.click()
     assert table.rowCount() == 3 and len(window.workflow.node("check").goto) == 3
     combo = table.cellWidget(2, 1)
     assert "__end__" in [combo.itemText(i) for i in range(combo.count())]
@@ -41,10 +41,10 @@ def test_goto_rules_add_edit_reorder_remove(make_window, example_file):
     assert ("check", "__end__", "state.n > 1000") in routes(window)
 
     table.setCurrentCell(2, 0)
-    inspector.node_page.rule_up_button.click()
+    inspector.node_page.goto_rules.up_button.click()
     assert [r.to for r in window.workflow.node("check").goto] == ["done", "__end__", "step"]
     assert table.currentRow() == 1  # the moved rule stays selected
-    inspector.node_page.remove_rule_button.click()
+    inspector.node_page.goto_rules.remove_button.click()
     assert [r.to for r in window.workflow.node("check").goto] == ["done", "step"]
     assert window.document.undo_stack.count() == steps + 5  # one undo step per change
     for _ in range(5):
@@ -57,7 +57,7 @@ def test_goto_rules_add_edit_reorder_remove(make_window, example_file):
 def test_plain_goto_keeps_its_spelling_when_retargeted(make_window, example_file):
     window = make_window(example_file("loop"))
     window.select_node("step")
-    combo = window.inspector.node_page.goto_table.cellWidget(0, 1)
+    combo = window.inspector.node_page.goto_rules.table.cellWidget(0, 1)
     combo.setCurrentText("done")
     combo.activated.emit(combo.currentIndex())
     assert window.workflow.node("step").goto == "done"
@@ -135,7 +135,7 @@ def test_lua_syntax_error_is_underlined_while_typing(make_window, small_file, qt
     window = make_window(small_file)
     window.select_node("start")
     page = window.inspector.node_page
-    editor = page.code_editor
+    editor = page.code_form.code_editor
     editor.setFocus()
     cursor = editor.textCursor()
     cursor.movePosition(cursor.MoveOperation.End)
@@ -148,11 +148,11 @@ def test_lua_syntax_error_is_underlined_while_typing(make_window, small_file, qt
     [underline] = editor.extraSelections()
     assert underline.cursor.block().blockNumber() == 1
     assert underline.format.underlineStyle() == underline.format.UnderlineStyle.WaveUnderline
-    assert page.code_error.isVisible() and page.code_error.text().startswith("line 2:")
+    assert page.code_form.code_error.isVisible() and page.code_form.code_error.text().startswith("line 2:")
     for _ in range(len("local = ")):
         qtbot.keyClick(editor, Qt.Key.Key_Backspace)
     qtbot.waitUntil(lambda: editor.error is None, timeout=2000)
-    assert editor.extraSelections() == [] and not page.code_error.isVisible()
+    assert editor.extraSelections() == [] and not page.code_form.code_error.isVisible()
 
 
 def test_python_node_gets_python_highlighting(make_window, tmp_path):
@@ -161,8 +161,8 @@ def test_python_node_gets_python_highlighting(make_window, tmp_path):
     window = make_window(path)
     window.select_node("compute")
     page = window.inspector.node_page
-    assert page.code_label.text().startswith("Python")
-    editor = page.code_editor
+    assert page.code_form.code_label.text().startswith("Python")
+    editor = page.code_form.code_editor
     assert editor.language == "python" and editor._highlighter.language == "python"
     block = editor.document().firstBlock()
     formats = block.layout().formats()
@@ -185,7 +185,7 @@ def test_no_selection_or_many_shows_the_workflow(make_window, example_file):
 
 def choose_kind(window, label: str) -> None:
     """Pick a kind in the inspector's kind combo with the arrow keys (each key press is a choice: go one step)."""
-    combo = window.inspector.node_page.kind_combo
+    combo = window.inspector.node_page.node_form.kind_combo
     combo.setFocus()
     target = combo.findText(label)
     assert target >= 0, label
@@ -200,7 +200,7 @@ def test_kind_combo_switches_kind_in_one_undoable_step_each(make_window, small_f
     original = dump_workflow(window.workflow)
     window.select_node("start")
     page = window.inspector.node_page
-    assert page.kind_combo.currentText() == "Lua"
+    assert page.node_form.kind_combo.currentText() == "Lua"
     code = window.workflow.node("start").code
     steps = window.document.undo_stack.count()
 
@@ -208,7 +208,7 @@ def test_kind_combo_switches_kind_in_one_undoable_step_each(make_window, small_f
     node = window.workflow.node("start")
     assert (node.kind, node.code, node.code_form) == ("python", code, "language")  # the code is kept
     assert window.document.undo_stack.count() == steps + 1
-    assert page.code_editor.language == "python" and page.code_label.text().startswith("Python")
+    assert page.code_form.code_editor.language == "python" and page.code_form.code_label.text().startswith("Python")
     assert "language: python" in dump_workflow(window.workflow)
 
     choose_kind(window, "No-op")
@@ -219,13 +219,13 @@ def test_kind_combo_switches_kind_in_one_undoable_step_each(make_window, small_f
     choose_kind(window, "Action")
     node = window.workflow.node("start")
     assert (node.kind, node.code, node.uses, node.with_args) == ("action", None, "", {})
-    assert page.uses_edit.isVisibleTo(page) and not page.code_editor.isVisibleTo(page)
+    assert page.action_form.uses_edit.isVisibleTo(page) and not page.code_form.code_editor.isVisibleTo(page)
     assert window.document.undo_stack.count() == steps + 3
 
     for _ in range(3):
         window.document.undo_stack.undo()
     assert dump_workflow(window.workflow) == original
-    assert page.kind_combo.currentText() == "Lua"
+    assert page.node_form.kind_combo.currentText() == "Lua"
 
 
 def test_edge_form_follows_its_edge_when_an_earlier_edge_is_deleted(make_window, example_file):
@@ -241,7 +241,7 @@ def test_edge_form_follows_its_edge_when_an_earlier_edge_is_deleted(make_window,
         assert window.inspector.edge_index == len(window.workflow.edges) - 1
         assert window.inspector.edge_page.route_label.text() == shown
     window.inspector.edge_page.condition_edit.setText("state.ok")
-    window.inspector.commit_edge()
+    window.inspector.edge_page.commit()
     assert window.workflow.edges[-1].condition == "state.ok"
 
 

@@ -140,7 +140,7 @@ def test_clicking_a_timeline_bar_selects_that_execution_and_its_state_diff(qtbot
     views.timeline.show()
     qtbot.waitExposed(views.timeline)
     canvas.fit()
-    lane_row = live.model.lane_order.index("medium")
+    lane_row = canvas.lane_row("medium")
     execution = live.model.lanes["medium"].executions[0]
     rect = canvas.bar_rect(lane_row, execution)
     with qtbot.waitSignal(views.timeline.execution_clicked) as clicked:

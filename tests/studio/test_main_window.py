@@ -20,7 +20,7 @@ def routes(window):
 
 def type_code(qtbot, window, node, text):
     window.select_node(node)
-    editor = window.inspector.node_page.code_editor
+    editor = window.inspector.node_page.code_form.code_editor
     editor.setFocus()
     cursor = editor.textCursor()
     cursor.movePosition(cursor.MoveOperation.End)
@@ -55,7 +55,7 @@ def test_rename_in_inspector_updates_routes_on_canvas(make_window, example_file,
     window = make_window(example_file("loop"))
     assert ("step", "check") in routes(window)
     window.select_node("check")
-    page = window.inspector.node_page
+    page = window.inspector.node_page.node_form
     assert page.name_edit.text() == "check"
     page.name_edit.setFocus()
     page.name_edit.selectAll()
@@ -66,13 +66,13 @@ def test_rename_in_inspector_updates_routes_on_canvas(make_window, example_file,
     assert window.scene.node_item("test_n") is not None
     window.actions["undo"].trigger()
     assert ("step", "check") in routes(window)
-    assert window.inspector.node_page.name_edit.text() == "check"
+    assert window.inspector.node_page.node_form.name_edit.text() == "check"
 
 
 def test_rename_refuses_clashes_and_reserved_names(make_window, small_file, qtbot):
     window = make_window(small_file)
     window.select_node("start")
-    page = window.inspector.node_page
+    page = window.inspector.node_page.node_form
     for bad, words in (("finish", "already exists"), ("__end__", "reserved")):
         page.name_edit.setText(bad)
         page.name_edit.editingFinished.emit()
@@ -100,8 +100,8 @@ def test_save_then_reopen_gives_the_same_document_and_keeps_comments(make_window
     window = make_window(path)
     type_code(qtbot, window, "step", "-- one more line\n")
     window.select_node("done")
-    window.inspector.node_page.name_edit.setText("finished")
-    window.inspector.node_page.name_edit.editingFinished.emit()
+    window.inspector.node_page.node_form.name_edit.setText("finished")
+    window.inspector.node_page.node_form.name_edit.editingFinished.emit()
     window.actions["save"].trigger()
     assert not window.is_dirty()
     text = path.read_text(encoding="utf-8")
@@ -214,14 +214,14 @@ def test_problems_dock_lists_goto_undefined_and_click_selects_the_node(make_wind
     rect = panel.visualItemRect(row)
     qtbot.mouseClick(panel.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert window.scene.selected_node_names() == ["start"]
-    assert window.inspector.node_page.name_edit.text() == "start"
+    assert window.inspector.node_page.node_form.name_edit.text() == "start"
 
 
 def test_problems_follow_edits_after_a_short_delay(make_window, small_file, qtbot):
     window = make_window(small_file)
     assert window.problems.row_for("GOTO_UNDEFINED") is None
     window.select_node("start")
-    window.inspector.set_goto_target(0, "finish")  # unchanged: nothing to validate
+    window.inspector.node_page.goto_rules.set_target(0, "finish")  # unchanged: nothing to validate
     window.document.set_goto("start", "missing")
     qtbot.waitUntil(lambda: window.problems.row_for("GOTO_UNDEFINED", "start") is not None, timeout=2000)
     window.actions["undo"].trigger()
@@ -372,7 +372,7 @@ def test_open_node_line_selects_the_node_and_highlights_the_code_line(make_windo
     assert window.open_node_line("count", 3)
     assert window.scene.selected_node_names() == ["count"]
     assert window.inspector_dock.isVisible() and window.inspector.node_name == "count"
-    editor = window.inspector.node_page.code_editor
+    editor = window.inspector.node_page.code_form.code_editor
     assert editor.textCursor().blockNumber() == 2 and editor.textCursor().block().text().startswith("return")
     assert editor.marked_line == 3 and editor.hasFocus()
     assert not window.open_node_line("missing", 1)

@@ -26,10 +26,10 @@ def click(button) -> None:
 def test_goto_rules_add_on_a_node_without_goto_writes_a_node_name(make_window, small_file):
     window = make_window(small_file)
     window.select_node("finish")
-    click(window.inspector.node_page.add_rule_button)  # clicked(bool) once reached add_goto_rule(False)
+    click(window.inspector.node_page.goto_rules.add_button)  # clicked(bool) once reached add_goto_rule(False)
     goto = window.workflow.node("finish").goto
     assert goto == "start"
-    assert window.inspector.node_page.goto_table.rowCount() == 1
+    assert window.inspector.node_page.goto_rules.table.rowCount() == 1
     assert window.validate_now() is not None  # validation copes with the new rule
     window.actions["save"].trigger()
     assert not window.is_dirty() and "goto: start" in small_file.read_text(encoding="utf-8")
@@ -132,7 +132,7 @@ window.autosaver.written.connect(lambda path: print("recovery-written", flush=Tr
 
 def edit():
     window.select_node("start")
-    editor = window.inspector.node_page.code_editor
+    editor = window.inspector.node_page.code_form.code_editor
     editor.setFocus()
     editor.moveCursor(editor.textCursor().MoveOperation.End)
     QTest.keyClicks(editor, " -- typed before the crash")

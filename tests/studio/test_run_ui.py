@@ -200,7 +200,7 @@ def test_a_failed_run_shows_the_failing_node_and_jumps_to_the_lua_line(qtbot, wi
     assert rows and rows[0].line == 2
     tools.presenter.open_node_line("bad", 2)
     assert window.scene.selected_node_names() == ["bad"]
-    editor = window.inspector.node_page.code_editor
+    editor = window.inspector.node_page.code_form.code_editor
     assert editor.textCursor().blockNumber() == 1
     assert editor.marked_line == 2  # the error line is highlighted
     assert any(s.cursor.blockNumber() == 1 for s in editor.extraSelections())

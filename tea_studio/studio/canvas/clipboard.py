@@ -22,8 +22,12 @@ def select_all(scene: WorkflowScene) -> None:
 
 
 def delete_selection(scene: WorkflowScene) -> None:
-    """Delete the selected nodes (with their routes) or else the selected routes, as one undo step."""
+    """Delete the selected nodes (with their routes), or else the selected notes and frames, or else the selected
+    routes, as one undo step."""
+    annotations = getattr(scene, "annotations", None)
     names = scene.selected_node_names()
+    if not names and annotations is not None and annotations.delete_selected():
+        return
     if names:
         scene.document.remove_nodes(names)
         return

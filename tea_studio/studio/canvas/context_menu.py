@@ -1,6 +1,6 @@
 """The canvas's right-click menu: what it offers depends on what is under the cursor.
 
-On a node: rename, duplicate, delete, breakpoints, fan-in. On a route: delete, make parallel / plain, edit the
+On a node: rename, duplicate, delete, breakpoints, fan-in, pin/unpin its output. On a route: delete, make parallel / plain, edit the
 condition. On empty canvas: add a node of each kind there, paste, fit, auto-layout. Every action is a document
 edit (one undo step) or asks the view to hand over to the window (rename and condition editing use the inspector).
 Commands that are not tied to the clicked point (duplicate, delete, breakpoints, fit, auto-layout) are the shared
@@ -54,6 +54,8 @@ class CanvasContextMenu:
             self._node_menu(menu, target)
         elif isinstance(target, EdgeItem):
             self._route_menu(menu, target)
+        elif (annotation := self.view.annotations.item_at(viewport_pos)) is not None:
+            self._annotation_menu(menu, annotation)
         else:
             self._canvas_menu(menu, self.view.mapToScene(viewport_pos))
         return menu
@@ -87,7 +89,7 @@ class CanvasContextMenu:
         name = item.name
         view, document, actions = self.view, self.document, self.actions
         self._add(menu, "Rename…", "renameNode", lambda: view.rename_requested.emit(name), enabled=bool(name))
-        actions.fill(menu, ["duplicate", "delete", None])
+        actions.fill(menu, ["duplicate", "delete", "group", None])
         for when, on in zip(("before", "after"), document.breakpoints(name), strict=True):
             action = actions[f"breakpoint_{when}"]
             action.setChecked(on)  # shows the clicked node's state; triggering toggles the selection's
@@ -96,6 +98,10 @@ class CanvasContextMenu:
         self._add(menu, "Fan-in (collects parallel results)", "makeFanIn",
                   lambda checked: document.set_node_fields(name, fan_in=bool(checked)), enabled=bool(name),
                   checked=bool(item.node.fan_in))
+        menu.addSeparator()
+        self._add(menu, "Pin Output…", "pinOutput", lambda: view.pin_requested.emit(name), enabled=bool(name))
+        self._add(menu, "Unpin Output", "unpinOutput", lambda: document.clear_pin(name),
+                  enabled=bool(name) and document.pinned(name))
 
     # -- on a route ----------------------------------------------------------------------------------------
     def _route_menu(self, menu: QMenu, item: EdgeItem) -> None:
@@ -119,6 +125,25 @@ class CanvasContextMenu:
         self._add(menu, "Edit Condition…", "editCondition", lambda: view.condition_edit_requested.emit(ref),
                   enabled=ref.kind != ENTRY)
 
+    # -- on a note or a group frame ------------------------------------------------------------------------
+    def _annotation_menu(self, menu: QMenu, item) -> None:
+        layer = self.view.annotations
+        if not item.isSelected():
+            layer.select([item])
+        is_note = hasattr(item, "note")
+        key = item.note.id if is_note else item.group.id
+        setter = layer.set_note if is_note else layer.set_group
+        self._add(menu, "Edit Text…" if is_note else "Rename Group…", "editAnnotation", lambda: layer.edit(item))
+        colours = menu.addMenu("Colour")
+        colours.setObjectName("annotationColour")
+        current = item.note.colour if is_note else item.group.colour
+        for colour in layer.colours_for(item):
+            self._add(colours, colour.capitalize(), f"colour:{colour}",
+                      lambda _checked, c=colour: setter(key, colour=c), checked=colour == current)
+        menu.addSeparator()
+        self._add(menu, "Delete Note" if is_note else "Ungroup (Keep Nodes)", "deleteAnnotation",
+                  layer.delete_selected)
+
     def _fan_in_candidates(self, source: str, target: str) -> list[str]:
         """Nodes a parallel branch could join at: fan-in nodes first, then the others (not the route's ends)."""
         nodes = [n for n in self.document.workflow.nodes if n.name and n.name not in (source, target)]
@@ -133,5 +158,6 @@ class CanvasContextMenu:
             self._add(menu, f"Add {label} Node", f"add:{kind}", lambda k=kind: view.add_node_at(k, scene_pos))
         menu.addSeparator()
         self._add(menu, "Paste Here", "paste", lambda: scene.paste(scene_pos))
+        self._add(menu, "Add Note Here", "addNote", lambda: view.annotations.add_note(scene_pos))
         menu.addSeparator()
         self.actions.fill(menu, ["fit", "layout"])

@@ -79,6 +79,10 @@ class IdleInteraction(Interaction):
         top = items[0] if items else None
         if isinstance(top, EdgeLabel):
             top = top.edge
+        start = getattr(top, "start_interaction", None)  # notes and group frames bring their own gesture
+        if start is not None:
+            self.view.set_interaction(start(self.view, event))
+            return True
         if isinstance(top, NodeItem) and top.port_at(scene_pos) == OUT:
             self.view.set_interaction(NewRouteInteraction(self.view, top, scene_pos))
             return True

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from tea_studio.studio.canvas.port_item import OUT, PORT_LOD, PORT_RADIUS, paint_port, port_at, port_centres
 from tea_studio.studio.canvas.theme import LIGHT, CanvasTheme
+from tea_studio.workflow.constructs import construct_label
 from tea_studio.workflow.layout import NAME_ROOM, NODE_H, node_width
 from tea_studio.workflow.layout import NODE_W as NODE_W  # the narrowest box, for the canvas modules
 from tea_studio.workflow.model import ACTION, DYNAMIC_PARALLEL, LUA, NOOP, PYTHON, WHILE_LOOP, Node
@@ -61,7 +62,7 @@ def kind_key(node: Node, fan_in: bool) -> str:
 
 
 def kind_label(node: Node, fan_in_count: int | None) -> str:
-    label = KIND_LABELS.get(node.kind, node.kind)
+    label = construct_label(node) or KIND_LABELS.get(node.kind, node.kind)
     if fan_in_count is not None:
         return f"fan-in · waits for {fan_in_count}" if node.kind == NOOP else f"{label} · fan-in of {fan_in_count}"
     if node.kind == ACTION and node.uses:
@@ -204,6 +205,9 @@ class NodeItem(QGraphicsItem):
         lines = [f"<b>{_escape(self.node.name) or '(no name)'}</b> — {kind_label(self.node, self.fan_in_count)}"]
         for severity, message in self.problems:
             lines.append(f"{'⛔' if severity == 'error' else '⚠'} {_escape(message)}")
+        document = self._document()
+        if document is not None and document.pinned(self.node.name):
+            lines.append("📌 output pinned: runs use it instead of running the node")
         self.setToolTip("<br>".join(lines))
 
     # -- painting ------------------------------------------------------------------------------------------
@@ -317,6 +321,7 @@ class NodeItem(QGraphicsItem):
                 paint_port(painter, theme, centre, side == self.hovered_port)
         self._paint_run_badge(painter, theme, status_colour, text)
         self._paint_breakpoints(painter, theme)
+        self._paint_pin(painter, theme)
         if self.problems:
             self._paint_problem_marker(painter, theme)
 
@@ -342,6 +347,18 @@ class NodeItem(QGraphicsItem):
             painter.drawEllipse(QPointF(0, 14), 5.5, 5.5)
         if after:
             painter.drawEllipse(QPointF(self.width, 14), 5.5, 5.5)
+
+    def _paint_pin(self, painter: QPainter, theme: CanvasTheme) -> None:
+        """A pin left of the problem marker: runs use the node's pinned output instead of running it."""
+        document = self._document()
+        if document is None or not document.pinned(self.node.name):
+            return
+        head = QPointF(self.width - 36, 11)
+        painter.setPen(QPen(theme.node_subtext, 1.6))
+        painter.drawLine(head + QPointF(0, 4), head + QPointF(-3, 12))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(theme.breakpoint)
+        painter.drawEllipse(head, 4.5, 4.5)
 
     def _problem_colour(self, theme: CanvasTheme) -> QColor:
         return theme.error if any(s == "error" for s, _ in self.problems) else theme.warning

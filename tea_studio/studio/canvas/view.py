@@ -9,6 +9,7 @@ from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QCursor, QKeyEvent, QKeySequence, QMouseEvent, QPainter, QPen, QWheelEvent
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
+from tea_studio.studio.canvas.annotation_items import AnnotationLayer
 from tea_studio.studio.canvas.context_menu import CanvasContextMenu
 from tea_studio.studio.canvas.interactions import IdleInteraction, Interaction
 from tea_studio.studio.canvas.minimap import Minimap
@@ -30,6 +31,7 @@ class WorkflowView(QGraphicsView):
 
     zoom_changed = Signal(float)
     rename_requested = Signal(str)  # the context menu's Rename: the window focuses the inspector's name field
+    pin_requested = Signal(str)  # the context menu's Pin Output…: the window asks for the output to pin
     condition_edit_requested = Signal(object)  # a RouteRef: the window focuses the inspector's condition field
 
     def __init__(self, scene: WorkflowScene, parent=None) -> None:
@@ -59,6 +61,7 @@ class WorkflowView(QGraphicsView):
         self.search_popup.kind_chosen.connect(self._add_kind)
         self.connect_from: str | None = None  # the quick-add popup was opened by dropping a new route here
         self.context_menu = CanvasContextMenu(self)
+        self.annotations = AnnotationLayer(self)  # sticky notes and group frames
         # Sets or clears a breakpoint: (node, "before"|"after", enabled); the window routes it through the run tools.
         self.breakpoint_handler = scene.document.set_breakpoint
         scene.theme_changed.connect(lambda _name: self.resetCachedContent())
@@ -127,8 +130,8 @@ class WorkflowView(QGraphicsView):
         return True
 
     def fit_all(self) -> None:
-        """Show every node."""
-        self.fit_rect(self.workflow_scene.content_rect())
+        """Show every node, route, note and group frame."""
+        self.fit_rect(self.workflow_scene.content_rect().united(self.annotations.bounding_rect()))
 
     def fit_selection(self) -> None:
         """Show the selected nodes, or everything when nothing is selected."""
@@ -209,6 +212,8 @@ class WorkflowView(QGraphicsView):
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt's name
         pos = event.position().toPoint()
+        if event.button() == Qt.MouseButton.LeftButton and self.annotations.double_clicked(pos):
+            return
         if event.button() == Qt.MouseButton.LeftButton and not any(
                 isinstance(item, NodeItem) or item.flags() & item.GraphicsItemFlag.ItemIsSelectable
                 for item in self.items(pos)):

@@ -2,7 +2,9 @@
 
 A bar per node execution, a tick for each branch's VM-ready time, tooltips with timing and VM memory. Click a
 bar to select that execution; the wheel zooms around the cursor (Shift+wheel pans). Repaints happen only when
-the live run's tick says something changed.
+the live run's tick says something changed. The branches of one fork form a group; a group of more than
+:data:`GROUP_LIMIT` branches (a dynamic_parallel over hundreds of items) starts collapsed into one summary row,
+and clicking a group's label row collapses or expands it.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ AXIS_H = 18
 MIN_SCALE = 1.0  # px per second
 MAX_SCALE = 5e6
 
+GROUP_LIMIT = 50  # larger branch groups start collapsed
 
 
 class TimelineCanvas(QWidget):
@@ -56,6 +59,8 @@ class TimelineCanvas(QWidget):
         self._where_record: object = None  # where each branch ran, read from the record's events on hover
         self._where_seen = 0
         self._wheres: dict[str, str] = {}
+        self.toggled: set[tuple] = set()  # groups the user collapsed or expanded (against the default)
+        self._rows: list[Lane | tuple] = []  # what each row shows: a lane, or a group header (parent, fork)
         self.setMouseTracking(True)
         self.setMinimumHeight(AXIS_H + LANE_H)
 
@@ -73,8 +78,52 @@ class TimelineCanvas(QWidget):
         self.update()
 
     def _resize_lanes(self) -> None:
-        lanes = len(self.model.lane_order) if self.model else 1
-        self.setMinimumHeight(AXIS_H + LANE_H * lanes)
+        self._rows = self._layout_rows()
+        self.setMinimumHeight(AXIS_H + LANE_H * max(1, len(self._rows)))
+
+    def group_of(self, lane: Lane) -> tuple | None:
+        """(parent flow, fork node) of a branch lane; None for the main flow and step rows."""
+        if lane.fork is None or not lane.branch:
+            return None
+        return lane.branch.rpartition("/")[0], lane.fork
+
+    def collapsed(self, group: tuple, size: int) -> bool:
+        return (size > GROUP_LIMIT) != (group in self.toggled)
+
+    def _layout_rows(self) -> list[Lane | tuple]:
+        """The lanes in order, a header row before each group of branches, collapsed groups folded into it."""
+        if self.model is None:
+            return []
+        lanes = [self.model.lanes[name] for name in self.model.lane_order]
+        sizes: dict[tuple, int] = {}
+        for lane in lanes:
+            group = self.group_of(lane)
+            if group is not None:
+                sizes[group] = sizes.get(group, 0) + 1
+        rows: list[Lane | tuple] = []
+        shown: set[tuple] = set()
+        hidden: set[str] = set()  # lanes folded into a collapsed group, and everything nested below them
+        for lane in lanes:
+            if lane.branch and lane.branch.rpartition("/")[0] in hidden:
+                hidden.add(lane.branch)
+                continue
+            group = self.group_of(lane)
+            if group is not None and group not in shown:
+                shown.add(group)
+                rows.append(group)
+            if group is not None and self.collapsed(group, sizes[group]):
+                hidden.add(lane.branch)
+                continue
+            rows.append(lane)
+        return rows
+
+    def group_lanes(self, group: tuple) -> list[Lane]:
+        return [lane for lane in self.model.lanes.values() if self.group_of(lane) == group] if self.model else []
+
+    def toggle_group(self, group: tuple) -> None:
+        self.toggled ^= {group}
+        self._resize_lanes()
+        self.update()
 
     def apply(self, delta: RunDelta) -> bool:
         """Repaint (and grow with new lanes) on at most one tick in three while running; at once at the end.
@@ -135,12 +184,22 @@ class TimelineCanvas(QWidget):
         return self.origin + (x - LABEL_W) / self.scale
 
     # geometry ------------------------------------------------------------------------------------------------
-    def lane_at(self, y: float) -> Lane | None:
+    def row_at(self, y: float) -> Lane | tuple | None:
         if self.model is None or y < AXIS_H:
             return None
         row = int((y - AXIS_H) // LANE_H)
-        order = self.model.lane_order
-        return self.model.lanes[order[row]] if 0 <= row < len(order) else None
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def lane_at(self, y: float) -> Lane | None:
+        row = self.row_at(y)
+        return row if isinstance(row, Lane) else None
+
+    def lane_row(self, branch: str) -> int | None:
+        """The row a lane is drawn on (None while its group is collapsed)."""
+        for i, row in enumerate(self._rows):
+            if isinstance(row, Lane) and row.branch == branch:
+                return i
+        return None
 
     def execution_at(self, pos: QPoint) -> Execution | None:
         lane = self.lane_at(pos.y())
@@ -171,32 +230,45 @@ class TimelineCanvas(QWidget):
         clip: QRect = event.rect()
         text_colour = palette.text().color()
         metrics = QFontMetrics(self.font())
-        order = self.model.lane_order
+        rows = self._rows
         first = max(0, (clip.top() - AXIS_H) // LANE_H)
-        last = min(len(order) - 1, (clip.bottom() - AXIS_H) // LANE_H + 1)
+        last = min(len(rows) - 1, (clip.bottom() - AXIS_H) // LANE_H + 1)
         width = self.width()
         t_from, t_to = self.time_at(LABEL_W), self.time_at(width)
         alternate = palette.alternateBase()
         painter.setClipRect(QRect(LABEL_W, 0, width - LABEL_W, self.height()))
         for row in range(first, last + 1):
-            lane = self.model.lanes[order[row]]
             y = AXIS_H + row * LANE_H
             if row % 2:
                 painter.fillRect(QRect(LABEL_W, y, width, LANE_H), alternate)
-            self._paint_lane(painter, row, lane, t_from, t_to)
+            entry = rows[row]
+            if isinstance(entry, Lane):
+                self._paint_lane(painter, row, entry, t_from, t_to)
+            elif self.collapsed(entry, len(self.group_lanes(entry))):
+                for lane in self.group_lanes(entry):  # a collapsed group: every branch's bars on one row
+                    self._paint_lane(painter, row, lane, t_from, t_to)
         painter.setClipping(False)
         # lane labels and axis on top
         painter.fillRect(QRect(0, 0, LABEL_W, self.height()), palette.window())
         painter.setPen(text_colour)
         for row in range(first, last + 1):
-            lane = self.model.lanes[order[row]]
-            label = lane.branch or "main flow"
-            if lane.ok is False:
-                label = "✗ " + label
+            entry = rows[row]
+            if isinstance(entry, Lane):
+                label = ("  " if entry.fork is not None else "") + (entry.branch or "main flow")
+                if entry.ok is False:
+                    label = "✗ " + label
+            else:
+                label = self.group_label(entry)
             text = metrics.elidedText(label, Qt.TextElideMode.ElideMiddle, LABEL_W - 8)
             painter.drawText(QRect(4, AXIS_H + row * LANE_H, LABEL_W - 8, LANE_H),
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)
         self._paint_axis(painter, t_from, t_to, metrics, text_colour)
+
+    def group_label(self, group: tuple) -> str:
+        lanes = self.group_lanes(group)
+        failed = sum(1 for lane in lanes if lane.ok is False)
+        arrow = "▸" if self.collapsed(group, len(lanes)) else "▾"
+        return f"{arrow} {group[1]}: {len(lanes)}" + (f" ({failed} ✗)" if failed else "")
 
     def _paint_lane(self, painter: QPainter, row: int, lane: Lane, t_from: float, t_to: float) -> None:
         """Paint the lane's bars in [t_from, t_to]: finished ones as merged spans, then the open tail on top.
@@ -231,7 +303,7 @@ class TimelineCanvas(QWidget):
         for execution in lane.executions[spans.done:]:  # running (and not yet folded) bars
             self._paint_bar(painter, execution, y, h, duration, t_from, t_to)
         selected = self.selected
-        if selected is not None and selected.branch == lane.branch:
+        if selected is not None and selected.branch == lane.branch and self.lane_row(lane.branch) == row:
             self._paint_bar(painter, selected, y, h, duration, t_from, t_to, self.theme.bar_selected)
         if lane.vm_ready is not None and t_from <= lane.vm_ready <= t_to:
             x = self.x_of(lane.vm_ready)
@@ -268,6 +340,10 @@ class TimelineCanvas(QWidget):
 
     # interaction ---------------------------------------------------------------------------------------------
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        row = self.row_at(event.position().y())
+        if isinstance(row, tuple) and event.position().x() < LABEL_W:
+            self.toggle_group(row)
+            return
         execution = self.execution_at(event.position().toPoint())
         if execution is not None:
             self.select(execution)
