@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QToolBar, QWidget
 
+from tea_studio.studio.canvas.keyboard import ConnectPopup, rename_selected
 from tea_studio.studio.resources import icon
 
 Shortcut = str | QKeySequence | QKeySequence.StandardKey | None
@@ -102,7 +103,8 @@ def add_canvas_actions(table: ActionTable, view) -> None:
     add = table.add
     add("cut", "Cu&t", scene.cut_selection, shortcut=key.Cut, tip="Cut the selected nodes", canvas=True)
     add("copy", "&Copy", scene.copy_selection, shortcut=key.Copy, tip="Copy the selected nodes", canvas=True)
-    add("paste", "&Paste", scene.paste, shortcut=key.Paste, tip="Paste nodes", canvas=True)
+    add("paste", "&Paste", lambda: scene.paste(view.cursor_scene_pos()), shortcut=key.Paste,
+        tip="Paste nodes (at the mouse pointer when it is over the canvas)", canvas=True)
     add("duplicate", "D&uplicate", scene.duplicate_selection, shortcut="Ctrl+D", name="duplicateNodes",
         tip="Duplicate the selected nodes", canvas=True)
     add("delete", "&Delete", scene.delete_selection, shortcut=key.Delete, icon_name="delete", name="deleteNodes",
@@ -110,6 +112,11 @@ def add_canvas_actions(table: ActionTable, view) -> None:
     add("select_all", "Select &All", scene.select_all, shortcut=key.SelectAll, tip="Select every node", canvas=True)
     add("group", "&Group Nodes", lambda: view.annotations.group_nodes(scene.selected_node_names()),
         shortcut="Ctrl+G", name="groupNodes", tip="Put a titled frame around the selected nodes", canvas=True)
+    add("rename", "&Rename Node…", lambda: rename_selected(view), shortcut="F2", name="renameNode",
+        tip="Rename the selected node", canvas=True)
+    connect = ConnectPopup(view)
+    add("connect_to", "Co&nnect To…", connect.open, shortcut="Ctrl+K", name="connectTo",
+        tip="Route the selected nodes to a node you name", canvas=True)
     add("note", "Add &Note", lambda: view.annotations.add_note(view.mapToScene(view.viewport().rect().center())),
         name="addNote", tip="Add a sticky note in the middle of the canvas", canvas=True)
     add("zoom_in", "Zoom &In", lambda: view.set_zoom(min(ZOOM_RANGE[1], view.zoom() * ZOOM_STEP)),

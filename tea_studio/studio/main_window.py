@@ -27,8 +27,9 @@ from tea_studio.studio.document import EditableWorkflow
 from tea_studio.studio.file_controller import FileController
 from tea_studio.studio.panels.find_node import FindNodeField
 from tea_studio.studio.panels.inspector import Inspector
-from tea_studio.studio.panels.palette import PALETTE_KIND_NAMES, NodePalette
+from tea_studio.studio.panels.palette import PALETTE_KIND_NAMES, PALETTE_KINDS, NodePalette
 from tea_studio.studio.panels.problems import ProblemsPanel
+from tea_studio.studio.panes import focus_next_pane
 from tea_studio.studio.pins import ask_pin
 from tea_studio.studio.prompts import Prompts
 from tea_studio.studio.recent_menu import RecentFilesMenu
@@ -43,8 +44,8 @@ WINDOW_STATE_VERSION = dock_layout.WINDOW_STATE_VERSION
 MENUS = (
     ("&File", ("new", "open", "<recent>", None, "save", "save_as", None, "export", "export_png", "export_svg", None,
                "quit")),
-    ("&Edit", ("undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete", None, "group", "note", None,
-               "select_all", "find")),
+    ("&Edit", ("undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete", None, "rename", "connect_to",
+               "group", "note", None, "select_all", "find", None, "next_pane", "previous_pane")),
     ("&View", ("zoom_in", "zoom_out", "fit", None, "layout", None, "grid", "snap", "minimap", None, "<themes>", None,
                "<panels>")),
     ("&Run", ("run", "stop", "pause", "step", "continue", None, "breakpoint_before", "breakpoint_after", None,
@@ -127,6 +128,7 @@ class MainWindow(QMainWindow):
     def _build_docks(self) -> None:
         dock_layout.set_corners(self)
         self.palette = NodePalette()
+        self.view.search_popup.set_kinds(PALETTE_KINDS)  # quick add shows the palette's icons and descriptions
         self.palette.node_requested.connect(self.add_node_at_centre)
         self.palette_dock = dock_layout.add_dock(self, "Nodes", "paletteDock", self.palette, dock_layout.LEFT)
         self.inspector = Inspector()
@@ -156,12 +158,19 @@ class MainWindow(QMainWindow):
         stack = self.document.undo_stack
         for name, made, shortcut in (("undo", stack.createUndoAction(self, "&Undo"), key.Undo),
                                      ("redo", stack.createRedoAction(self, "&Redo"), key.Redo)):
-            made.setShortcut(QKeySequence(shortcut))
+            made.setShortcuts(list(dict.fromkeys(  # Ctrl+Shift+Z redoes on every platform
+                [*QKeySequence.keyBindings(shortcut), *([QKeySequence("Ctrl+Shift+Z")] if name == "redo" else [])])))
             made.setIcon(icon(name))
             self.actions.adopt(name, made)
         add_canvas_actions(self.actions, self.view)
         add("find", "&Find Node…", lambda: self.find_edit.focus(), shortcut=key.Find, icon_name="find",
             tip="Find a node by name")
+        add("next_pane", "Next &Pane", lambda: focus_next_pane(self, True), shortcut="F6",
+            tip="Move the keyboard focus to the next pane: canvas, inspector, docks")
+        self.actions["next_pane"].setShortcuts([QKeySequence("F6"), QKeySequence("Ctrl+Tab")])
+        add("previous_pane", "Previous Pa&ne", lambda: focus_next_pane(self, False), shortcut="Shift+F6",
+            tip="Move the keyboard focus to the previous pane")
+        self.actions["previous_pane"].setShortcuts([QKeySequence("Shift+F6"), QKeySequence("Ctrl+Shift+Tab")])
         for name, text, default, tip in VIEW_OPTIONS:
             add(name, text, lambda on, n=name: self._set_view_option(n, on), tip=tip, checkable=True,
                 checked=self.settings.value(f"view/{name}", default, type=bool))

@@ -19,6 +19,7 @@ from tea_studio.studio.panels.log_view import LogView
 from tea_studio.studio.panels.run_timeline import TimelineView
 from tea_studio.studio.panels.runs import RunHistory, RunsPanel
 from tea_studio.studio.panels.state_view import StateDock
+from tea_studio.studio.pins import ask_pin, execution_output
 from tea_studio.studio.throttle import LIVE_REPAINT_S, RepaintThrottle
 
 CANVAS_BUSY_REPAINT_S = 0.3  # with many node statuses pending (each repaint redraws the edges under them)...
@@ -76,6 +77,8 @@ class RunPresenter(QObject):
         self.docks["timeline"].raise_()
         self.docks["state"].raise_()
         self.timeline.execution_clicked.connect(self.show_execution)
+        self.timeline.pin_requested.connect(
+            lambda execution: ask_pin(self.host, execution.node, execution_output(self.model, execution)))
         self.fan_in_view.result_selected.connect(self._show_branch_result)
         self.log_view.open_node_line.connect(self.open_node_line)
         self.log_view.node_activated.connect(self.select_node)

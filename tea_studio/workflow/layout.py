@@ -41,6 +41,22 @@ def node_width(name: str, name_width: float | None = None) -> float:
     return float(min(NODE_MAX_W, max(NODE_W, math.ceil(name_width + NAME_ROOM))))
 
 
+def free_position(boxes: list[tuple[float, float, float, float]], x: float, y: float, width: float = NODE_W,
+                  height: float = NODE_H) -> tuple[float, float]:
+    """Where a new ``width`` x ``height`` box wanted at (x, y) overlaps none of ``boxes`` (x, y, w, h): the same
+    spot, or the first free one below it, one row at a time (a new node never lands on top of another)."""
+    def clashes(top: float) -> bool:
+        return any(x < bx + bw + 8 and bx < x + width + 8 and top < by + bh + 8 and by < top + height + 8
+                   for bx, by, bw, bh in boxes)
+
+    top = y
+    for _ in range(len(boxes) + 1):
+        if not clashes(top):
+            return x, top
+        top += (height + V_GAP) / 2
+    return x, top
+
+
 def auto_layout(workflow: Workflow, width_of: Callable[[str], float] | None = None) -> dict[str, tuple[int, int]]:
     """``{node name: (x, y)}`` for every named node (first of duplicates); deterministic for a given workflow.
 

@@ -143,6 +143,11 @@ def unsupported_code(node: Node) -> str | None:
     if language is not None and language not in (LUA, PYTHON):
         return f"language {language!r} is not supported by TEA Studio; export and run with tea"
     run = node.extra.get("run")
+    if isinstance(run, dict) and run.get("type") not in (None, "expression", LUA, PYTHON):
+        return f"language {run.get('type')!r} is not supported by TEA Studio; export and run with tea"
+    strategy = node.extra.get("strategy")
+    if isinstance(strategy, dict) and "matrix" in strategy:
+        return "a matrix `strategy:` is not supported by TEA Studio; export and run with tea"
     if isinstance(run, dict) and run.get("type") != "expression":
         return ("this `run:` mapping is not supported by TEA Studio (use `language: lua|python` with `run: |` code, "
                 "or `run: {type: lua|python, code: ...}` alone); export and run with tea")

@@ -190,3 +190,16 @@ def test_headless_run_uses_pins_only_when_asked(tmp_path, capsys):
     events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert events[-1]["state"]["shout"] == "PINNED REPLY"
     assert [e["pinned"] for e in events if e["type"] == "node_finished"] == [True, False]
+
+
+@pytest.mark.parametrize("case", ["64-dynamic-parallel-fail-fast", "65-dynamic-parallel-subgraph-mode"])
+def test_fail_fast_and_subgraphs_give_the_same_results_in_worker_processes(case, capsys):
+    import pathlib
+
+    path = pathlib.Path(__file__).parent / "cases" / f"{case}.yaml"
+    results = []
+    for strategy in ("thread", "process"):
+        assert main(["run", str(path), "--strategy", strategy]) == 0
+        state = json.loads(capsys.readouterr().out)
+        results.append({key: state[key] for key in ("report", "summaries") if key in state})
+    assert results[0] == results[1] and results[0]

@@ -145,3 +145,20 @@ def test_python_inside_loops_and_expressions_asks_for_trust(qtbot, window, tmp_p
     window.prompts.answers["trust"] = lambda names: asked.append(names) or False
     assert window.run_tools.start_run({"n": 0}) is False
     assert asked == [["loop/py", "check"]]
+
+
+def test_pinning_an_execution_from_the_timeline_uses_that_runs_output(qtbot, window, tmp_path):  # noqa: F811
+    open_text(window, tmp_path, FLOW)
+    tools = window.run_tools
+    assert run_to_end(qtbot, tools, {"n": 0, "count": 2}) is True
+    execution = tools.model.last_execution("loop")
+    seen = []
+
+    def accept_dialog():
+        dialog = next(w for w in QApplication.topLevelWidgets() if isinstance(w, PinDialog) and w.isVisible())
+        seen.append(dialog.output())
+        dialog.accept()
+
+    QTimer.singleShot(0, accept_dialog)
+    tools.presenter.timeline.pin_requested.emit(execution)
+    assert seen == [{"n": 2}] and window.document.workflow.layout.pins == {"loop": {"n": 2}}

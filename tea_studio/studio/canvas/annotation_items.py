@@ -10,13 +10,18 @@ frame's title in place; Delete removes the selected notes and frames (never the 
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QLineF, QObject, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QKeySequence, QMouseEvent, QPainter, QPen, QTextOption
-from PySide6.QtWidgets import QGraphicsItem, QLineEdit, QPlainTextEdit, QStyleOptionGraphicsItem, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QGraphicsItem,
+    QLineEdit,
+    QPlainTextEdit,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
 
-from tea_studio.studio.canvas.interactions import DRAG_THRESHOLD, Interaction
 from tea_studio.workflow.annotations import (
     GROUP_COLOURS,
     NOTE_COLOURS,
@@ -28,9 +33,6 @@ from tea_studio.workflow.annotations import (
     notes_of,
     with_annotations,
 )
-
-if TYPE_CHECKING:
-    from tea_studio.studio.canvas.view import WorkflowView
 
 GROUP_PAD = 24.0  # between a frame and its member nodes
 TITLE_H = 28.0  # the frame's title bar, above the members
@@ -105,7 +107,7 @@ class NoteItem(QGraphicsItem):
         painter.drawText(text_rect, self.note.text or "Double-click to write", wrap)
         painter.restore()
 
-    def start_interaction(self, view: WorkflowView, event: QMouseEvent) -> Interaction:
+    def start_interaction(self, view, event: QMouseEvent) -> MoveAnnotationsInteraction:
         return MoveAnnotationsInteraction(view, self, event)
 
 
@@ -183,15 +185,22 @@ class GroupItem(QGraphicsItem):
                                                        title.width() - 20)
         painter.drawText(title.adjusted(10, 0, -10, 0), Qt.AlignmentFlag.AlignVCenter, text)
 
-    def start_interaction(self, view: WorkflowView, event: QMouseEvent) -> Interaction:
+    def start_interaction(self, view, event: QMouseEvent) -> MoveAnnotationsInteraction:
         return MoveAnnotationsInteraction(view, self, event)
 
 
-class MoveAnnotationsInteraction(Interaction):
-    """Press on a note or a frame's title: select it; drag to move it (a frame takes its nodes and notes along)."""
+class MoveAnnotationsInteraction:
+    """Press on a note or a frame's title: select it; drag to move it (a frame takes its nodes and notes along).
 
-    def __init__(self, view: WorkflowView, grabbed: NoteItem | GroupItem, event: QMouseEvent) -> None:
-        super().__init__(view)
+    A canvas interaction (press/move/release/cancel, see ``canvas/interactions.py``); when it ends, the interaction
+    that started it (the idle one) takes over again.
+    """
+
+    def __init__(self, view, grabbed: NoteItem | GroupItem, event: QMouseEvent) -> None:
+        self.view = view
+        self.idle = view.interaction
+        self.scene = view.workflow_scene
+        self.document = self.scene.document
         self.layer: AnnotationLayer = self.scene.annotations
         self.grabbed = grabbed
         self.press_pos = event.position()
@@ -216,7 +225,7 @@ class MoveAnnotationsInteraction(Interaction):
         self.moved = False
 
     def move(self, event: QMouseEvent) -> bool:
-        if not self.moved and QLineF(self.press_pos, event.position()).length() < DRAG_THRESHOLD:
+        if not self.moved and QLineF(self.press_pos, event.position()).length() < QApplication.startDragDistance():
             return True
         self.moved = True
         delta = self.view.mapToScene(event.position().toPoint()) - self.start
@@ -233,6 +242,15 @@ class MoveAnnotationsInteraction(Interaction):
             self.document.close_merging()
         self.finish()
         return True
+
+    def press(self, event: QMouseEvent) -> bool:
+        return True
+
+    def cancel(self) -> None:
+        self.finish()
+
+    def finish(self) -> None:
+        self.view.set_interaction(self.idle)
 
 
 class _InPlaceEditor(QObject):
@@ -280,7 +298,7 @@ class _InPlaceEditor(QObject):
 class AnnotationLayer(QObject):
     """The notes and frames of one view's scene, kept in step with the document."""
 
-    def __init__(self, view: WorkflowView) -> None:
+    def __init__(self, view) -> None:
         super().__init__(view)
         self.view = view
         self.scene = view.workflow_scene

@@ -9,6 +9,7 @@ from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QCursor, QKeyEvent, QKeySequence, QMouseEvent, QPainter, QPen, QWheelEvent
 from PySide6.QtWidgets import QFrame, QGraphicsView
 
+from tea_studio.studio.canvas import keyboard
 from tea_studio.studio.canvas.annotation_items import AnnotationLayer
 from tea_studio.studio.canvas.context_menu import CanvasContextMenu
 from tea_studio.studio.canvas.interactions import IdleInteraction, Interaction
@@ -16,7 +17,7 @@ from tea_studio.studio.canvas.minimap import Minimap
 from tea_studio.studio.canvas.node_item import NODE_H, NODE_W, NodeItem
 from tea_studio.studio.canvas.node_search import NodeSearchPopup
 from tea_studio.studio.canvas.scene import WorkflowScene
-from tea_studio.workflow.layout import FIT_MARGIN, READABLE_ZOOM
+from tea_studio.workflow.layout import FIT_MARGIN, READABLE_ZOOM, free_position
 
 NODE_KIND_MIME = "application/x-tea-node-kind"  # what the node palette drags: a node kind to add where dropped
 MIN_ZOOM, MAX_ZOOM = 0.1, 4.0
@@ -59,6 +60,7 @@ class WorkflowView(QGraphicsView):
         self.minimap = Minimap(self)
         self.search_popup = NodeSearchPopup(self.viewport())
         self.search_popup.kind_chosen.connect(self._add_kind)
+        self.search_popup.template_chosen.connect(self.add_template_at)
         self.connect_from: str | None = None  # the quick-add popup was opened by dropping a new route here
         self.context_menu = CanvasContextMenu(self)
         self.annotations = AnnotationLayer(self)  # sticky notes and group frames
@@ -232,11 +234,26 @@ class WorkflowView(QGraphicsView):
     def _add_kind(self, kind: str, scene_pos: QPointF) -> None:
         source, self.connect_from = self.connect_from, None
         if source is not None and self.workflow_scene.document.node(source) is not None:
-            name = self.workflow_scene.document.add_connected_node(kind, self._node_origin(scene_pos, left=True),
-                                                                   source)
+            name = self.workflow_scene.document.add_connected_node(
+                kind, self._free_origin(self._node_origin(scene_pos, left=True)), source)
             self.workflow_scene.select_nodes([name])
         else:
             self.add_node_at(kind, scene_pos)
+
+    def add_template_at(self, key: str, scene_pos: QPointF) -> list[str]:
+        """Insert the snippet ``key`` (workflow/templates.py) with its top-left at ``scene_pos``, as one undo step;
+        its nodes are selected."""
+        from tea_studio.studio.canvas import clipboard
+        from tea_studio.workflow.templates import template_fragment
+
+        self.connect_from = None
+        return clipboard.paste_text(self.workflow_scene, template_fragment(key), scene_pos)
+
+    def _free_origin(self, origin: tuple[float, float]) -> tuple[float, float]:
+        boxes = [(r.x(), r.y(), r.width(), r.height()) for r in
+                 (item.mapRectToScene(item.box()) for item in self.workflow_scene.node_items())]
+        x, y = free_position(boxes, *origin)
+        return (x, self.snapped(y)) if self.snap and y != origin[1] else (x, y)
 
     def _node_origin(self, scene_pos: QPointF, left: bool = False) -> tuple[float, float]:
         """The top-left corner of a new node centred on ``scene_pos`` (``left``: its in port there instead)."""
@@ -245,8 +262,9 @@ class WorkflowView(QGraphicsView):
         return (self.snapped(x), self.snapped(y)) if self.snap else (x, y)
 
     def add_node_at(self, kind: str, scene_pos: QPointF) -> str:
-        """Add a node of ``kind`` centred on ``scene_pos`` (snapped when snapping is on) and select it."""
-        name = self.workflow_scene.document.add_node(kind, self._node_origin(scene_pos))
+        """Add a node of ``kind`` centred on ``scene_pos`` (snapped when snapping is on; moved down to the first
+        free spot when another node is there) and select it."""
+        name = self.workflow_scene.document.add_node(kind, self._free_origin(self._node_origin(scene_pos)))
         self.workflow_scene.select_nodes([name])
         return name
 
@@ -292,6 +310,8 @@ class WorkflowView(QGraphicsView):
             scene.paste(self._cursor_scene_pos())
         elif key == Qt.Key.Key_D and event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             scene.duplicate_selection()
+        elif keyboard.handle_key(self, event):  # arrows walk the selection along routes, Alt+arrows nudge
+            pass
         else:
             super().keyPressEvent(event)
             return
@@ -314,6 +334,10 @@ class WorkflowView(QGraphicsView):
             if pos is not None and self.viewport().rect().contains(pos):
                 return pos
         return None
+
+    def cursor_scene_pos(self) -> QPointF | None:
+        """Where the mouse is on the canvas, in scene coordinates (None when it is not over the canvas)."""
+        return self._cursor_scene_pos()
 
     def _cursor_scene_pos(self) -> QPointF | None:
         pos = self._cursor_viewport_pos()

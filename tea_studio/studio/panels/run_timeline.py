@@ -17,6 +17,7 @@ from PySide6.QtGui import QColor, QFontMetrics, QMouseEvent, QPainter, QPaintEve
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
+    QMenu,
     QScrollArea,
     QScrollBar,
     QToolButton,
@@ -44,6 +45,7 @@ class TimelineCanvas(QWidget):
     """The painted lanes. Horizontal zoom/pan is its own (scale + origin); vertical scrolling is the scroll area's."""
 
     execution_clicked = Signal(object)  # Execution
+    pin_requested = Signal(object)  # Execution: its bar's menu asked to pin the node's output from this run
     view_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -354,6 +356,18 @@ class TimelineCanvas(QWidget):
         self.selected = execution
         self.update()
 
+    def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt override
+        """A bar's menu: pin the node's output as this execution produced it (a node of the workflow, finished ok)."""
+        execution = self.execution_at(event.pos())
+        if execution is None:
+            return
+        menu = QMenu(self)
+        action = menu.addAction(f"Pin This Output of {execution.node}")
+        action.setObjectName("pinExecutionOutput")
+        action.setEnabled(bool(execution.ok) and execution.node in (self.model.nodes if self.model else {}))
+        on_click(action.triggered, lambda: self.pin_requested.emit(execution))
+        menu.exec(event.globalPos())
+
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
         pos = event.position().toPoint()
         execution = self.execution_at(pos)
@@ -414,11 +428,13 @@ class TimelineView(QWidget):
     """The timeline dock's widget: zoom buttons, the lanes and a horizontal scroll bar."""
 
     execution_clicked = Signal(object)  # Execution
+    pin_requested = Signal(object)  # Execution
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.canvas = TimelineCanvas()
         self.canvas.execution_clicked.connect(self.execution_clicked)
+        self.canvas.pin_requested.connect(self.pin_requested)
         self.canvas.view_changed.connect(self._sync_scrollbar)
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
