@@ -37,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--pins", action="store_true",
                      help="use the pinned node outputs saved in the file (x-tea-studio pins) instead of running "
                           "those nodes")
+    run.add_argument("--max-timeout", type=_positive, default=None, metavar="S",
+                     help="cap on settings.lua.timeout: no node runs longer than S seconds, whatever the file asks")
+    run.add_argument("--max-memory-mb", type=_positive, default=None, metavar="M",
+                     help="cap on settings.lua.max_memory_mb: no Lua VM gets more than M MiB")
+    run.add_argument("--max-state-mb", type=_positive, default=None, metavar="B",
+                     help="memory budget of the run's states and results outside the Lua VMs (default 1024 MiB)")
 
     validate = sub.add_parser("validate", help="check workflows and print FILE:LINE:COL problems")
     validate.add_argument("files", nargs="+", metavar="FILE")
@@ -56,6 +62,17 @@ def build_parser() -> argparse.ArgumentParser:
     open_.add_argument("--run", action="store_true", help="run the workflow once it is open (trusts the file)")
     open_.add_argument("--input", "-i", default=None, help="initial state for --run (JSON or @file)")
     return parser
+
+
+def _positive(text: str) -> float:
+    """A limit given on the command line: a finite number above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number above zero")
+    return value
 
 
 def _normalise_argv(argv: list[str]) -> list[str]:

@@ -1,4 +1,4 @@
-"""Conditions and templates: Jinja2's sandboxed environment and the two truthiness rules of FORMAT.md §4.
+"""Conditions and templates: a sandboxed, immutable Jinja2 environment and the two truthiness rules of FORMAT.md §4.
 
 - goto ``if:`` (:func:`goto_condition_holds`): the expression is rendered to text; false exactly when the
   lower-cased, stripped text is "", "false", "0", "no" or "none" (so ``[]`` renders "[]" and is true).
@@ -6,40 +6,118 @@
   ``state.key``, a bare ``key`` = ``state.key`` is truthy, otherwise the expression's native value with Python
   truthiness (``[]`` is false).
 
-Expressions see ``state``, ``variables``, ``secrets`` and ``env``; dict entries read with dots or brackets and a
-missing key is None. An expression that raises is reported to the caller as :class:`ExpressionError`; the runner
-counts it as false and emits a warning.
+Expressions see ``state``, ``variables``, ``secrets`` and ``env`` (a copy of the environment, never the live one);
+dict entries read with dots or brackets and a missing key is None. Nothing an expression does changes what it
+sees (no mutating methods), and only plain data comes out of :func:`render_value` (no ranges, cyclers, namespaces,
+no value that contains itself). Each evaluation runs against a deadline (the node's timeout) and a memory budget:
+repeated strings and lists, powers, format widths and rendered text are bounded, and templates with loops are
+watched while they run. An expression that fails is an :class:`ExpressionError` (the runner counts it as false
+and warns); one that breaks a sandbox rule is an :class:`ExpressionLimitError` (the run fails).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import os
 import re
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import meta, nodes
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import Namespace
+
+from tea_studio.engine.text import one_line
 
 FALSE_TEXTS = frozenset({"", "false", "0", "no", "none"})
+DEFAULT_TIMEOUT_S = 30.0
+MAX_TEXT = 16 << 20  # characters of a rendered template, a string or a list an expression builds
+MAX_WIDTH = 100_000  # a format width or a padding
+MAX_POWER_BITS = 1 << 20  # bits of an integer power
+MAX_DEPTH = 64  # nesting of a value that leaves an expression
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.S)
 _VARIABLE_REF = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}")
+_BIG_NUMBER = re.compile(r"\d{6,}|\*")  # a width of 100000 or more, or one taken from the arguments
 
 
 class ExpressionError(Exception):
     """An expression failed to compile or to evaluate."""
 
     def __init__(self, expression: str, error: BaseException) -> None:
-        super().__init__(f"{type(error).__name__}: {error}")
+        super().__init__(one_line(f"{type(error).__name__}: {error}"))
         self.expression = expression
         self.error = error
 
 
-class _TeaEnvironment(SandboxedEnvironment):
-    """Sandboxed Jinja2 where ``mapping.key`` reads the key first and a missing key is None."""
+class ExpressionLimitError(ExpressionError):
+    """An expression broke a sandbox rule (a limit, an unsafe access, a value that is not plain data)."""
+
+    def __init__(self, expression: str, error: BaseException) -> None:
+        super().__init__(expression, error)
+        self.rule = one_line(str(error))
+        self.args = (self.rule,)
+
+    def __str__(self) -> str:
+        return self.rule
+
+
+class _Limit(Exception):
+    """A sandbox rule, raised inside an evaluation."""
+
+
+def _refuse(rule: str) -> None:
+    raise _Limit(rule)
+
+
+def _check_width(text: str) -> None:
+    if _BIG_NUMBER.search(text):
+        _refuse(f"format widths are limited to {MAX_WIDTH - 1} (and cannot come from the arguments)")
+
+
+def _bounded_format(value: Any, *args: Any, **kwargs: Any) -> str:
+    _check_width(str(value))
+    return _FORMAT_FILTER(value, *args, **kwargs)
+
+
+def _bounded_width(name: str) -> Callable[..., Any]:
+    original = ImmutableSandboxedEnvironment().filters[name]
+
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        for value in (*args[1:], *kwargs.values()):
+            if type(value) is int and abs(value) >= MAX_WIDTH:
+                _refuse(f"the '{name}' filter's width is limited to {MAX_WIDTH - 1}")
+        return original(*args, **kwargs)
+
+    bounded.__dict__.update(original.__dict__)  # keeps jinja's pass_context/pass_environment marks
+    return bounded
+
+
+_PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, str | list | tuple | dict) else 0
+
+
+def _held_size(value: Any) -> int:
+    """The size of a value a template keeps between loop steps (a namespace's attributes count too)."""
+    if isinstance(value, Namespace):
+        return max((_size(item) for item in object.__getattribute__(value, "_Namespace__attrs").values()), default=0)
+    return _size(value)
+
+
+class _TeaEnvironment(ImmutableSandboxedEnvironment):
+    """Sandboxed, immutable Jinja2 where ``mapping.key`` reads the key first and a missing key is None; operators,
+    methods and filters that could allocate without bound check their sizes first."""
+
+    intercepted_binops = frozenset({"*", "**", "%", "+"})
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, dict):
@@ -57,11 +135,54 @@ class _TeaEnvironment(SandboxedEnvironment):
                 pass
         return super().getitem(obj, argument)
 
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "*":
+            for sequence, count in ((left, right), (right, left)):
+                if _size(sequence) and type(count) is int and _size(sequence) * count > MAX_TEXT:
+                    _refuse(f"a repeated string or list is limited to {MAX_TEXT:,} items")
+        elif operator == "+":
+            if _size(left) + _size(right) > MAX_TEXT:
+                _refuse(f"a string or list is limited to {MAX_TEXT:,} items")
+        elif operator == "**":
+            if type(left) is int and type(right) is int and abs(left) > 1 and \
+                    right * max(abs(left).bit_length(), 1) > MAX_POWER_BITS:
+                _refuse(f"integer powers are limited to {MAX_POWER_BITS:,} bits")
+        elif operator == "%" and isinstance(left, str):
+            _check_width(left)
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - jinja's form
+        method = getattr(__obj, "__wrapped__", __obj)  # the sandbox wraps str.format
+        owner = getattr(method, "__self__", None)
+        if isinstance(owner, str):
+            name = getattr(method, "__name__", "")
+            if name in _PADDING_METHODS and any(type(a) is int and abs(a) >= MAX_WIDTH for a in args):
+                _refuse(f"str.{name} widths are limited to {MAX_WIDTH - 1}")
+            if name in ("format", "format_map"):
+                _check_width(owner)
+        return super().call(__context, __obj, *args, **kwargs)
+
 
 _ENV = _TeaEnvironment(autoescape=False, keep_trailing_newline=True)
+_ENV.globals.pop("lipsum", None)  # unbounded text on request; not part of what TEA documents
+_FORMAT_FILTER = _ENV.filters["format"]
+_ENV.filters["format"] = _bounded_format
+for _name in ("center", "indent", "wordwrap", "truncate"):
+    _ENV.filters[_name] = _bounded_width(_name)
 _cache_lock = threading.Lock()
 _expressions: dict[str, Any] = {}
 _templates: dict[str, Any] = {}
+
+
+class _Compiled:
+    """A compiled expression or template, and what running it needs."""
+
+    __slots__ = ("run", "uses_env", "loops")
+
+    def __init__(self, run: Any, ast: nodes.Template) -> None:
+        self.run = run
+        self.uses_env = "env" in meta.find_undeclared_variables(ast)
+        self.loops = any(True for _ in ast.find_all((nodes.For, nodes.Macro, nodes.CallBlock)))
 
 
 _names: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("tea_template_names", default=None)
@@ -78,11 +199,16 @@ def template_names(names: dict[str, Any]) -> Iterator[None]:
         _names.reset(token)
 
 
-def _context(state: dict[str, Any], variables: dict[str, Any] | None) -> dict[str, Any]:
-    return {**(_names.get() or {}), "state": state, "variables": variables or {}, "secrets": {}, "env": os.environ}
+def _compile_expression(source: str) -> _Compiled:
+    ast = _ENV.parse("{{ " + source + " }}")
+    return _Compiled(_ENV.compile_expression(source, undefined_to_none=True), ast)
 
 
-def _compiled(cache: dict[str, Any], source: str, build: Any) -> Any:
+def _compile_template(source: str) -> _Compiled:
+    return _Compiled(_ENV.from_string(source), _ENV.parse(source))
+
+
+def _compiled(cache: dict[str, Any], source: str, build: Any) -> _Compiled:
     compiled = cache.get(source)
     if compiled is None:
         compiled = build(source)
@@ -91,39 +217,137 @@ def _compiled(cache: dict[str, Any], source: str, build: Any) -> Any:
     return compiled
 
 
-def evaluate(expression: str, state: dict[str, Any], variables: dict[str, Any] | None = None) -> Any:
-    """The native value of a Jinja2 expression (``{{ expr }}`` around it is accepted)."""
-    match = _SINGLE_EXPRESSION.match(expression)
-    source = match.group("expr") if match else expression
+def _context(compiled: _Compiled, state: dict[str, Any], variables: dict[str, Any] | None) -> dict[str, Any]:
+    return {**(_names.get() or {}), "state": state, "variables": variables if variables is not None else {},
+            "secrets": {}, "env": dict(os.environ) if compiled.uses_env else {}}
+
+
+class _Watch:
+    """Traces a template with loops while it runs: past the deadline, or once a local value grows past the
+    budget, it stops the template. Only frames of template code are traced (Jinja's own helpers run at full
+    speed)."""
+
+    __slots__ = ("deadline", "events")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.events = 0
+
+    def calls(self, frame: Any, event: str, arg: Any) -> Any:
+        return self.lines if frame.f_code.co_filename == "<template>" else None
+
+    def lines(self, frame: Any, event: str, arg: Any) -> Any:
+        self.events += 1
+        if not self.events & 3:
+            if time.monotonic() > self.deadline:
+                raise _Limit("execution timeout")
+            for value in frame.f_locals.values():
+                if _held_size(value) > MAX_TEXT:
+                    raise _Limit(f"a string or list is limited to {MAX_TEXT:,} items")
+        return self.lines
+
+
+def _watched(compiled: _Compiled, deadline: float | None, work: Callable[[], Any]) -> Any:
+    if not compiled.loops:
+        return work()
+    watch = _Watch(time.monotonic() + DEFAULT_TIMEOUT_S if deadline is None else deadline)
+    previous = sys.gettrace()
+    sys.settrace(watch.calls)
     try:
-        compiled = _compiled(_expressions, source, lambda s: _ENV.compile_expression(s, undefined_to_none=True))
-        return compiled(**_context(state, variables))
+        return work()
+    finally:
+        sys.settrace(previous)
+
+
+def _evaluated(expression: str, work: Callable[[], Any]) -> Any:
+    try:
+        return work()
+    except (_Limit, SecurityError, MemoryError, RecursionError) as exc:
+        raise ExpressionLimitError(expression, exc) from None
+    except ExpressionError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any failure of user code counts as false
         raise ExpressionError(expression, exc) from exc
 
 
-def render(template: str, state: dict[str, Any], variables: dict[str, Any] | None = None) -> str:
-    """Render a Jinja2 template to text (``${name}`` means ``variables[name]``)."""
+def evaluate(expression: str, state: dict[str, Any], variables: dict[str, Any] | None = None, *,
+             deadline: float | None = None) -> Any:
+    """The native value of a Jinja2 expression (``{{ expr }}`` around it is accepted)."""
+    match = _SINGLE_EXPRESSION.match(expression)
+    source = match.group("expr") if match else expression
+
+    def work() -> Any:
+        compiled = _compiled(_expressions, source, _compile_expression)
+        return _watched(compiled, deadline, lambda: compiled.run(**_context(compiled, state, variables)))
+
+    return _evaluated(expression, work)
+
+
+def render(template: str, state: dict[str, Any], variables: dict[str, Any] | None = None, *,
+           deadline: float | None = None) -> str:
+    """Render a Jinja2 template to text (``${name}`` means ``variables[name]``), at most MAX_TEXT characters."""
     source = _VARIABLE_REF.sub(r"{{ variables.\1 }}", template)
-    try:
-        compiled = _compiled(_templates, source, _ENV.from_string)
-        return compiled.render(**_context(state, variables))
-    except Exception as exc:  # noqa: BLE001
-        raise ExpressionError(template, exc) from exc
+
+    def work() -> str:
+        compiled = _compiled(_templates, source, _compile_template)
+
+        def text() -> str:
+            pieces, size = [], 0
+            for piece in compiled.run.generate(**_context(compiled, state, variables)):
+                size += len(piece)
+                if size > MAX_TEXT:
+                    _refuse(f"rendered text is limited to {MAX_TEXT:,} characters")
+                pieces.append(piece)
+            return "".join(pieces)
+
+        return _watched(compiled, deadline, text)
+
+    return _evaluated(template, work)
 
 
-def render_value(value: Any, state: dict[str, Any], variables: dict[str, Any] | None = None) -> Any:
-    """Templates inside ``with:``/``output:`` values: a string that is exactly one ``{{ expr }}`` keeps its type."""
+def plain_data(value: Any, depth: int = 0) -> Any:
+    """``value`` as plain data (None, bool, int, finite float, str, list, dict), copied; raises _Limit for
+    anything else (a range, a cycler, a namespace, a value that contains itself)."""
+    kind = type(value)
+    if value is None or kind is bool or kind is int or kind is str:
+        return value
+    if depth >= MAX_DEPTH:
+        _refuse(f"values nest at most {MAX_DEPTH} levels deep (or the value contains itself)")
+    if kind is float:
+        if not math.isfinite(value):
+            _refuse(f"{value} is not a JSON number")
+        return value
+    if isinstance(value, str):
+        return str(value)  # Markup and other str subclasses
+    if kind is list or kind is tuple:
+        return [plain_data(item, depth + 1) for item in value]
+    if kind is dict:
+        out = {}
+        for key, item in value.items():
+            if type(key) not in (str, int, bool):
+                _refuse(f"a key of type {type(key).__name__} is not plain data")
+            out[key] = plain_data(item, depth + 1)
+        return out
+    if getattr(type(value), "__module__", "").startswith("jinja2") and type(value).__name__.endswith("Undefined"):
+        return None
+    _refuse(f"the value is a Python {type(value).__name__}, not plain data")
+
+
+def render_value(value: Any, state: dict[str, Any], variables: dict[str, Any] | None = None, *,
+                 deadline: float | None = None) -> Any:
+    """Templates inside ``with:``/``output:`` values: a string that is exactly one ``{{ expr }}`` keeps its type
+    (as plain data: an expression that yields anything else breaks a sandbox rule)."""
     if isinstance(value, str):
         if _SINGLE_EXPRESSION.match(value):
-            return evaluate(value, state, variables)
+            result = evaluate(value, state, variables, deadline=deadline)
+            return _evaluated(value, lambda: plain_data(result))
         if "{{" in value or "{%" in value or "${" in value:
-            return render(value, state, variables)
+            return render(value, state, variables, deadline=deadline)
         return value
     if isinstance(value, dict):
-        return {k: render_value(v, state, variables) for k, v in value.items()}
+        return {k: render_value(v, state, variables, deadline=deadline) for k, v in value.items()}
     if isinstance(value, list):
-        return [render_value(v, state, variables) for v in value]
+        return [render_value(v, state, variables, deadline=deadline) for v in value]
     return value
 
 
@@ -132,7 +356,8 @@ def text_is_true(text: str) -> bool:
     return text.strip().lower() not in FALSE_TEXTS
 
 
-def goto_condition_holds(expression: Any, state: dict[str, Any], variables: dict[str, Any] | None = None) -> bool:
+def goto_condition_holds(expression: Any, state: dict[str, Any], variables: dict[str, Any] | None = None, *,
+                         deadline: float | None = None) -> bool:
     """Whether a goto rule's ``if:`` holds (renders to text). Raises :class:`ExpressionError`."""
     if expression is None:
         return True
@@ -142,12 +367,13 @@ def goto_condition_holds(expression: Any, state: dict[str, Any], variables: dict
         return text_is_true(str(expression))
     template = expression if ("{{" in expression or "{%" in expression) else "{{ " + expression + " }}"
     try:
-        return text_is_true(render(template, state, variables))
+        return text_is_true(render(template, state, variables, deadline=deadline))
     except ExpressionError as exc:
-        raise ExpressionError(expression, exc.error) from exc.error
+        raise type(exc)(expression, exc.error) from exc.error
 
 
-def _edge_value_holds(expression: Any, state: dict[str, Any], variables: dict[str, Any] | None) -> bool:
+def _edge_value_holds(expression: Any, state: dict[str, Any], variables: dict[str, Any] | None,
+                      deadline: float | None) -> bool:
     if isinstance(expression, bool):
         return expression
     if isinstance(expression, dict) and expression.get("type") == "expression" and "value" in expression:
@@ -165,30 +391,33 @@ def _edge_value_holds(expression: Any, state: dict[str, Any], variables: dict[st
     if lowered == "false":
         return False
     if text.startswith("!") and not text.startswith("!="):
-        return not _edge_value_holds(text[1:].strip(), state, variables)
+        return not _edge_value_holds(text[1:].strip(), state, variables, deadline)
     if _IDENTIFIER.match(text):
         return bool(state.get(text))
     if _SINGLE_EXPRESSION.match(text) or ("{{" not in text and "{%" not in text):
-        return bool(evaluate(text, state, variables))
-    return text_is_true(render(text, state, variables))
+        value = evaluate(text, state, variables, deadline=deadline)
+        return _evaluated(text, lambda: bool(value))
+    return text_is_true(render(text, state, variables, deadline=deadline))
 
 
 def edge_condition_holds(condition: Any, when: Any, state: dict[str, Any],
                          variables: dict[str, Any] | None = None,
-                         on_error: Callable[[ExpressionError], None] | None = None) -> bool:
+                         on_error: Callable[[ExpressionError], None] | None = None, *,
+                         deadline: float | None = None) -> bool:
     """Whether a legacy edge is taken. ``condition`` + ``when: false`` is an else-edge.
 
     An expression that fails raises :class:`ExpressionError`, or, given ``on_error``, is reported to it and counts
-    as false (so the else-edge of a failing condition is taken).
+    as false (so the else-edge of a failing condition is taken). A broken sandbox rule always raises
+    :class:`ExpressionLimitError`.
     """
     if condition is None and when is None:
         return True
 
     def holds(expression: Any) -> bool:
         try:
-            return _edge_value_holds(expression, state, variables)
+            return _edge_value_holds(expression, state, variables, deadline)
         except ExpressionError as exc:
-            if on_error is None:
+            if on_error is None or isinstance(exc, ExpressionLimitError):
                 raise
             on_error(exc)
             return False

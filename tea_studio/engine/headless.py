@@ -17,6 +17,7 @@ import sys
 import threading
 from typing import Any
 
+from tea_studio.engine.budget import DEFAULT_STATE_BUDGET_MB, EngineCaps
 from tea_studio.engine.events import (
     LogLine,
     NodeFinished,
@@ -29,6 +30,13 @@ from tea_studio.engine.events import (
 from tea_studio.engine.executors import Strategies
 from tea_studio.engine.runner import RunControl, RunError, WorkflowRun
 from tea_studio.workflow.inputs import InputError, parse_inputs
+
+
+def caps_from(args: Any) -> EngineCaps:
+    """``--max-timeout``, ``--max-memory-mb`` and ``--max-state-mb`` as the run's caps."""
+    state_mb = getattr(args, "max_state_mb", None)
+    return EngineCaps(getattr(args, "max_timeout", None), getattr(args, "max_memory_mb", None),
+                      DEFAULT_STATE_BUDGET_MB if state_mb is None else state_mb)
 
 
 def to_json(value: Any, **kwargs: Any) -> str:
@@ -195,7 +203,8 @@ def run_command(args: Any) -> int:
     strategies = Strategies(dask_scheduler=getattr(args, "dask_scheduler", None))
     pins = workflow.layout.pins if getattr(args, "pins", False) else None
     run = WorkflowRun(workflow, inputs, sink=_CliSink(writer, pauses), control=control,
-                      strategy=getattr(args, "strategy", None), strategies=strategies, pins=pins)
+                      strategy=getattr(args, "strategy", None), strategies=strategies, pins=pins,
+                      caps=caps_from(args))
     try:
         code, state = _run_and_wait(run, control, pauses, writer, interactive)
     finally:

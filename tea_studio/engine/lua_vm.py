@@ -22,6 +22,8 @@ from typing import Any
 
 from lupa import lua54
 
+from tea_studio.engine.text import one_line, printable
+
 LuaError = lua54.LuaError
 LuaMemoryError = lua54.LuaMemoryError
 
@@ -29,53 +31,83 @@ HOOK_INSTRUCTIONS = 4096  # instructions between two clock reads inside Lua
 CHECK_INTERVAL_S = 0.02  # CPU seconds between two calls into Python
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MAX_MEMORY_MB = 256
+MAX_RESULT_DEPTH = 64  # tables inside tables in what a node returns
+MAX_PRINT_BYTES = 64 << 10  # one print() call; the rest is cut
+DEFAULT_RESULT_BUDGET = 256 << 20  # estimated bytes of a node's result once it is Python data
 
 _UNLIMITED = 0
 
 # The sandbox and the hook. Runs once per VM with (check, log, hook_instructions, check_interval) and returns
 # (compile, invoke, sethook). Everything it captures stays in upvalues that node code cannot reach (no `debug`).
 _BOOTSTRAP = r"""
-local check, log, every, interval = ...
+local check, log, every, interval, max_depth, max_print = ...
 local sethook, clock = debug.sethook, os.clock
-local error, select, type, tostring = error, select, type, tostring
-local raw_pcall, raw_xpcall, raw_load = pcall, xpcall, load
-local co_create, co_resume = coroutine.create, coroutine.resume
-local concat = table.concat
+local error, select, type, tostring, next, rawget, rawset = error, select, type, tostring, next, rawget, rawset
+local raw_pcall, raw_load, raw_setmetatable = pcall, load, setmetatable
+local co_create, co_resume, co_close = coroutine.create, coroutine.resume, coroutine.close
+local concat, rep, byte, sub, format = table.concat, string.rep, string.byte, string.sub, string.format
+local utf8_len, math_type, tointeger, huge, min = utf8.len, math.type, math.tointeger, math.huge, math.min
 local G = _G
-local SENTINEL = setmetatable({}, {__tostring = function() return "tea: limit reached" end})
+local tick_fn
+local SENTINEL = raw_setmetatable({}, {__tostring = function() return "tea: limit reached" end, __metatable = false})
 local tripped = false
 local next_check = 0
+local result_budget = huge
 
-local function hook()
+-- Instructions that allocate a lot (`s .. s`, string.upper of a big string...) cost far more than the count hook
+-- assumes. Once the heap is big, a finalizer runs at the end of each garbage collection cycle (cycles come about
+-- every time the heap doubles) and brings the next check forward to the next instruction when one is due. Small
+-- heaps (frequent, cheap cycles) go without it.
+local heap_kb, prompt_armed = collectgarbage, false
+local GC_PROMPT = {__metatable = false}
+GC_PROMPT.__gc = function()
+  prompt_armed = false
+  if next_check > 0 and clock() >= next_check then sethook(tick_fn, "", 1) end
+end
+
+-- The limit check: os.clock() here, a call into Python (wall clock, Stop) at most every `interval` CPU seconds.
+-- Wrapped C functions call it too, after work that no instruction count sees.
+local function tick()
   if tripped then error(SENTINEL, 0) end
+  if not prompt_armed and heap_kb("count") > 1024 then
+    prompt_armed = true
+    raw_setmetatable({}, GC_PROMPT)
+  end
   local now = clock()
   if now >= next_check then
     next_check = now + interval
-    if check() then
+    local ok, stop = raw_pcall(check)
+    if stop or not ok then
       tripped = true
-      sethook(hook, "", 1)
+      sethook(tick, "", 1)
       error(SENTINEL, 0)
     end
+    sethook(tick, "", every)
   end
 end
 
+-- Instructions that allocate a lot (`s .. s`, string.upper of a big string...) cost far more than the count hook
+-- assumes: each garbage collection cycle brings the next check forward to the next instruction.
+
 local function rethrow(ok, ...)
   if tripped then
-    sethook(hook, "", 1)
+    sethook(tick, "", 1)
     error(SENTINEL, 0)
   end
   return ok, ...
 end
 
+tick_fn = tick
+
 local function guarded_create(f)
   local co = co_create(f)
-  sethook(co, hook, "", tripped and 1 or every)
+  sethook(co, tick, "", tripped and 1 or every)
   return co
 end
 
 local function unwrap(ok, ...)
   if tripped then
-    sethook(hook, "", 1)
+    sethook(tick, "", 1)
     error(SENTINEL, 0)
   end
   if not ok then error((...), 0) end
@@ -83,16 +115,22 @@ local function unwrap(ok, ...)
 end
 
 G.pcall = function(...) return rethrow(raw_pcall(...)) end
--- A message handler runs where the error was raised, possibly inside the hook (hooks off): once a limit has
--- tripped, the user's handler is skipped.
+-- A message handler would run where the error was raised, possibly inside the hook (hooks off, forever): the
+-- handler runs once the failed call has unwound instead (node code has no `debug` to see the difference).
+local function handled(handler, ok, ...)
+  if tripped then
+    sethook(tick, "", 1)
+    error(SENTINEL, 0)
+  end
+  if ok then return true, ... end
+  local _, value = rethrow(raw_pcall(handler, (...)))
+  return false, value
+end
 G.xpcall = function(f, handler, ...)
-  return rethrow(raw_xpcall(f, function(e)
-    if tripped then return e end
-    return handler(e)
-  end, ...))
+  if type(handler) ~= "function" then error("bad argument #2 to 'xpcall' (function expected)", 2) end
+  return handled(handler, raw_pcall(f, ...))
 end
 -- Finalizers run with hooks off and could never be stopped: refuse __gc.
-local raw_setmetatable, rawget = setmetatable, rawget
 G.setmetatable = function(t, mt)
   if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
     error("__gc metamethods are not available in TEA Studio", 2)
@@ -101,15 +139,131 @@ G.setmetatable = function(t, mt)
 end
 coroutine.create = guarded_create
 coroutine.resume = function(...) return rethrow(co_resume(...)) end
+coroutine.close = function(...) return rethrow(co_close(...)) end
 coroutine.wrap = function(f)
   local co = guarded_create(f)
   return function(...) return unwrap(co_resume(co, ...)) end
 end
+
+-- C functions whose one call can take unbounded time: bounded, or split into calls that check the limits.
+string.rep = function(s, n, sep)
+  if type(s) == "string" and #s == 0 and (sep == nil or sep == "") and math_type(n) then return "" end
+  local result = rep(s, n, sep)
+  if #result > 65536 then tick() end
+  return result
+end
+local CHUNK = 4096
+table.concat = function(list, sep, i, j)
+  sep = sep == nil and "" or sep
+  i = i == nil and 1 or tointeger(i) or i
+  j = j == nil and #list or tointeger(j) or j
+  if math_type(i) ~= "integer" or math_type(j) ~= "integer" or j - i < CHUNK then
+    local result = concat(list, sep, i, j)
+    if #result > 65536 then tick() end
+    return result
+  end
+  local parts, n = {}, 0
+  for k = i, j, CHUNK do
+    n = n + 1
+    parts[n] = concat(list, sep, k, min(k + CHUNK - 1, j))
+    tick()
+  end
+  return concat(parts, sep, 1, n)
+end
+string.format = function(...)
+  local result = format(...)
+  if #result > 65536 then tick() end
+  return result
+end
+-- Functions that scan a long string without allocating: check after each call on a long subject.
+local BIG = 65536
+local function checked(...)
+  tick()
+  return ...
+end
+local function scanning(f)
+  return function(s, ...)
+    if type(s) == "string" and #s > BIG then return checked(f(s, ...)) end
+    return f(s, ...)
+  end
+end
+for _, name in ipairs({"find", "match", "gsub", "byte"}) do string[name] = scanning(string[name]) end
+for _, name in ipairs({"len", "offset", "codepoint"}) do utf8[name] = scanning(utf8[name]) end
+local raw_gmatch = string.gmatch
+string.gmatch = function(s, ...)
+  local step = raw_gmatch(s, ...)
+  if type(s) ~= "string" or #s <= BIG then return step end
+  return function() return checked(step()) end
+end
+-- Table functions loop in C over `#t` elements; with a metatable every element may call a C metamethod and
+-- `#t` itself is whatever __len says: such tables get at most CHUNK elements per call.
+local getmetatable = getmetatable
+local function length_for(name, t, n)
+  if n > CHUNK and getmetatable(t) ~= nil then
+    error(format("table.%s over more than %d elements of a table with a metatable is not available", name,
+                 CHUNK), 3)
+  end
+  return n
+end
+for _, name in ipairs({"insert", "remove", "sort", "unpack"}) do
+  local f = table[name]
+  table[name] = function(t, ...)
+    if type(t) == "table" and length_for(name, t, #t) > CHUNK then return checked(f(t, ...)) end
+    return f(t, ...)
+  end
+end
+local raw_move = table.move
+table.move = function(a1, f, e, t, a2)
+  f, e, t = tointeger(f) or f, tointeger(e) or e, tointeger(t) or t
+  if math_type(f) ~= "integer" or math_type(e) ~= "integer" or math_type(t) ~= "integer" or e - f < CHUNK then
+    return raw_move(a1, f, e, t, a2)
+  end
+  local target = a2 == nil and a1 or a2
+  if target == a1 and t > f and t <= e then  -- overlapping, moving up: copy the last chunk first
+    local last = e
+    while last >= f do
+      local first = last - CHUNK + 1
+      if first < f then first = f end
+      raw_move(a1, first, last, t + (first - f), a2)
+      tick()
+      last = first - 1
+    end
+  else
+    for first = f, e, CHUNK do
+      raw_move(a1, first, min(first + CHUNK - 1, e), t + (first - f), a2)
+      tick()
+    end
+  end
+  return target
+end
+-- The string metatable is shared by every string: node code reads it through a read-only view.
+local string_meta = getmetatable("")
+rawset(string_meta, "__metatable", raw_setmetatable({}, {
+  __index = string_meta, __metatable = false,
+  __newindex = function() error("the string metatable cannot be changed", 2) end,
+}))
+
+-- Text for the host: invalid UTF-8 bytes are shown as \xNN.
+local function utf8_text(s)
+  if utf8_len(s) then return s end
+  local out, n, i, size = {}, 0, 1, #s
+  while i <= size do
+    local ok, bad = utf8_len(s, i)
+    n = n + 1
+    if ok then out[n] = sub(s, i) break end
+    out[n] = sub(s, i, bad - 1) .. format("\\x%02X", byte(s, bad))
+    i = bad + 1
+  end
+  return concat(out, "", 1, n)
+end
+
 G.print = function(...)
   local n = select("#", ...)
   local parts = {...}
   for i = 1, n do parts[i] = tostring(parts[i]) end
-  log(concat(parts, "\t", 1, n))
+  local text = concat(parts, "\t", 1, n)
+  if #text > max_print then text = sub(text, 1, max_print) .. format(" ... (%d more bytes)", #text - max_print) end
+  raw_pcall(log, utf8_text(text))
 end
 for _, name in ipairs({"os", "io", "debug", "loadfile", "dofile", "load", "require", "package",
                        "collectgarbage", "python", "warn"}) do
@@ -117,18 +271,122 @@ for _, name in ipairs({"os", "io", "debug", "loadfile", "dofile", "load", "requi
 end
 string.dump = nil
 
+-- What a node returns must become plain data: no cycles, bounded depth and size, UTF-8 text, JSON numbers, and
+-- keys that stay distinct as text. Errors name the path of the value.
+local keys = {}
+local function fail(depth, problem)
+  local path = "the result"
+  for d = 1, depth do
+    if d == 9 and depth > 12 then
+      path = path .. "..."
+    elseif d < 9 or d > depth - 3 then
+      local key = keys[d]
+      path = path .. (type(key) == "string" and ("." .. utf8_text(sub(key, 1, 40))) or ("[" .. tostring(key) .. "]"))
+    end
+  end
+  error(path .. " " .. problem, 0)
+end
+
+local function key_text(key)
+  local kind = math_type(key)
+  if kind == "integer" then return format("%d", key) end
+  if kind == "float" then return format("%.14g", key) end
+  if type(key) == "boolean" then return key and "true" or "false" end
+  return nil
+end
+
+local measure
+-- seen[t]: true while t is being measured (seeing it again is a cycle), then its size (shared tables count once
+-- per place they appear, as they will in Python).
+local function measure_table(t, depth, seen)
+  local known = seen[t]
+  if known then
+    if known == true then fail(depth, "contains itself (a cycle)") end
+    return known
+  end
+  if depth >= max_depth then fail(depth, "nests tables more than " .. max_depth .. " levels deep") end
+  seen[t] = true
+  local size, count, max_key, all_integers, all_strings = 256, 0, 0, true, true
+  for key, value in next, t do
+    count = count + 1
+    keys[depth + 1] = key
+    local key_kind = type(key)
+    if key_kind == "string" then
+      if not utf8_len(key) then fail(depth + 1, "has a key that is not UTF-8 text") end
+      all_integers = false
+      size = size + #key + 56
+    elseif key_kind == "number" then
+      if key ~= key or key == huge or key == -huge then fail(depth + 1, "has a key that is not a JSON number") end
+      if math_type(key) == "integer" and key > 0 then
+        if key > max_key then max_key = key end
+      else
+        all_integers = false
+      end
+      all_strings = false
+      size = size + 32
+    elseif key_kind == "boolean" then
+      all_integers, all_strings = false, false
+      size = size + 32
+    else
+      fail(depth, "has a " .. key_kind .. " as a key (keys are strings or numbers)")
+    end
+    size = size + measure(value, depth + 1, seen)
+    if size > result_budget then
+      fail(depth, format("is too large to leave Lua (over %d MiB as data)", result_budget // 1048576))
+    end
+  end
+  if not all_strings and not (all_integers and max_key == count) then
+    for key in next, t do  -- keys that become the same text once out of Lua
+      local text = key_text(key)
+      if text ~= nil and rawget(t, text) ~= nil then
+        keys[depth + 1] = key
+        fail(depth + 1, "and the key \"" .. text .. "\" would collide")
+      end
+    end
+  end
+  seen[t] = size
+  return size
+end
+
+measure = function(value, depth, seen)
+  local kind = type(value)
+  if kind == "string" then
+    if not utf8_len(value) then fail(depth, "is not UTF-8 text") end
+    return #value + 49
+  elseif kind == "number" then
+    if value ~= value or value == huge or value == -huge then fail(depth, "is NaN or infinite (not a JSON number)") end
+    return 32
+  elseif kind == "table" then
+    return measure_table(value, depth, seen)
+  end
+  return 16
+end
+
 local function compile(code, chunkname)
   return raw_load(code, chunkname, "t", G)
 end
 
-local function invoke(fn, state)
+-- Runs a node; returns the estimated size in bytes of its result once it is Python data (-1: no result). The
+-- result waits in `box` (its slot exists already, storing allocates nothing): Python takes it from there after
+-- lifting the memory limit, since handing a table over allocates outside Lua's protection.
+local box = {false}
+local function invoke(fn, state, budget)
   tripped = false
+  result_budget = budget
   next_check = clock() + interval
-  sethook(hook, "", every)
-  return (fn(state))
+  sethook(tick, "", every)
+  local result = fn(state)
+  if result == nil then
+    next_check = 0
+    return -1
+  end
+  local size = measure(result, 0, {})
+  next_check = 0
+  box[1] = result
+  return size
 end
 
-return compile, invoke, sethook
+return compile, invoke, sethook, box
 """
 
 
@@ -149,6 +407,7 @@ class LuaNodeError(Exception):
     """A Lua node failed: ``message`` is Lua's (cleaned), ``line`` counted from the node code's first line."""
 
     def __init__(self, message: str, line: int | None = None, kind: str = "error") -> None:
+        message = one_line(message)
         super().__init__(message)
         self.message = message
         self.line = line
@@ -173,9 +432,9 @@ def _chunk_name(node: str, number: int) -> str:
 class LuaVM:
     """One sandboxed Lua 5.4 runtime. Not thread-safe: one flow uses it from one thread at a time."""
 
-    __slots__ = ("runtime", "_compile", "_invoke", "_clear_hook", "_functions", "_chunks", "_table_from", "_lua_type",
-                 "deadline",
-                 "timeout", "stop_check", "on_print", "_reason", "created_at", "ready_us", "__weakref__")
+    __slots__ = ("runtime", "_compile", "_invoke", "_clear_hook", "_box", "_functions", "_chunks", "_table_from", "_lua_type",
+                 "deadline", "timeout", "memory_limit", "result_budget", "result_size",
+                 "stop_check", "on_print", "_reason", "created_at", "ready_us", "__weakref__")
 
     def __init__(self) -> None:
         start = time.perf_counter()
@@ -183,14 +442,18 @@ class LuaVM:
             register_eval=False, register_builtins=False, unpack_returned_tuples=True,
             attribute_filter=_refuse_attributes, max_memory=DEFAULT_MAX_MEMORY_MB << 20,
         )
-        self._compile, self._invoke, self._clear_hook = self.runtime.execute(
-            _BOOTSTRAP_CODE, self._check, self._log, HOOK_INSTRUCTIONS, CHECK_INTERVAL_S)
+        self._compile, self._invoke, self._clear_hook, self._box = self.runtime.execute(
+            _BOOTSTRAP_CODE, self._check, self._log, HOOK_INSTRUCTIONS, CHECK_INTERVAL_S, MAX_RESULT_DEPTH,
+            MAX_PRINT_BYTES)
         self._functions: dict[str, Any] = {}
         self._chunks: dict[str, str] = {}  # chunk name -> node
         self._table_from = self.runtime.table_from
         self._lua_type = lua54.lua_type
         self.deadline = 0.0
         self.timeout = DEFAULT_TIMEOUT_S
+        self.memory_limit = DEFAULT_MAX_MEMORY_MB << 20
+        self.result_budget = DEFAULT_RESULT_BUDGET
+        self.result_size = 0  # estimated bytes of the last result
         self.stop_check: Callable[[], bool] | None = None
         self.on_print: Callable[[str], None] | None = None
         self._reason: str | None = None
@@ -200,11 +463,17 @@ class LuaVM:
     # -- configuration ---------------------------------------------------------------------------------------
     def configure(self, timeout: float | None = None, max_memory_mb: float | None = None,
                   stop_check: Callable[[], bool] | None = None,
-                  on_print: Callable[[str], None] | None = None) -> LuaVM:
-        """Set the per-node timeout (seconds), the memory limit (MiB, 0/None = unlimited) and the callbacks."""
-        self.timeout = DEFAULT_TIMEOUT_S if timeout is None else float(timeout)
-        limit = 0 if not max_memory_mb else int(float(max_memory_mb) * (1 << 20))
-        self.runtime.set_max_memory(limit if limit > 0 else _UNLIMITED)
+                  on_print: Callable[[str], None] | None = None, result_budget: int | None = None) -> LuaVM:
+        """Set the per-node timeout (seconds), the memory limit (MiB; None = the default), the size a result may
+        have once it is Python data (bytes), and the callbacks. Limits must be positive and finite (the
+        validator and the run's caps see to that); anything else falls back to the default."""
+        timeout = DEFAULT_TIMEOUT_S if timeout is None else float(timeout)
+        self.timeout = timeout if 0 < timeout < float("inf") else DEFAULT_TIMEOUT_S
+        memory = DEFAULT_MAX_MEMORY_MB if max_memory_mb is None else float(max_memory_mb)
+        self.memory_limit = int(memory * (1 << 20)) if 1 <= memory < (1 << 40) else DEFAULT_MAX_MEMORY_MB << 20
+        self.runtime.set_max_memory(self.memory_limit)
+        if result_budget is not None and result_budget > 0:
+            self.result_budget = int(result_budget)
         self.stop_check = stop_check
         self.on_print = on_print
         return self
@@ -214,7 +483,7 @@ class LuaVM:
         collector would free it)."""
         self._functions = {}
         self._chunks = {}
-        self._compile = self._invoke = self._clear_hook = self._table_from = None
+        self._compile = self._invoke = self._clear_hook = self._table_from = self._box = None
         self.runtime = None
         self.stop_check = self.on_print = None
 
@@ -223,19 +492,27 @@ class LuaVM:
         return self.runtime.get_memory_used() / 1024.0
 
     # -- hook callbacks (called from Lua) ----------------------------------------------------------------------
+    # They never raise: an exception would reach Lua as a Python object.
     def _check(self) -> bool:
-        stop = self.stop_check
-        if stop is not None and stop():
+        try:
+            stop = self.stop_check
+            if stop is not None and stop():
+                self._reason = "stopped"
+                return True
+            if time.monotonic() >= self.deadline:
+                self._reason = "timeout"
+                return True
+            return False
+        except BaseException:  # noqa: BLE001 - a failing stop check ends the node as if stopped
             self._reason = "stopped"
             return True
-        if time.monotonic() >= self.deadline:
-            self._reason = "timeout"
-            return True
-        return False
 
     def _log(self, text: Any) -> None:
-        if self.on_print is not None:
-            self.on_print(text if isinstance(text, str) else str(text))
+        try:
+            if self.on_print is not None:
+                self.on_print(printable(text if isinstance(text, str) else str(text)))
+        except BaseException:  # noqa: BLE001 - a log line that cannot be shown is dropped, the node goes on
+            pass
 
     # -- running -------------------------------------------------------------------------------------------------
     def function_for(self, node: str, code: str) -> Any:
@@ -251,14 +528,33 @@ class LuaVM:
         return fn
 
     def run_node(self, node: str, code: str, state: dict[str, Any]) -> dict[str, Any] | None:
-        """Run a Lua node on ``state``; returns the update to merge (None = no change)."""
+        """Run a Lua node on ``state``; returns the update to merge (None = no change).
+
+        The state goes in and the result comes out with the memory limit lifted: lupa allocates there without
+        Lua's protection, where running out would abort the process (Lua PANIC). The state counts against the
+        limit all the same: if it does not fit, the node fails before it starts.
+        """
         fn = self.function_for(node, code)
         self._reason = None
+        runtime = self.runtime
+        limit = self.memory_limit
         try:
+            runtime.set_max_memory(_UNLIMITED)
             lua_state = self.to_lua(state)
+            if runtime.get_memory_used() > limit:
+                raise LuaNodeError(f"memory limit exceeded (the state passed in needs more than "
+                                   f"{limit / (1 << 20):g} MiB in Lua)", kind="memory")
+            runtime.set_max_memory(limit)
             self.deadline = time.monotonic() + self.timeout
-            result = self._invoke(fn, lua_state)
-        except LuaMemoryError:
+            size = self._invoke(fn, lua_state, self.result_budget)
+            runtime.set_max_memory(_UNLIMITED)
+            if size < 0:
+                result = value = None
+            else:
+                result = self._box[1]
+                value = self.to_python(result, self.deadline)
+            self.result_size = max(size, 0)
+        except (LuaMemoryError, MemoryError):
             raise LuaNodeError("memory limit exceeded", kind="memory") from None
         except OverflowError:
             raise LuaNodeError(f"{_too_large(state) or 'a number'} is too large for a Lua integer") from None
@@ -272,9 +568,10 @@ class LuaVM:
             if self._reason == "stopped":
                 raise LuaNodeError("stopped", kind="stopped") from None
             raise self._error(str(exc), node) from None
+        finally:
+            runtime.set_max_memory(limit)
         if result is None:
             return None
-        value = self.to_python(result)
         if isinstance(value, dict):
             return value
         return {"result": value}
@@ -304,9 +601,13 @@ class LuaVM:
         """Python -> pure Lua values: dict -> table, list/tuple -> 1-based array, None -> nil."""
         return _to_lua(self._table_from, value)
 
-    def to_python(self, value: Any) -> Any:
-        """Lua -> Python: keys 1..n -> list, other tables -> dict (string keys), {} -> {}, integral floats -> int."""
-        return _to_python(self._lua_type, value)
+    def to_python(self, value: Any, deadline: float = float("inf")) -> Any:
+        """Lua -> Python: keys 1..n -> list, other tables -> dict (string keys), {} -> {}, integral floats -> int.
+        Past ``deadline`` it raises LuaNodeError(timeout)."""
+        try:
+            return _to_python(self._lua_type, value, _Watch(deadline))
+        except _ConversionTimeout:
+            raise LuaNodeError(f"execution timeout ({self.timeout:g} s)", kind="timeout") from None
 
 
 _SCALARS = (str, bool, int, float, bytes)
@@ -363,7 +664,21 @@ def _number(value: float) -> Any:
     return value
 
 
-def _to_python(lua_type: Callable[[Any], str | None], value: Any) -> Any:
+class _Watch:
+    """The node's deadline, checked every 1024 tables while a result becomes Python data."""
+
+    __slots__ = ("tables", "deadline")
+
+    def __init__(self, deadline: float) -> None:
+        self.tables = 0
+        self.deadline = deadline
+
+
+class _ConversionTimeout(Exception):
+    pass
+
+
+def _to_python(lua_type: Callable[[Any], str | None], value: Any, watch: _Watch) -> Any:
     kind = type(value)
     if kind is float:
         return int(value) if value.is_integer() else value
@@ -373,6 +688,9 @@ def _to_python(lua_type: Callable[[Any], str | None], value: Any) -> Any:
         return value.decode("utf-8", "replace")
     if lua_type(value) != "table":
         return None  # functions, coroutines and userdata do not leave their VM
+    watch.tables += 1
+    if not watch.tables & 1023 and time.monotonic() > watch.deadline:
+        raise _ConversionTimeout
     items = list(value.items())
     if not items:
         return {}
@@ -380,12 +698,12 @@ def _to_python(lua_type: Callable[[Any], str | None], value: Any) -> Any:
     keys = [key for key, _ in items]
     if all(type(key) is int for key in keys) and min(keys) == 1 and max(keys) == n:
         ordered = sorted(items, key=lambda kv: kv[0]) if keys != list(range(1, n + 1)) else items
-        return [_to_python(lua_type, item) for _, item in ordered]
+        return [_to_python(lua_type, item, watch) for _, item in ordered]
     out: dict[str, Any] = {}
     for key, item in items:
         if type(key) is float:
             key = _number(key)
-        out[key if type(key) is str or type(key) is bool else str(key)] = _to_python(lua_type, item)
+        out[key if type(key) is str or type(key) is bool else str(key)] = _to_python(lua_type, item, watch)
     return out
 
 

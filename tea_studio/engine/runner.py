@@ -19,6 +19,7 @@ from typing import Any
 
 from tea_studio.engine import executors as executors_mod
 from tea_studio.engine.branching import STOPPED, BranchOutcome, BranchStrategy, ForkRequest
+from tea_studio.engine.budget import BudgetExceeded, EngineCaps, FlowHeld, StateBudget, capped_limits
 from tea_studio.engine.constructs import CONSTRUCT_KINDS, run_construct, run_item
 from tea_studio.engine.events import (
     BranchFinished,
@@ -36,7 +37,12 @@ from tea_studio.engine.events import (
     RunStarted,
     RunWarning,
 )
-from tea_studio.engine.expressions import ExpressionError, edge_condition_holds, goto_condition_holds
+from tea_studio.engine.expressions import (
+    ExpressionError,
+    ExpressionLimitError,
+    edge_condition_holds,
+    goto_condition_holds,
+)
 from tea_studio.engine.lua_vm import LuaNodeError, LuaVM, discard_vm, take_vm, warm_pool
 from tea_studio.engine.plan import STRATEGIES, UNSUPPORTED, Fork, Plan, PlanError, build_plan
 from tea_studio.engine.python_node import PythonNodeError, run_python_node
@@ -211,6 +217,7 @@ class _RunContext:
         self.entry_branch = ""
         # Python nodes may change state values in place: events then keep a copy of each update they report.
         self.copy_updates = any(step.kind not in ("lua", "noop") for step in plan.steps.values())
+        self.budget = StateBudget()  # the states and results this run holds outside the Lua VMs
 
     @property
     def session(self) -> executors_mod.Strategies:
@@ -270,6 +277,8 @@ class _Flow:
         self.iterations = 0
         self.current = ""
         self.failed_node: str | None = None
+        self.held = FlowHeld(ctx.budget)
+        self.deadline = 0.0  # the running node's: its route conditions count against its timeout
         self.siblings: frozenset[str] = frozenset()  # the other branch starts of this branch's fork
         self.join_at: str = END  # where this branch ends when its implicit next node is a sibling branch
 
@@ -280,7 +289,9 @@ class _Flow:
         return self.vm
 
     def end_vm(self) -> float | None:
-        """Discard the flow's VM (never used again); returns its memory in KiB."""
+        """The flow has ended: its state no longer counts against the run's budget (a branch's result is counted
+        again at its fan-in), and its VM is discarded (never used again); returns the VM's memory in KiB."""
+        self.held.release()
         vm, self.vm = self.vm, None
         if vm is None:
             return None
@@ -334,10 +345,13 @@ class _Flow:
             self.current = name
             pin = plan.pins.get(name, _NO_PIN) if plan.pins else _NO_PIN
             pinned = pin is not _NO_PIN
+            self.deadline = time.monotonic() + plan.limits.lua_timeout
             sink.emit(NodeStarted(time.monotonic(), name, branch, count, pinned))
             started = time.perf_counter()
             try:
                 update = pinned_update(pin) if pinned else self._execute(step, state)
+                if update:
+                    self.hold(update, name)
             except RunError as exc:
                 elapsed = (time.perf_counter() - started) * 1000.0
                 sink.emit(NodeFinished(time.monotonic(), name, branch, elapsed, False, None, None,
@@ -360,6 +374,13 @@ class _Flow:
                 continue
             name = self.next_node(name, state)
 
+    def hold(self, update: dict[str, Any], node: str | None) -> None:
+        """Count what ``update`` adds to the run's states against its memory budget."""
+        try:
+            self.held.update(update)
+        except BudgetExceeded as exc:
+            raise RunError(str(exc), node, self.branch) from None
+
     def _maybe_pause(self, name: str, when: str, state: dict[str, Any]) -> None:
         control = self.control
         point = (name, when)
@@ -378,6 +399,7 @@ class _Flow:
         kind = step.kind
         if kind == "lua":
             vm = self.vm or self.ensure_vm()
+            vm.result_budget = self.ctx.budget.remaining
             try:
                 return vm.run_node(step.name, step.code, state)
             except LuaNodeError as exc:
@@ -412,15 +434,22 @@ class _Flow:
                     f"condition '{exc.expression}' on the route from '{name}' to '{target}' failed "
                     f"({exc}); counted as false", name, self.branch))
 
-            if route.rule == "goto":
-                try:
-                    holds = route.condition is None or goto_condition_holds(route.condition, state,
-                                                                            self.plan.variables)
-                except ExpressionError as exc:
-                    warn(exc)
-                    holds = False
-            else:
-                holds = edge_condition_holds(route.condition, route.when, state, self.plan.variables, warn)
+            try:
+                if route.rule == "goto":
+                    try:
+                        holds = route.condition is None or goto_condition_holds(
+                            route.condition, state, self.plan.variables, deadline=self.deadline)
+                    except ExpressionLimitError:
+                        raise
+                    except ExpressionError as exc:
+                        warn(exc)
+                        holds = False
+                else:
+                    holds = edge_condition_holds(route.condition, route.when, state, self.plan.variables, warn,
+                                                 deadline=self.deadline)
+            except ExpressionLimitError as exc:
+                raise RunError(f"condition '{exc.expression}' on the route to '{route.target}' broke a sandbox "
+                               f"rule: {exc.rule}", name, self.branch) from None
             if holds:
                 return route.target
         raise RunError(f"no route from node {name}", name, self.branch, located=False)
@@ -461,6 +490,7 @@ class _Flow:
         results = [o.state for o in outcomes if o.ok]
         joined = dict(state)
         joined["parallel_results"] = results
+        self.hold({"parallel_results": results}, fork.node)
         continue_on_error = self.plan.limits.on_branch_error == "continue"
         if failures and not continue_on_error:
             first = failures[0]
@@ -504,6 +534,7 @@ def _run_branch(ctx: _RunContext, name: str, start: str, index: int, fork: Fork,
         where = ctx.where if ctx.remote_stop is not None and ctx.entry_branch == name else f"{ctx.where}, {where}"
     sink.emit(BranchStarted(time.monotonic(), name, fork.node, fork.fan_in, index, vm_ready_us, where))
     try:
+        flow.hold(state, None)
         if fork.items is not None:
             final = run_item(flow, fork, index, state)
         else:
@@ -557,7 +588,7 @@ class WorkflowRun:
                  executor: Executor | None = None, sink: EventSink | None = None,
                  control: RunControl | None = None, strategy: str | None = None,
                  record_states: bool = False, strategies: executors_mod.Strategies | None = None,
-                 pins: dict[str, Any] | None = None) -> None:
+                 pins: dict[str, Any] | None = None, caps: EngineCaps | None = None) -> None:
         self.workflow = workflow if isinstance(workflow, Workflow) else None
         self._plan = workflow if isinstance(workflow, Plan) else None
         self.inputs = dict(inputs or {})
@@ -568,6 +599,7 @@ class WorkflowRun:
         self.record_states = record_states
         self.strategies = strategies  # the session's process workers and Dask client (default: this process's)
         self.pins = dict(pins or {})  # node -> pinned output, used instead of running the node
+        self.caps = caps  # bounds on what the file's limits may ask for, and the run's memory budget
         self.run_id = uuid.uuid4().hex[:12]
         self.state: dict[str, Any] | None = None
 
@@ -592,16 +624,23 @@ class WorkflowRun:
         except RunError as exc:
             sink.emit(RunFailed(time.monotonic(), exc.detail, exc.node, "", 0.0, None))
             raise
+        limits = capped_limits(plan.limits, self.caps)
+        if limits is not plan.limits:
+            plan = self._plan = copy.copy(plan)
+            plan.limits = limits
         if plan.has_lua:
             warm_pool(1 + max((len(fork.branches) for fork in plan.forks.values()), default=0))
         state = copy_state({**plan.initial_state, **self.inputs})  # nodes never reach the workflow's values
         sink.emit(RunStarted(t0, self.run_id, plan.name, copy_state(self.inputs)))
         ctx = _RunContext(plan, sink, self.control, self.record_states, self.executor, self.strategy,
                           self.strategies)
+        if self.caps is not None:
+            ctx.budget = StateBudget(self.caps.state_budget_mb)
         if plan.forks:
             ctx.prepare()
         flow = _Flow(ctx, "")
         try:
+            flow.hold(state, None)
             final = flow.walk(plan.entry, state, frozenset())
         except RunError as exc:
             timing = (time.perf_counter() - began) * 1000.0

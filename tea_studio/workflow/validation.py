@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import math
 import os
 import re
 import textwrap
@@ -75,6 +76,7 @@ SEVERITIES: dict[str, str] = {
     "BRANCH_NOT_JOINED": WARNING,
     # settings and config
     "INVALID_SETTING": WARNING,
+    "INVALID_LIMIT": ERROR,  # a Lua limit that would not limit (NaN, zero, negative, under 1 MiB)
     "INTERRUPT_UNDEFINED": WARNING,
 }
 
@@ -456,15 +458,18 @@ class _Validation:
             self.add("INVALID_SETTING", None, f"settings.parallel.strategy {strategy!r} is not one of "
                      f"{', '.join(PARALLEL_STRATEGIES)} (TEA Studio cannot run it)",
                      self.source.section_key("settings", "strategy"))
-        for path, integral in ((("lua", "timeout"), False), (("lua", "max_memory_mb"), False),
-                               (("max_iterations",), True), (("parallel", "max_workers"), True)):
+        for path, integral, least in ((("lua", "timeout"), False, 0), (("lua", "max_memory_mb"), False, 1),
+                                      (("max_iterations",), True, 1), (("parallel", "max_workers"), True, 1)):
             value = wf.setting(*path)
             if value is None:
                 continue
             kinds = (int,) if integral else (int, float)
-            if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
-                what = "a positive integer" if integral else "a positive number"
-                self.add("INVALID_SETTING", None, f"settings.{'.'.join(path)} must be {what}, not {value!r}",
+            if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) or value <= 0 \
+                    or value < least:
+                what = "a positive integer" if integral else \
+                    "a finite number of MiB, at least 1" if least else "a finite positive number"
+                self.add("INVALID_LIMIT" if path[0] == "lua" else "INVALID_SETTING", None,
+                         f"settings.{'.'.join(path)} must be {what}, not {value!r}",
                          self.source.section_key("settings", path[-1]))
         config = wf.section("config")
         for key in ("interrupt_before", "interrupt_after"):

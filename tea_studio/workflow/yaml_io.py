@@ -114,8 +114,11 @@ def load_workflow_text(text: str, path: str | None = None) -> Workflow:
             workflow = _WorkflowReader(path).read(root)
         except WorkflowError:
             raise
+        except yaml.MarkedYAMLError as exc:  # e.g. an unknown tag
+            raise _marked_error(exc, "unreadable value", path) from None
         except (yaml.YAMLError, ValueError, TypeError, RecursionError) as exc:  # e.g. a bad !!timestamp value
-            raise WorkflowError("YAML_PARSE", f"unreadable value: {exc}", path, 1, 1) from None
+            message = " ".join(f"unreadable value: {exc}".split())
+            raise WorkflowError("YAML_PARSE", message, path, 1, 1) from None
         workflow.path = path
         workflow.source = yt.SourceRecord(text[len(prefix):], root, workflow_to_data(workflow, copy_values=True),
                                           prefix, yt.uses_aliases(text))
@@ -152,10 +155,7 @@ def compose(text: str, path: str | None = None) -> yaml.Node:
         finally:
             loader.dispose()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = " ".join(part for part in (exc.context, exc.problem) if part) or "invalid YAML"
-        raise WorkflowError("YAML_PARSE", f"invalid YAML: {message}", path, line, col) from None
+        raise _marked_error(exc, "invalid YAML", path) from None
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
@@ -228,6 +228,14 @@ class _Bounds:
     def error(self, node: yaml.Node, problem: str) -> WorkflowError:
         line, col = _where(node)
         return WorkflowError("YAML_PARSE", f"invalid YAML: {problem}", self.path, line, col)
+
+
+def _marked_error(exc: yaml.MarkedYAMLError, what: str, path: str | None) -> WorkflowError:
+    """One located line for a YAML error (never the offending text itself)."""
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    message = " ".join(" ".join(part for part in (exc.context, exc.problem) if part).split()) or "invalid YAML"
+    return WorkflowError("YAML_PARSE", f"{what}: {message}", path, line, col)
 
 
 def _where(node: yaml.Node) -> tuple[int, int]:
@@ -389,7 +397,7 @@ class _WorkflowReader:
         elif "script" in pairs:
             node.kind, node.code_form = PYTHON, FORM_SCRIPT
             node.code = self.text(take("script"), "`script` code", allow_null=False)
-        elif language_value in CODE_LANGUAGES:
+        elif language_value in CODE_LANGUAGES and "steps" not in pairs:  # `language` beside `steps` is the steps'
             take("language")
             node.kind, node.code_form = language_value, FORM_LANGUAGE
         else:

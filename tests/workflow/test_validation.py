@@ -456,11 +456,11 @@ def test_bad_settings_and_interrupt_names_warn():
         nodes:
           - name: a
         """)
-    assert sorted(p.code for p in problems) == ["INTERRUPT_UNDEFINED", "INVALID_SETTING", "INVALID_SETTING",
+    assert sorted(p.code for p in problems) == ["INTERRUPT_UNDEFINED", "INVALID_LIMIT", "INVALID_SETTING",
                                                 "INVALID_SETTING"]
-    assert all(p.severity == "warning" for p in problems)
+    assert all(p.severity == ("error" if p.code == "INVALID_LIMIT" else "warning") for p in problems)
     assert [(p.code, p.line, p.col) for p in problems] == [
-        ("INVALID_SETTING", 2, 3), ("INVALID_SETTING", 3, 9), ("INVALID_SETTING", 4, 14),
+        ("INVALID_SETTING", 2, 3), ("INVALID_LIMIT", 3, 9), ("INVALID_SETTING", 4, 14),
         ("INTERRUPT_UNDEFINED", 6, 3)]
     assert "ghost" in problems[-1].message
 

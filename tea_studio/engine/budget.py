@@ -1,0 +1,140 @@
+"""What a run may use, whatever the workflow file asks: caps on its limits and a memory budget for its states.
+
+The file's ``settings.lua.timeout`` and ``settings.lua.max_memory_mb`` are untrusted. :class:`EngineCaps` (set by
+``tea-studio run --max-timeout/--max-memory-mb/--max-state-mb`` or by the studio) bounds them, and values the
+validator would refuse (NaN, infinities, zero, negatives, less than 1 MiB) fall back to the defaults.
+
+Memory outside the Lua VMs: every state a flow holds and every branch result waiting for its fan-in is counted
+(an estimate of its size as Python data) against one budget per run, :data:`DEFAULT_STATE_BUDGET_MB` unless set.
+A node whose update would overrun it fails with "memory budget exceeded".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from tea_studio.engine.lua_vm import DEFAULT_MAX_MEMORY_MB, DEFAULT_TIMEOUT_S
+
+DEFAULT_STATE_BUDGET_MB = 1024.0
+MIN_MEMORY_MB = 1.0
+
+
+@dataclass(frozen=True)
+class EngineCaps:
+    """Upper bounds the user sets for every run (None = no cap beyond the defaults)."""
+
+    max_timeout_s: float | None = None
+    max_memory_mb: float | None = None
+    state_budget_mb: float = DEFAULT_STATE_BUDGET_MB
+
+
+def valid_limit(value: Any, minimum: float = 0.0) -> bool:
+    """A limit a file may set: a finite number above zero (and at least ``minimum``)."""
+    return (not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+            and value > 0 and value >= minimum)
+
+
+def capped_limits(limits: Any, caps: EngineCaps | None) -> Any:
+    """``limits`` (a plan's Limits) with invalid values replaced by the defaults and the caps applied."""
+    timeout = limits.lua_timeout if valid_limit(limits.lua_timeout) else DEFAULT_TIMEOUT_S
+    memory = limits.lua_max_memory_mb if valid_limit(limits.lua_max_memory_mb, MIN_MEMORY_MB) \
+        else float(DEFAULT_MAX_MEMORY_MB)
+    if caps is not None:
+        if caps.max_timeout_s is not None and valid_limit(caps.max_timeout_s):
+            timeout = min(timeout, caps.max_timeout_s)
+        if caps.max_memory_mb is not None and valid_limit(caps.max_memory_mb, MIN_MEMORY_MB):
+            memory = min(memory, caps.max_memory_mb)
+    if timeout == limits.lua_timeout and memory == limits.lua_max_memory_mb:
+        return limits
+    return dataclasses.replace(limits, lua_timeout=float(timeout), lua_max_memory_mb=float(memory))
+
+
+def estimate_size(value: Any) -> int:
+    """Roughly the bytes ``value`` takes as Python data (containers, strings and numbers; shared parts count each
+    time they appear)."""
+    total = 0
+    stack = [value]
+    getsizeof = sys.getsizeof
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            total += 64 + 100 * len(item)
+            stack.extend(item.values())
+            stack.extend(key for key in item if type(key) is str)
+        elif kind is list or kind is tuple:
+            total += 56 + 8 * len(item)
+            stack.extend(item)
+        elif kind is str:
+            total += 49 + len(item)
+        elif kind is int or kind is float or kind is bool or item is None:
+            total += 32
+        else:
+            try:
+                total += getsizeof(item)
+            except TypeError:
+                total += 64
+    return total
+
+
+class BudgetExceeded(Exception):
+    pass
+
+
+class StateBudget:
+    """The bytes of state held by the flows of one run (thread-safe)."""
+
+    def __init__(self, megabytes: float = DEFAULT_STATE_BUDGET_MB) -> None:
+        self.limit = int(megabytes * (1 << 20)) if valid_limit(megabytes) else int(DEFAULT_STATE_BUDGET_MB) << 20
+        self.used = 0
+        self._lock = threading.Lock()
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.used, 1)
+
+    def charge(self, size: int) -> None:
+        """Count ``size`` more bytes (negative: bytes given back); raises BudgetExceeded past the limit."""
+        with self._lock:
+            if size > 0 and self.used + size > self.limit:
+                raise BudgetExceeded(f"memory budget exceeded: the run's states and results would need more than "
+                                     f"{self.limit / (1 << 20):g} MiB")
+            self.used += size
+
+
+class FlowHeld:
+    """What one flow's state holds, key by key, so an update is charged for what it changes."""
+
+    __slots__ = ("budget", "sizes", "total")
+
+    def __init__(self, budget: StateBudget) -> None:
+        self.budget = budget
+        self.sizes: dict[str, int] = {}
+        self.total = 0
+
+    def hold(self, state: dict[str, Any]) -> None:
+        """Start from ``state`` (a flow's first state, or a branch's copy of its fork's state)."""
+        self.update(state)
+
+    def update(self, update: dict[str, Any]) -> None:
+        """Charge the keys ``update`` sets, for what they add over the values they replace."""
+        delta = 0
+        new_sizes = {}
+        for key, value in update.items():
+            size = estimate_size(value)
+            new_sizes[key] = size
+            delta += size - self.sizes.get(key, 0)
+        self.budget.charge(delta)
+        self.sizes.update(new_sizes)
+        self.total += delta
+
+    def release(self) -> None:
+        """The flow has ended and its state is no longer held (or it was handed to its fork as a result)."""
+        self.budget.charge(-self.total)
+        self.sizes.clear()
+        self.total = 0

@@ -1,0 +1,137 @@
+"""Escapes from the expression sandbox (goto ``if:``, edge ``when:``/``condition:``, templates): the live
+environment, shared variables, Python objects, self-containing states, unbounded CPU and memory."""
+
+import os
+import textwrap
+import time
+
+import pytest
+
+from tea_studio.engine.events import ListSink
+from tea_studio.engine.expressions import (
+    ExpressionError,
+    ExpressionLimitError,
+    evaluate,
+    goto_condition_holds,
+    render,
+    render_value,
+)
+from tea_studio.engine.runner import RunError, WorkflowRun
+from tea_studio.workflow.yaml_io import load_workflow_text
+
+
+def run(text: str, inputs=None):
+    return WorkflowRun(load_workflow_text(textwrap.dedent(text)), inputs, sink=ListSink()).run()
+
+
+@pytest.mark.parametrize("expression", [
+    "env.update({'TEA_ESCAPE': 'yes'}) or true",
+    "env.__setitem__('TEA_ESCAPE', 'yes') or true",
+    "env.setdefault('TEA_ESCAPE', 'yes') or true",
+])
+def test_the_live_environment_cannot_be_changed(expression):
+    with pytest.raises(ExpressionLimitError):
+        goto_condition_holds(expression, {})
+    assert "TEA_ESCAPE" not in os.environ
+
+
+def test_env_is_a_copy_readable_as_tea_documents(monkeypatch):
+    monkeypatch.setenv("TEA_VISIBLE", "1")
+    assert evaluate("env.TEA_VISIBLE", {}) == "1"
+    assert evaluate("env is mapping", {}) is True
+    assert render("{{ env | length }}", {}) == str(len(os.environ))
+
+
+@pytest.mark.parametrize("expression", ["state.update({'x': 1})", "variables.update({'x': 1})",
+                                        "state.items.append(1)", "variables.pop('limit')", "state.clear()"])
+def test_state_and_variables_cannot_be_changed(expression):
+    state, variables = {"items": [0]}, {"limit": 3}
+    with pytest.raises(ExpressionLimitError, match="unsafe"):
+        evaluate(expression, state, variables)
+    assert state == {"items": [0]} and variables == {"limit": 3}
+
+
+@pytest.mark.parametrize("template", ["{{ range(10) }}", "{{ cycler(1, 2) }}", "{{ namespace(a=1) }}",
+                                      "{{ joiner() }}", "{{ dict }}", "{{ state.items.index }}"])
+def test_python_objects_never_reach_the_state(template):
+    with pytest.raises(ExpressionError):
+        render_value(template, {"items": [1]})
+
+
+def test_lipsum_is_not_offered():
+    assert render_value("{{ lipsum }}", {}) is None
+
+
+def test_a_value_read_from_the_state_is_a_copy():
+    state = {"a": {"b": [1, 2]}}
+    value = render_value("{{ state }}", state)
+    assert value == state and value is not state and value["a"] is not state["a"]
+
+
+@pytest.mark.parametrize(("expression", "rule"), [
+    ("'%2000000000d' % 1", "format widths"),
+    ("'{:2000000000}'.format(1)", "format widths"),
+    ("'%*d' % (2000000000, 1)", "format widths"),
+    ("'%2000000000d' | format(1)", "format widths"),
+    ("'x' | center(2000000000)", "width"),
+    ("'x'.ljust(2000000000)", "widths"),
+    ("'x' * 10**10", "repeated"),
+    ("[0] * 10**10", "repeated"),
+    ("7 ** 100000000", "powers"),
+])
+def test_memory_hungry_expressions_are_refused_at_once(expression, rule):
+    began = time.monotonic()
+    with pytest.raises(ExpressionLimitError, match=rule):
+        goto_condition_holds(expression, {})
+    assert time.monotonic() - began < 0.5
+
+
+def test_loops_in_templates_stop_at_the_deadline():
+    began = time.monotonic()
+    with pytest.raises(ExpressionLimitError, match="execution timeout"):
+        goto_condition_holds("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}x",
+                             {}, deadline=time.monotonic() + 0.5)
+    assert time.monotonic() - began < 1.0
+
+
+def test_growing_text_in_a_loop_stops_at_the_budget():
+    template = "{% set ns = namespace(s='xx') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}x"
+    with pytest.raises(ExpressionLimitError, match="limited to"):
+        render(template, {})
+
+
+def test_a_condition_that_breaks_a_rule_fails_the_run_naming_node_and_rule():
+    text = """
+    name: hostile-condition
+    settings:
+      lua: {timeout: 0.5}
+    nodes:
+      - name: start
+        language: lua
+        run: return { n = 1 }
+        goto:
+          - if: "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}yes"
+            to: __end__
+    """
+    began = time.monotonic()
+    with pytest.raises(RunError) as caught:
+        run(text)
+    assert time.monotonic() - began < 1.5
+    message = str(caught.value)
+    assert message.startswith("node 'start': condition ") and "broke a sandbox rule: execution timeout" in message
+    assert "\n" not in message
+
+
+def test_an_ordinary_failing_condition_still_counts_as_false():
+    text = """
+    name: soft
+    nodes:
+      - name: start
+        language: lua
+        run: return { n = 1 }
+        goto:
+          - if: "state.n > missing.value"
+            to: start
+          - to: __end__
+    """
+    assert run(text) == {"n": 1}

@@ -1,0 +1,156 @@
+"""Limits from the file are checked, capped by the user, and always fire: every limited node ends within twice its
+limit while its siblings finish correctly; states and results outside the VMs stay within the run's budget."""
+
+import json
+import textwrap
+import time
+
+import pytest
+from security_helpers import run_cli, timed_cli
+
+from tea_studio.engine.budget import EngineCaps
+from tea_studio.engine.events import BranchFinished, ListSink
+from tea_studio.engine.runner import RunError, WorkflowRun
+from tea_studio.workflow.validation import validate
+from tea_studio.workflow.yaml_io import load_workflow_text
+
+
+def load(text: str):
+    return load_workflow_text(textwrap.dedent(text))
+
+
+@pytest.mark.parametrize(("setting", "value"), [("timeout", ".nan"), ("timeout", "-1"), ("timeout", "0"),
+                                                ("timeout", ".inf"), ("max_memory_mb", "0.0000001"),
+                                                ("max_memory_mb", "-5"), ("max_memory_mb", ".nan")])
+def test_limits_that_would_not_limit_are_validation_errors(setting, value):
+    workflow = load(f"""
+    name: limits
+    settings:
+      lua:
+        {setting}: {value}
+    nodes:
+      - name: a
+        language: lua
+        run: return {{}}
+    """)
+    problems = [p for p in validate(workflow) if p.code == "INVALID_LIMIT"]
+    assert len(problems) == 1 and problems[0].is_error and problems[0].line == 5
+
+
+def test_the_command_line_caps_what_the_file_asks_for(workflow_file):
+    path = workflow_file("name: greedy\nsettings:\n  lua: {timeout: 1000, max_memory_mb: 100000}\nnodes:\n"
+                         "  - name: spin\n    language: lua\n    run: while true do end\n")
+    code, _out, err, seconds = timed_cli("run", path, "--max-timeout", "0.5")
+    assert code == 1 and "node 'spin': execution timeout (0.5 s)" in err
+    assert seconds < 10
+    path = workflow_file("name: greedy\nsettings:\n  lua: {max_memory_mb: 100000}\nnodes:\n"
+                         "  - name: hog\n    language: lua\n    run: \"return {n = #string.rep('x', 200 * 1024 * 1024)}\"\n")
+    code, _out, err = run_cli("run", path, "--max-memory-mb", "32")
+    assert code == 1 and "node 'hog': memory limit exceeded" in err
+
+
+def test_caps_are_an_engine_option():
+    workflow = load("""
+    name: capped
+    settings:
+      lua: {timeout: 1000}
+    nodes:
+      - {name: spin, language: lua, run: "while true do end"}
+    """)
+    began = time.monotonic()
+    with pytest.raises(RunError, match=r"execution timeout \(0.3 s\)"):
+        WorkflowRun(workflow, caps=EngineCaps(max_timeout_s=0.3)).run()
+    assert time.monotonic() - began < 0.6 + 0.3
+
+
+HOSTILE_BRANCHES = {
+    "spinner": "while true do end",
+    "hog": "local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 4e6) .. i end",
+    "rep_loop": "for i = 1, 1000 do local s = string.rep('x', 16 * 1024 * 1024) end",
+    "concat_trick": "local t = setmetatable({}, {__index = rawlen}) return {n = #table.concat(t, '', 1, 3e8)}",
+    "xpcall_hook": "local function f() return f() + 1 end\\nxpcall(f, function() while true do end end)",
+    "cycle": "local t = {} t.me = t return t",
+}
+
+
+@pytest.mark.parametrize("strategy", ["thread", "process"])
+def test_every_limit_ends_its_branch_in_time_while_siblings_finish(strategy):
+    timeout = 1.0
+    names = list(HOSTILE_BRANCHES) + ["healthy", "healthy_too"]
+    bodies = {**HOSTILE_BRANCHES, "healthy": "local s = 0 for i = 1, 200000 do s = s + 1 end return {ok = s}",
+              "healthy_too": "return {ok = 2}"}
+    nodes = "".join(f"  - name: {name}\n    language: lua\n    run: \"{bodies[name]}\"\n" for name in names)
+    edges = "".join(f"  - {{from: fork, to: {name}, type: parallel, fan_in: join}}\n  - {{from: {name}, to: join}}\n"
+                    for name in names)
+    text = (f"name: hostile-siblings\nsettings:\n  lua: {{timeout: {timeout}, max_memory_mb: 64}}\n"
+            f"  parallel: {{strategy: {strategy}, max_workers: 8, on_branch_error: continue}}\n"
+            f"nodes:\n  - name: fork\n{nodes}  - name: join\nedges:\n{edges}")
+    sink = ListSink()
+    state = WorkflowRun(load_workflow_text(text), sink=sink).run()
+    assert sorted(r["ok"] for r in state["parallel_results"]) == [2, 200000]
+    errors = {e["branch"]: e for e in state["parallel_errors"]}
+    assert set(errors) == set(HOSTILE_BRANCHES)
+    assert "execution timeout" in errors["spinner"]["error"]
+    assert errors["hog"]["error"] in ("memory limit exceeded", f"execution timeout ({timeout:g} s)")
+    assert "contains itself" in errors["cycle"]["error"]
+    for name in ("spinner", "hog", "rep_loop", "concat_trick", "xpcall_hook"):
+        assert errors[name]["timing_ms"] < 2 * timeout * 1000 + 500, (name, errors[name])
+    finished = {e.branch: e for e in sink.of_type(BranchFinished)}
+    assert finished["healthy"].ok and finished["healthy_too"].ok
+
+
+def test_results_beyond_the_run_budget_fail_the_run():
+    nodes = "".join(f"  - name: b{i}\n    language: lua\n    run: return {{ s = string.rep('x', 20 * 1024 * 1024) }}\n"
+                    for i in range(6))
+    edges = "".join(f"  - {{from: fork, to: b{i}, type: parallel, fan_in: join}}\n  - {{from: b{i}, to: join}}\n"
+                    for i in range(6))
+    workflow = load_workflow_text("name: fat\nsettings:\n  lua: {max_memory_mb: 64}\nnodes:\n  - name: fork\n"
+                                  f"{nodes}  - name: join\nedges:\n{edges}")
+    with pytest.raises(RunError, match="memory budget exceeded"):
+        WorkflowRun(workflow, caps=EngineCaps(state_budget_mb=64)).run()
+    state = WorkflowRun(workflow, caps=EngineCaps(state_budget_mb=512)).run()
+    assert len(state["parallel_results"]) == 6
+
+
+def test_a_loop_that_replaces_its_state_stays_within_the_budget():
+    workflow = load("""
+    name: loop
+    settings:
+      max_iterations: 400
+    nodes:
+      - name: step
+        language: lua
+        run: return { i = (state.i or 0) + 1, blob = string.rep('x', 1024 * 1024) }
+        goto:
+          - if: "state.i < 300"
+            to: step
+          - to: __end__
+    """)
+    state = WorkflowRun(workflow, caps=EngineCaps(state_budget_mb=16)).run()
+    assert state["i"] == 300
+
+
+def test_output_is_valid_json_and_terminal_controls_never_reach_the_terminal(workflow_file):
+    path = workflow_file("name: noisy\nnodes:\n  - name: talk\n    language: lua\n    run: |\n"
+                         "      print('\\27[2J\\27]0;owned\\7hello\\r\\27[31m')\n"
+                         "      return { text = 'plain' }\n"
+                         "  - name: fail\n    language: lua\n    run: error('bad\\27[31m\\nthing')\n"
+                         "edges:\n  - {from: talk, to: fail}\n")
+    code, out, err = run_cli("run", path)
+    assert code == 1
+    assert "\x1b" not in err and "\r" not in err and "\x07" not in err
+    assert "[talk] hello" in err and "error: node 'fail' line 1: bad thing" in err
+    path = workflow_file("name: nan\nnodes:\n  - name: n\n    language: lua\n    run: return { x = 0/0 }\n")
+    code, out, err = run_cli("run", path)
+    assert code == 1 and "node 'n': the result.x is NaN or infinite" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_hostile_results_name_the_node_in_a_real_run(workflow_file):
+    path = workflow_file("name: keys\nnodes:\n  - name: clash\n    language: lua\n"
+                         "    run: \"local t = {'a'} t['1'] = 'b' t.x = 1 return t\"\n")
+    code, out, err = run_cli("run", path)
+    assert code == 1 and err.strip() == "error: node 'clash': the result[1] and the key \"1\" would collide"
+    path = workflow_file("name: ok\nnodes:\n  - name: fine\n    language: lua\n    run: return { v = 1.5, n = 3 }\n")
+    code, out, err = run_cli("run", path)
+    assert code == 0 and json.loads(out) == {"v": 1.5, "n": 3}
