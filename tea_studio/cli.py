@@ -30,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stream", action="store_true", help="print every run event as one JSON object per line")
     run.add_argument("--strategy", choices=STRATEGIES, default=None,
                      help="executor for parallel branches (default: settings.parallel.strategy or thread)")
+    run.add_argument("--dask-scheduler", metavar="ADDRESS", default=None,
+                     help="Dask scheduler for dask branches, e.g. tcp://127.0.0.1:8786 (default: "
+                          "settings.parallel.dask.scheduler, else a local cluster for this run)")
     run.add_argument("--auto-continue", action="store_true",
                      help="continue at breakpoints without asking (implied when stdin is not a terminal)")
     run.add_argument("--pins", action="store_true",

@@ -115,6 +115,10 @@ class BranchStrategy(Protocol):
         """Run every branch of the fork; never raises for a branch's failure (it is an outcome)."""
         ...
 
+    def warm(self, count: int) -> None:
+        """Get ready for about ``count`` branches soon (start workers, connect) without waiting."""
+        ...
+
     def close(self) -> None: ...
 
 

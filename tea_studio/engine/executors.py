@@ -73,6 +73,9 @@ class _ForkJob:
                     self.outcomes[i] = cancelled_outcome(i, self.request.names[i])
                 else:
                     self.outcomes[i] = self.request.run_here(i)
+            except Exception as exc:  # noqa: BLE001 - e.g. a state that cannot be copied: the branch fails
+                self.outcomes[i] = failed_outcome(i, self.request.names[i],
+                                                  f"internal error: {type(exc).__name__}: {exc}")
             finally:
                 with self._lock:
                     self._remaining -= 1
@@ -110,6 +113,9 @@ class ThreadStrategy:
             release_pool()
         return job.outcomes  # type: ignore[return-value]
 
+    def warm(self, count: int) -> None:
+        pass
+
     def close(self) -> None:
         if self._owned:
             self.executor.shutdown(wait=True, cancel_futures=True)
@@ -139,6 +145,9 @@ class FuturesStrategy:
             outcome.events = []
             outcomes.append(outcome)
         return outcomes
+
+    def warm(self, count: int) -> None:
+        pass
 
     def close(self) -> None:
         pass
@@ -192,10 +201,11 @@ class Strategies:
             return found, False
 
     def prepare(self, names: set[str], limits: Limits) -> None:
-        """Start what the run will need in the background (process workers), so its first fork does not wait."""
-        if "process" in names:
-            strategy, _ = self.strategy("process", limits)
-            strategy.warm(default_workers(limits))  # type: ignore[attr-defined]
+        """Start what the run will need in the background (process workers, the Dask connection or cluster), so
+        its first fork does not wait for it."""
+        for name in sorted(names - {"thread"}):
+            strategy, _ = self.strategy(name, limits)
+            strategy.warm(default_workers(limits))
 
     @staticmethod
     def _make(name: str, address: str | None) -> BranchStrategy:

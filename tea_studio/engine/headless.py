@@ -1,14 +1,17 @@
 """``tea-studio run``: run a workflow headless.
 
 Exit codes: 0 success, 1 load/validation/run failure (one ``error: ...`` line on stderr), 2 usage error (bad
-``--input``), 130 interrupted (Ctrl-C stops the run cleanly). stdout holds the final state as one JSON document,
-or with ``--stream`` one JSON object per event (the last one ``run_finished`` with the state, or ``run_failed``).
+``--input``), 130 interrupted (Ctrl-C stops the run cleanly), 141 stdout closed by its reader (the run stops
+quietly, as ``| head -1`` expects). stdout holds the final state as one JSON document,
+or with ``--stream`` one JSON object per event (the last one ``run_finished`` with the state, or ``run_failed``),
+written by a thread of its own in batches so the run never waits for the terminal.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import queue
 import sys
 import threading
@@ -25,6 +28,7 @@ from tea_studio.engine.events import (
     RunWarning,
     event_to_dict,
 )
+from tea_studio.engine.executors import Strategies
 from tea_studio.engine.runner import RunControl, RunError, WorkflowRun
 from tea_studio.workflow.inputs import InputError, parse_inputs
 from tea_studio.workflow.text import one_line, printable
@@ -42,37 +46,114 @@ def to_json(value: Any, **kwargs: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str, **kwargs)
 
 
-class _CliSink:
-    """Prints events: NDJSON on stdout with --stream; log lines and warnings on stderr; pauses to a queue."""
+class _Writer:
+    """Writes the command's output off the run's hot path: the run's threads only queue events; one thread
+    turns them into text and writes them in batches (stream lines to stdout, log lines and warnings to stderr),
+    in the order they were emitted, nothing dropped. A closed stdout (``| head -1``) stops the run quietly."""
 
-    def __init__(self, stream: bool, progress: bool, pauses: queue.Queue, out: Any = None) -> None:
+    def __init__(self, stream: bool, progress: bool, on_broken_pipe: Any, out: Any = None) -> None:
         self.stream = stream
         self.out = out or sys.stdout  # the real stdout: node code's stray writes go to stderr meanwhile
         self.progress = progress
-        self.pauses = pauses
+        self.on_broken_pipe = on_broken_pipe
+        self.broken = False
         self.t0 = 0.0
-        self._lock = threading.Lock()
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="tea-output", daemon=True)
+        self._thread.start()
 
-    def emit(self, event: RunEvent) -> None:
+    def put(self, event: Any) -> None:
+        self._queue.put(event)
+
+    def sync(self) -> None:
+        """Wait until everything queued so far is written."""
+        done = threading.Event()
+        self._queue.put(done)
+        done.wait()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _loop(self) -> None:
+        get = self._queue.get
+        while True:
+            batch = [get()]
+            try:
+                while len(batch) < 4096:
+                    batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                pass
+            out: list[str] = []
+            err: list[str] = []
+            marks: list[threading.Event] = []
+            end = False
+            for item in batch:
+                if item is None:
+                    end = True
+                elif isinstance(item, threading.Event):
+                    marks.append(item)
+                else:
+                    self._format(item, out, err)
+            self._write(sys.stderr, err)
+            if not self.broken:
+                self._write(self.out, out)
+            for mark in marks:
+                mark.set()
+            if end:
+                return
+
+    def _format(self, event: RunEvent, out: list[str], err: list[str]) -> None:
         if isinstance(event, RunStarted):
             self.t0 = event.t
-        with self._lock:
-            if self.stream:
-                self.out.write(to_json(event_to_dict(event, self.t0)) + "\n")
-                self.out.flush()
-            if isinstance(event, LogLine):
-                where = f"{event.branch}/" if event.branch else ""
-                print(printable(f"[{where}{event.node}] {event.text}"), file=sys.stderr)
-            elif isinstance(event, RunWarning):
-                print(f"warning: {one_line(event.message)}", file=sys.stderr)
-            elif self.progress and isinstance(event, LlmToken):  # model output as it arrives, on a terminal
-                sys.stderr.write(event.text)
-                sys.stderr.flush()
-            elif self.progress and isinstance(event, NodeFinished):
-                where = f"{event.branch}: " if event.branch else ""
-                print(f"{where}{event.node} {'ok' if event.ok else 'failed'} ({event.timing_ms:.1f} ms)",
-                      file=sys.stderr)
-        if isinstance(event, Paused):
+        if self.stream:
+            out.append(to_json(event_to_dict(event, self.t0)) + "\n")
+        if isinstance(event, LogLine):
+            where = f"{event.branch}/" if event.branch else ""
+            err.append(printable(f"[{where}{event.node}] {event.text}") + "\n")
+        elif isinstance(event, RunWarning):
+            err.append(f"warning: {one_line(event.message)}\n")
+        elif self.progress and isinstance(event, LlmToken):  # model output as it arrives, on a terminal
+            err.append(event.text)
+        elif self.progress and isinstance(event, NodeFinished):
+            where = f"{event.branch}: " if event.branch else ""
+            err.append(f"{where}{event.node} {'ok' if event.ok else 'failed'} ({event.timing_ms:.1f} ms)\n")
+
+    def _write(self, target: Any, lines: list[str]) -> None:
+        if not lines:
+            return
+        try:
+            target.write("".join(lines))
+            target.flush()
+        except BrokenPipeError:
+            if target is self.out:
+                self.broken = True
+                silence_stdout(target)
+                self.on_broken_pipe()
+        except (OSError, ValueError):
+            pass
+
+
+def silence_stdout(stdout: Any) -> None:
+    """Point stdout at /dev/null once its reader has gone, so nothing complains at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+class _CliSink:
+    """Hands events to the writer; pauses go to a queue for the prompt."""
+
+    def __init__(self, writer: _Writer, pauses: queue.Queue) -> None:
+        self.writer = writer
+        self.pauses = pauses
+
+    def emit(self, event: RunEvent) -> None:
+        self.writer.put(event)
+        if type(event) is Paused:
             self.pauses.put(event)
 
 
@@ -119,12 +200,51 @@ def run_command(args: Any) -> int:
     interactive = sys.stdin is not None and sys.stdin.isatty() and not getattr(args, "auto_continue", False)
     pauses: queue.Queue = queue.Queue()
     stream = bool(getattr(args, "stream", False))
-    stdout = sys.stdout
-    sink = _CliSink(stream, progress=sys.stderr.isatty() and not stream, pauses=pauses, out=stdout)
     control = RunControl(auto_continue=not interactive)
+    stdout = sys.stdout
+    writer = _Writer(stream, progress=sys.stderr.isatty() and not stream, on_broken_pipe=control.stop, out=stdout)
+    # Process workers and the Dask cluster or connection serve this command's forks, and end with it.
+    strategies = Strategies(dask_scheduler=getattr(args, "dask_scheduler", None))
     pins = workflow.layout.pins if getattr(args, "pins", False) else None
-    run = WorkflowRun(workflow, inputs, sink=sink, control=control, strategy=getattr(args, "strategy", None),
-                      pins=pins, caps=caps_from(args))
+    run = WorkflowRun(workflow, inputs, sink=_CliSink(writer, pauses), control=control,
+                      strategy=getattr(args, "strategy", None), strategies=strategies, pins=pins,
+                      caps=caps_from(args))
+    try:
+        code, state = _run_and_wait(run, control, pauses, writer, interactive)
+    finally:
+        writer.close()
+        strategies.close()
+    if writer.broken:
+        return 141  # stdout's reader went away (e.g. `| head -1`): stop quietly, as a pipe writer does
+    if code == 130:
+        print("error: stopped (interrupted)", file=sys.stderr)
+        return code
+    if code:
+        print(f"error: {one_line(str(state))}", file=sys.stderr)
+        return code
+    text = to_json(state, indent=2)
+    if not stream:
+        try:
+            stdout.write(text + "\n")
+            stdout.flush()
+        except BrokenPipeError:
+            silence_stdout(stdout)
+            return 141
+    output = getattr(args, "output", None)
+    if output:
+        from tea_studio.workflow.files import write_atomic
+
+        try:
+            write_atomic(output, text + "\n")
+        except OSError as exc:
+            print(f"error: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def _run_and_wait(run: WorkflowRun, control: RunControl, pauses: queue.Queue, writer: _Writer,
+                  interactive: bool) -> tuple[int, Any]:
+    """Run on a worker thread while this one answers pauses; (0, state), (1, error) or (130, None)."""
     outcome: dict[str, Any] = {}
 
     def work() -> None:
@@ -146,6 +266,7 @@ def run_command(args: Any) -> int:
             if item is None:
                 break
             if interactive and not control.stopped:
+                writer.sync()
                 print(f"paused {item.when} {item.node}" + (f" (branch {item.branch})" if item.branch else "")
                       + " — Enter to continue", file=sys.stderr, end="")
                 sys.stderr.flush()
@@ -155,26 +276,8 @@ def run_command(args: Any) -> int:
         control.stop()
         if worker.is_alive():
             worker.join()
-        print("error: stopped (interrupted)", file=sys.stderr)
-        return 130
+        return 130, None
     worker.join()
-
-    error = outcome.get("error")
-    if error is not None:
-        print(f"error: {one_line(str(error))}", file=sys.stderr)
-        return 1
-    state = outcome["state"]
-    text = to_json(state, indent=2)
-    if not stream:
-        stdout.write(text + "\n")
-        stdout.flush()
-    output = getattr(args, "output", None)
-    if output:
-        from tea_studio.workflow.files import write_atomic
-
-        try:
-            write_atomic(output, text + "\n")
-        except OSError as exc:
-            print(f"error: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
-            return 1
-    return 0
+    if "error" in outcome:
+        return 1, outcome["error"]
+    return 0, outcome["state"]

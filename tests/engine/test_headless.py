@@ -124,8 +124,8 @@ def test_strategy_option(flow_file, capsys):
     path = flow_file(PARALLEL)
     assert main(["run", path, "--strategy", "thread"]) == 0
     assert json.loads(capsys.readouterr().out)["sum"] == 23
-    assert main(["run", path, "--strategy", "dask"]) == 1
-    assert "dask" in capsys.readouterr().err
+    assert main(["run", path, "--strategy", "process"]) == 0
+    assert json.loads(capsys.readouterr().out)["sum"] == 23
 
 
 def _subprocess(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
@@ -156,3 +156,40 @@ def test_subprocess_ctrl_c_stops_cleanly_with_130(flow_file):
     out, err = process.communicate(timeout=10)
     assert process.returncode == 130 and time.monotonic() - began < 5
     assert "stopped" in err
+
+
+def test_stream_keeps_every_event_in_order_per_branch(flow_file, capsys):
+    """The stream is written by its own thread in batches: nothing is lost and each branch reads in order."""
+    nodes = ["  - {name: fork, language: lua, run: 'return {}'}"]
+    edges = []
+    for b in range(4):
+        chain = [f"b{b}_{i}" for i in range(30)]
+        nodes += [f"  - {{name: {n}, language: lua, run: 'print(\"{n}\") return {{ {n} = 1 }}'}}" for n in chain]
+        edges.append(f"  - {{from: fork, to: {chain[0]}, type: parallel, fan_in: join}}")
+        edges += [f"  - {{from: {x}, to: {y}}}" for x, y in zip(chain, chain[1:], strict=False)]
+        edges.append(f"  - {{from: {chain[-1]}, to: join}}")
+    nodes.append("  - {name: join, language: lua, run: 'return {}'}")
+    edges.append("  - {from: join, to: __end__}")
+    path = flow_file("nodes:\n" + "\n".join(nodes) + "\nedges:\n" + "\n".join(edges) + "\n")
+    assert main(["run", path, "--stream"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert events[0]["type"] == "run_started" and events[-1]["type"] == "run_finished"
+    for b in range(4):
+        mine = [e for e in events if e.get("branch") == f"b{b}_0"]
+        assert [e["type"] for e in mine[:2]] == ["branch_started", "node_started"]
+        assert [e["node"] for e in mine if e["type"] == "node_finished"] == [f"b{b}_{i}" for i in range(30)]
+        assert [e["text"] for e in mine if e["type"] == "log_line"] == [f"b{b}_{i}" for i in range(30)]
+        assert mine[-1]["type"] == "branch_finished"
+
+
+def test_stream_into_a_closed_pipe_stops_quietly(flow_file):
+    """``tea-studio run --stream | head -1``: the reader goes away, the run stops, nothing on stderr."""
+    path = flow_file("nodes:\n" + "".join(f"  - {{name: n{i}, language: lua, run: 'return {{ x = {i} }}'}}\n"
+                                           for i in range(3000)))
+    process = subprocess.Popen([sys.executable, "-m", "tea_studio", "run", path, "--stream"], cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    assert json.loads(process.stdout.readline())["type"] == "run_started"
+    process.stdout.close()
+    err = process.stderr.read()
+    assert process.wait(30) == 141
+    assert err == b""

@@ -311,10 +311,12 @@ def test_process_strategy_names_the_state_key_that_does_not_pickle():
         run(text)
 
 
-def test_edge_parallel_strategy_overrides_and_dask_is_reported_missing():
-    text = fan_out_yaml(2).replace("type: parallel, fan_in: join}", "type: parallel, fan_in: join, parallel_strategy: dask}")
-    with pytest.raises(RunError, match=r"pip install"):
-        run(text)
+def test_edge_parallel_strategy_overrides_the_run_strategy():
+    text = fan_out_yaml(2).replace("type: parallel, fan_in: join}",
+                                   "type: parallel, fan_in: join, parallel_strategy: process}")
+    state, sink = run(text)
+    assert state["parts"] == [100, 101]
+    assert all(e.where.startswith("process ") for e in sink.of_type(BranchStarted))
 
 
 def test_stop_ends_endless_loops_in_branches():

@@ -151,6 +151,7 @@ def test_clicking_a_timeline_bar_selects_that_execution_and_its_state_diff(qtbot
     assert views.state.counts() == {"added": 2, "changed": 0, "removed": 0}  # part and tag
     assert views.state.item_for("part").text(1) == "100"
     assert "VM" in canvas.tooltip(execution)
+    assert "ran on: thread " in canvas.tooltip(execution)  # the branch's worker thread
 
 
 def test_stop_ends_an_endless_branch_within_a_second_and_the_gui_keeps_ticking(qtbot):

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tea_studio.engine.events import BranchStarted
 from tea_studio.engine.record import Execution, Lane, RunDelta, RunModel, format_ms
 from tea_studio.studio.actions import on_click
 from tea_studio.studio.canvas.theme import BAR_STATUS, CanvasTheme, canvas_theme
@@ -57,6 +58,9 @@ class TimelineCanvas(QWidget):
         self.theme: CanvasTheme = canvas_theme("light")
         self._throttle = RepaintThrottle()
         self._lanes_changed = False
+        self._where_record: object = None  # where each branch ran, read from the record's events on hover
+        self._where_seen = 0
+        self._wheres: dict[str, str] = {}
         self.toggled: set[tuple] = set()  # groups the user collapsed or expanded (against the default)
         self._rows: list[Lane | tuple] = []  # what each row shows: a lane, or a group header (parent, fork)
         self.setMouseTracking(True)
@@ -389,7 +393,24 @@ class TimelineCanvas(QWidget):
                 lines.append(f"VM ready: {format_ms((lane.vm_ready - lane.start) * 1000)} after branch start")
             if lane.vm_memory_kb is not None:
                 lines.append(f"VM memory: {lane.vm_memory_kb:.0f} KiB")
+            where = self.where(lane.branch)
+            if where:
+                lines.append(f"ran on: {where}")
         return "<br>".join(lines)
+
+    def where(self, branch: str) -> str:
+        """Where the branch ran (thread, process id or Dask worker), from its BranchStarted events."""
+        record = self.model.record if self.model else None
+        if record is None:
+            return ""
+        if self._where_record is not record:
+            self._where_record, self._where_seen, self._wheres = record, 0, {}
+        events = record.events
+        for event in events[self._where_seen:]:
+            if type(event) is BranchStarted and event.where:
+                self._wheres[event.branch] = event.where
+        self._where_seen = len(events)
+        return self._wheres.get(branch, "")
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
         delta = event.angleDelta().y() or event.angleDelta().x()

@@ -1,0 +1,240 @@
+"""Every branch strategy gives the same result: thread, process (warm workers), dask on a LocalCluster, and dask on
+a real multi-process cluster (``dask scheduler`` + two ``dask worker`` on 127.0.0.1). Dask branches stream their
+events while they run, obey Stop and timeouts, and a worker that dies fails only its branch."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from dask_fixtures import dask_cluster, dask_local  # noqa: F401 - fixtures
+from engine_helpers import fan_out_yaml, workflow
+from support import CONFORMANCE, REPO, case_files, case_slug, load_case, same_json
+
+from tea_studio.engine.events import BranchFinished, BranchStarted, ListSink, LogLine, NodeStarted
+from tea_studio.engine.executors import Strategies
+from tea_studio.engine.runner import RunControl, RunError, WorkflowRun
+from tea_studio.workflow.yaml_io import load_workflow
+
+pytest.importorskip("distributed", reason="the dask extra is part of the test extra: pip install -e '.[test]'")
+
+CASE_DIRS = [CONFORMANCE, REPO / "tests" / "engine" / "cases"]
+PARALLEL_CASES = [path for folder in CASE_DIRS for path in case_files(folder, "run")
+                  if "parallel" in path.with_name(case_slug(path) + ".yaml").read_text(encoding="utf-8")]
+
+
+def _outcome(path, strategy: str, strategies: Strategies | None):
+    case, file = load_case(path)
+    try:
+        state = WorkflowRun(load_workflow(file), case.get("input", {}), strategy=strategy,
+                            strategies=strategies).run()
+    except RunError as exc:
+        return "error", str(exc)
+    return "ok", _untimed(json.loads(json.dumps(state, default=str)))
+
+
+def _untimed(value):
+    """The value without ``timing_ms`` entries (they differ from run to run)."""
+    if isinstance(value, dict):
+        return {k: _untimed(v) for k, v in value.items() if k != "timing_ms"}
+    if isinstance(value, list):
+        return [_untimed(v) for v in value]
+    return value
+
+
+@pytest.fixture(scope="module")
+def sessions(dask_local, dask_cluster):  # noqa: F811 - fixtures
+    process = Strategies()
+    yield {"process": process, "dask-local": dask_local, "dask-cluster": dask_cluster[1]}
+    process.close()
+
+
+def test_there_are_parallel_cases():
+    assert len(PARALLEL_CASES) >= 15
+
+
+@pytest.mark.parametrize("where", ["process", "dask-local", "dask-cluster"])
+@pytest.mark.parametrize("path", PARALLEL_CASES, ids=case_slug)
+def test_each_parallel_case_ends_as_on_threads(path, where, sessions):
+    got = _outcome(path, where.split("-")[0], sessions[where])
+    expect = load_case(path)[0]["expect"]
+    if expect["exit"]:  # the case's own error (some fail only where state must be pickled)
+        assert got[0] == "error", got
+        assert all(fragment.lower() in got[1].lower() for fragment in expect.get("error_contains", [])), got
+        return
+    expected = _outcome(path, "thread", None)
+    assert got[0] == expected[0], got
+    assert same_json(got[1], expected[1])
+
+
+PRINTER = """
+name: printer
+settings: {parallel: {strategy: dask}}
+nodes:
+  - {name: fork, language: lua, run: 'return {}'}
+  - name: ticker
+    language: lua
+    run: |
+      for k = 1, 12 do
+        local s = 0
+        for i = 1, 400000 do s = s + i % 3 end
+        print("tick " .. k)
+      end
+      return { ticked = true }
+  - {name: join, language: lua, run: 'return { n = #state.parallel_results }'}
+edges:
+  - {from: fork, to: ticker, type: parallel, fan_in: join}
+  - {from: ticker, to: join}
+  - {from: join, to: __end__}
+"""
+
+
+class _Arrivals(ListSink):
+    """Records when each event reached the caller (the same monotonic clock as the worker's, one machine)."""
+
+    def __init__(self):
+        super().__init__()
+        self.arrived: list[tuple[float, object]] = []
+
+    def emit(self, event):
+        self.arrived.append((time.monotonic(), event))
+        super().emit(event)
+
+
+@pytest.mark.parametrize("where", ["dask-local", "dask-cluster"])
+def test_dask_branch_prints_reach_the_record_while_the_branch_runs(where, sessions):
+    sink = _Arrivals()
+    state = WorkflowRun(workflow(PRINTER), sink=sink, strategies=sessions[where]).run()
+    assert state["n"] == 1
+    ticks = [(at, e) for at, e in sink.arrived if isinstance(e, LogLine)]
+    assert [e.text for _, e in ticks] == [f"tick {k}" for k in range(1, 13)]
+    [finished] = sink.of_type(BranchFinished)
+    assert ticks[0][0] < finished.t  # the first print was in the record before the branch ended on its worker
+    [started] = sink.of_type(BranchStarted)
+    assert started.where.startswith("dask tcp://127.0.0.1:")
+
+
+def test_unpicklable_state_fails_before_anything_is_submitted(sessions):
+    text = """
+    settings: {parallel: {strategy: dask}}
+    nodes:
+      - name: fork
+        run: |
+          import threading
+          return {"cfg": {"items": [1, threading.Lock()]}}
+      - {name: a}
+      - {name: join}
+    edges:
+      - {from: fork, to: a, type: parallel, fan_in: join}
+      - {from: a, to: join}
+    """
+    sink = ListSink()
+    with pytest.raises(RunError, match=r"node 'fork'.*state\.cfg\.items\[1\] \(lock\) does not pickle"):
+        WorkflowRun(workflow(text), sink=sink, strategies=sessions["dask-local"]).run()
+    assert not sink.of_type(BranchStarted)
+
+
+def _dask_fork(body_a: str, body_b: str, settings: str = "") -> str:
+    return f"""
+    name: dask-fork
+    settings: {{parallel: {{strategy: dask, on_branch_error: continue}}{settings}}}
+    nodes:
+      - {{name: fork, language: lua, run: 'return {{}}'}}
+      - {{name: a, language: lua, run: '{body_a}'}}
+      - {{name: b, language: lua, run: '{body_b}'}}
+      - {{name: join, language: lua, run: 'return {{ n = #state.parallel_results }}'}}
+    edges:
+      - {{from: fork, to: a, type: parallel, fan_in: join}}
+      - {{from: fork, to: b, type: parallel, fan_in: join}}
+      - {{from: a, to: join}}
+      - {{from: b, to: join}}
+      - {{from: join, to: __end__}}
+    """
+
+
+def _run_in_thread(text: str, strategies: Strategies, sink: ListSink, control: RunControl):
+    outcome: dict[str, object] = {}
+
+    def work():
+        try:
+            outcome["state"] = WorkflowRun(workflow(text), sink=sink, control=control, strategies=strategies).run()
+        except RunError as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    return thread, outcome
+
+
+class _WhenStarted(ListSink):
+    """Calls ``action(event)`` once, when ``node`` starts."""
+
+    def __init__(self, node: str, action):
+        super().__init__()
+        self.node = node
+        self.action = action
+        self.fired = threading.Event()
+
+    def emit(self, event):
+        super().emit(event)
+        if isinstance(event, NodeStarted) and event.node == self.node and not self.fired.is_set():
+            self.fired.set()
+            self.action(event)
+
+
+STUCK_IN_C = 'local s = string.rep("a", 40000); return { r = s:find(".-.-.-.-.-b") }'
+
+
+@pytest.mark.parametrize("body", ["while true do end", STUCK_IN_C], ids=["lua-loop", "stuck-in-c"])
+def test_stop_ends_dask_branches(body, sessions):
+    control = RunControl()
+    sink = _WhenStarted("a", lambda _: control.stop())
+    thread, outcome = _run_in_thread(_dask_fork(body, "return { r = 1 }"), sessions["dask-local"], sink, control)
+    thread.join(60)
+    assert not thread.is_alive()
+    assert str(outcome["error"]) == "stopped"
+    finished = {e.branch: e for e in sink.of_type(BranchFinished)}
+    assert not finished["a"].ok
+
+
+def test_a_dask_branch_stuck_past_its_timeout_fails_and_its_sibling_finishes(sessions):
+    state = WorkflowRun(workflow(_dask_fork(STUCK_IN_C, "return { r = 2 }", ", lua: {timeout: 0.5}")),
+                        strategies=sessions["dask-local"]).run()
+    [error] = state["parallel_errors"]
+    assert error["branch"] == "a" and "execution timeout" in error["error"]
+    assert state["parallel_results"] == [{"r": 2}]
+
+
+def test_a_killed_dask_worker_fails_only_its_branch(sessions):
+    """Runs last on the multi-process cluster: it kills one of its workers (whose nanny starts it again)."""
+    spin = "local s = 0 for i = 1, 5e9 do s = s + i end return { r = s }"
+
+    def kill(event: NodeStarted) -> None:
+        started = [e for e in sink.of_type(BranchStarted) if e.branch == "a"]
+        os.kill(int(started[0].where.rsplit(" ", 1)[1].rstrip(")")), signal.SIGKILL)
+
+    sink = _WhenStarted("a", kill)
+    state = WorkflowRun(workflow(_dask_fork(spin, "return { r = 2 }")), sink=sink,
+                        strategies=sessions["dask-cluster"]).run()
+    [error] = state["parallel_errors"]
+    assert error["branch"] == "a" and "Dask worker running it (tcp://127.0.0.1:" in error["error"]
+    assert "died" in error["error"]
+    assert state["parallel_results"] == [{"r": 2}]
+
+
+def test_without_dask_the_strategy_names_the_extra(tmp_path):
+    path = tmp_path / "flow.yaml"
+    path.write_text(fan_out_yaml(2).replace("name: fan-out\n", "name: fan-out\nsettings: {parallel: {strategy: dask}}\n"),
+                    encoding="utf-8")
+    code = ("import sys; sys.modules['distributed'] = None; from tea_studio.cli import main; "
+            f"sys.exit(main(['run', {str(path)!r}]))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert result.returncode == 1
+    assert "node 'fork'" in result.stderr and 'pip install "tea-studio[dask]"' in result.stderr
+    assert "Traceback" not in result.stderr
