@@ -207,6 +207,7 @@ def run_item(flow: _Flow, fork: Fork, index: int, state: dict[str, Any]) -> dict
     construct = step.construct
     names = {construct.item_var: fork.items[index], construct.index_var: index}
     state = {**state, **names}
+    flow.current = step.name  # what the item's print() lines and errors are logged under
     with template_names(names):
         if step.subplan is not None:
             return _run_subgraph(flow, step, state)
