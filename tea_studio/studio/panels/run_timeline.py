@@ -148,7 +148,7 @@ class TimelineCanvas(QWidget):
         self.theme = canvas_theme(name)
         self.update()
 
-    def _bar_colour(self, ok: bool | None) -> QColor:
+    def bar_colour(self, ok: bool | None) -> QColor:
         return self.theme.status_colours[BAR_STATUS[ok]]
 
     @property
@@ -298,10 +298,10 @@ class TimelineCanvas(QWidget):
                 run_x1 = max(run_x1, x1)
                 continue
             if run_x1 is not None:
-                painter.fillRect(QRectF(run_x0, y, run_x1 - run_x0, h), self._bar_colour(run_ok))
+                painter.fillRect(QRectF(run_x0, y, run_x1 - run_x0, h), self.bar_colour(run_ok))
             run_ok, run_x0, run_x1 = ok, x0, x1
         if run_x1 is not None:
-            painter.fillRect(QRectF(run_x0, y, run_x1 - run_x0, h), self._bar_colour(run_ok))
+            painter.fillRect(QRectF(run_x0, y, run_x1 - run_x0, h), self.bar_colour(run_ok))
         duration = self.duration
         for execution in lane.executions[spans.done:]:  # running (and not yet folded) bars
             self._paint_bar(painter, execution, y, h, duration, t_from, t_to)
@@ -309,50 +309,13 @@ class TimelineCanvas(QWidget):
         if selected is not None and selected.branch == lane.branch and self.lane_row(lane.branch) == row:
             self._paint_bar(painter, selected, y, h, duration, t_from, t_to, self.theme.bar_selected)
         if lane.pinned:
-            self._paint_pinned(painter, lane, y, h, t_from, t_to)
+            paint_pinned(self, painter, lane, y, h, t_from, t_to)
         if is_step_row(lane):
-            self._paint_iterations(painter, lane, y, h, t_from, t_to)
+            paint_iterations(self, painter, lane, y, h, t_from, t_to)
         if lane.vm_ready is not None and t_from <= lane.vm_ready <= t_to:
             x = self.x_of(lane.vm_ready)
             painter.setPen(QPen(self.theme.vm_ready, 2))
             painter.drawLine(int(x), y - 2, int(x), y + h + 2)
-
-    def _paint_pinned(self, painter: QPainter, lane: Lane, y: int, h: int, t_from: float, t_to: float) -> None:
-        """Hatch the bars of executions that used a pinned output (the node did not run)."""
-        colour = self.palette().text().color()
-        brush = QBrush(colour, Qt.BrushStyle.BDiagPattern)
-        painter.setPen(QPen(colour, 1))
-        for execution in lane.pinned:  # at least a few pixels wide: a pinned node takes no time
-            end = execution.end if execution.end is not None else self.duration
-            if execution.start <= t_to and end >= t_from:
-                x0 = self.x_of(execution.start)
-                rect = QRectF(x0, y, max(PINNED_MIN_W, self.x_of(end) - x0), h)
-                painter.fillRect(rect, self._bar_colour(execution.ok))
-                painter.fillRect(rect, brush)
-                painter.drawRect(rect)
-        painter.setPen(Qt.PenStyle.NoPen)
-
-    def _paint_iterations(self, painter: QPainter, lane: Lane, y: int, h: int, t_from: float, t_to: float) -> None:
-        """On a loop's step row: a mark where each iteration starts, with its number where there is room."""
-        executions = lane.executions
-        if not executions or executions[-1].iteration <= 1:
-            return
-        starts = [(e.start, e.iteration) for i, e in enumerate(executions)
-                  if i == 0 or e.iteration != executions[i - 1].iteration]
-        painter.setPen(self.palette().text().color())
-        metrics = QFontMetrics(self.font())
-        for j, (start, iteration) in enumerate(starts):
-            if start > t_to:
-                break
-            following = starts[j + 1][0] if j + 1 < len(starts) else None
-            if following is not None and following < t_from:
-                continue
-            x = self.x_of(start)
-            painter.drawLine(int(x), y - 2, int(x), y + h + 2)
-            text = str(iteration)
-            room = (self.x_of(following) if following is not None else self.width()) - x
-            if room >= metrics.horizontalAdvance(text) + 6:
-                painter.drawText(QRectF(x + 2, y, room - 2, h), Qt.AlignmentFlag.AlignVCenter, text)
 
     def _paint_bar(self, painter: QPainter, execution: Execution, y: int, h: int, duration: float, t_from: float,
                    t_to: float, colour: QColor | None = None) -> None:
@@ -361,7 +324,7 @@ class TimelineCanvas(QWidget):
             return
         x0 = self.x_of(execution.start)
         x1 = max(x0 + 1.0, self.x_of(end))
-        painter.fillRect(QRectF(x0, y, x1 - x0, h), colour or self._bar_colour(execution.ok))
+        painter.fillRect(QRectF(x0, y, x1 - x0, h), colour or self.bar_colour(execution.ok))
 
     def _paint_axis(self, painter: QPainter, t_from: float, t_to: float, metrics: QFontMetrics, colour) -> None:
         painter.fillRect(QRect(LABEL_W, 0, self.width() - LABEL_W, AXIS_H), self.palette().window())
@@ -568,3 +531,44 @@ def lane_label(lane: Lane) -> str:
     else:
         label = ("  " if lane.fork is not None else "") + (lane.branch or "main flow")
     return ("✗ " + label) if lane.ok is False else label
+
+
+def paint_pinned(canvas: TimelineCanvas, painter: QPainter, lane: Lane, y: int, h: int, t_from: float,
+                 t_to: float) -> None:
+    """Hatch the bars of executions that used a pinned output (the node did not run)."""
+    colour = canvas.palette().text().color()
+    brush = QBrush(colour, Qt.BrushStyle.BDiagPattern)
+    painter.setPen(QPen(colour, 1))
+    for execution in lane.pinned:  # at least a few pixels wide: a pinned node takes no time
+        end = execution.end if execution.end is not None else canvas.duration
+        if execution.start <= t_to and end >= t_from:
+            x0 = canvas.x_of(execution.start)
+            rect = QRectF(x0, y, max(PINNED_MIN_W, canvas.x_of(end) - x0), h)
+            painter.fillRect(rect, canvas.bar_colour(execution.ok))
+            painter.fillRect(rect, brush)
+            painter.drawRect(rect)
+    painter.setPen(Qt.PenStyle.NoPen)
+
+
+def paint_iterations(canvas: TimelineCanvas, painter: QPainter, lane: Lane, y: int, h: int, t_from: float,
+                     t_to: float) -> None:
+    """On a loop's step row: a mark where each iteration starts, with its number where there is room."""
+    executions = lane.executions
+    if not executions or executions[-1].iteration <= 1:
+        return
+    starts = [(e.start, e.iteration) for i, e in enumerate(executions)
+              if i == 0 or e.iteration != executions[i - 1].iteration]
+    painter.setPen(canvas.palette().text().color())
+    metrics = QFontMetrics(canvas.font())
+    for j, (start, iteration) in enumerate(starts):
+        if start > t_to:
+            break
+        following = starts[j + 1][0] if j + 1 < len(starts) else None
+        if following is not None and following < t_from:
+            continue
+        x = canvas.x_of(start)
+        painter.drawLine(int(x), y - 2, int(x), y + h + 2)
+        text = str(iteration)
+        room = (canvas.x_of(following) if following is not None else canvas.width()) - x
+        if room >= metrics.horizontalAdvance(text) + 6:
+            painter.drawText(QRectF(x + 2, y, room - 2, h), Qt.AlignmentFlag.AlignVCenter, text)
