@@ -237,18 +237,19 @@ FAN_OUT_EVENTS = """
 nodes:
   - name: fan
     type: dynamic_parallel
-    items: "{{ state.items }}"
-    max_concurrency: 2
+    items: "{{ state.numbers }}"
+    item_var: x
+    parallel_config: {max_concurrency: 2}
     steps:
       - name: check
         language: lua
         run: |
-          print("item " .. state.item)
-          if state.item == 3 then error("three") end
-          return { half = state.item / 2 }
+          print("item " .. state.x)
+          if state.x == 3 then error("three") end
+          return { half = state.x / 2 }
       - name: double
         language: lua
-        run: return { twice = state.item * 2 }
+        run: return { twice = state.x * 2 }
   - name: count
     language: lua
     run: 'return { n = #state.parallel_results }'
@@ -267,7 +268,7 @@ def test_dynamic_parallel_items_give_the_same_events_on_every_executor(strategy,
     (so the same lanes and k/N) as on threads, and the same results."""
     runs = {}
     for name in ("thread", strategy):
-        state, sink = run(FAN_OUT_EVENTS, {"items": [1, 2, 3, 4, 5]}, strategy=name, strategies=dask_local)
+        state, sink = run(FAN_OUT_EVENTS, {"numbers": [1, 2, 3, 4, 5]}, strategy=name, strategies=dask_local)
         runs[name] = (state, sorted(map(_signature, sink.events), key=repr))
     (state, events), (other_state, other_events) = runs["thread"], runs[strategy]
     assert [r["success"] for r in other_state["parallel_results"]] == [True, True, False, True, True]
