@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from tea_studio.engine.actions.registry import get_action
 from tea_studio.engine.events import (
     DynamicParallelFinished,
     DynamicParallelStarted,
@@ -23,7 +24,7 @@ from tea_studio.engine.events import (
     StepStarted,
 )
 from tea_studio.engine.expressions import ExpressionError, edge_condition_holds, render_value, template_names
-from tea_studio.engine.plan import Fork, Plan, Step
+from tea_studio.engine.plan import UNSUPPORTED, Fork, Plan, Step
 from tea_studio.engine.python_node import PythonNodeError, evaluate_expression
 from tea_studio.workflow.constructs import DYNAMIC_PARALLEL, EXPRESSION, STEPS, WHILE_LOOP
 
@@ -171,9 +172,27 @@ def _items(flow: _Flow, step: Step, state: dict[str, Any]) -> list[Any]:
     return list(items)
 
 
+def missing_capability(step: Step) -> str | None:
+    """Why an item of this dynamic_parallel could not run at all here (an inner node of a kind or an action TEA
+    Studio lacks), or None. Such a node is a run error of the fan-out, never N captured item failures."""
+    for inner in step.inner:
+        label = inner.name.rpartition("/")[2]
+        if inner.kind == UNSUPPORTED:
+            return f"step '{label}': {inner.code}"
+        if inner.kind == "action" and get_action(inner.uses or "") is None:
+            return f"step '{label}': action '{inner.uses}' is not available in TEA Studio; export and run with tea"
+        found = missing_capability(inner)
+        if found:
+            return found
+    return None
+
+
 def _dynamic_parallel(flow: _Flow, step: Step, state: dict[str, Any]) -> dict[str, Any] | None:
     construct = step.construct
     items = _items(flow, step, state)
+    missing = missing_capability(step) if items else None
+    if missing:
+        raise _error(flow, step, missing)
     sink = flow.sink
     sink.emit(DynamicParallelStarted(t=time.monotonic(), node=step.name, branch=flow.branch, item_count=len(items),
                                      max_concurrency=construct.max_concurrency))
@@ -207,6 +226,7 @@ def run_item(flow: _Flow, fork: Fork, index: int, state: dict[str, Any]) -> dict
     construct = step.construct
     names = {construct.item_var: fork.items[index], construct.index_var: index}
     state = {**state, **names}
+    flow.current = step.name  # what the item's print() lines and errors are logged under
     with template_names(names):
         if step.subplan is not None:
             return _run_subgraph(flow, step, state)

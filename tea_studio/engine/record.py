@@ -172,6 +172,7 @@ class Execution:
     timing_ms: float | None = None
     error: str | None = None
     event_index: int | None = None  # index of the NodeFinished event in the record (its state snapshot)
+    pinned: bool = False  # the node's pinned output was used: it did not run
 
 
 @dataclass
@@ -190,6 +191,7 @@ class Lane:
     ok: bool | None = None
     error: str | None = None
     executions: list[Execution] = field(default_factory=list)
+    pinned: list[Execution] = field(default_factory=list)  # the executions that used a pinned output
     starts: list[float] = field(default_factory=list)  # execution start times (for bisect when painting)
     _spans: dict[float, Spans] = field(default_factory=dict, repr=False, compare=False)
 
@@ -367,8 +369,11 @@ class RunModel:
 
     # one handler per event type: (event, seconds since start, its index in the record, the tick's delta) ----
     def _node_started(self, event: ev.NodeStarted, t: float, index: int, delta: RunDelta) -> None:
-        execution = Execution(event.node, event.branch, t, event.iteration)
-        self._lane(event.branch, delta).add(execution)
+        execution = Execution(event.node, event.branch, t, event.iteration, pinned=event.pinned)
+        lane = self._lane(event.branch, delta)
+        lane.add(execution)
+        if event.pinned:
+            lane.pinned.append(execution)
         self._open[(event.branch, event.node)] = execution
         self._set_status(delta, event.node, RUNNING)
         delta.executions = True
@@ -550,9 +555,15 @@ class RunModel:
         lane = self.lanes.get(branch)
         if lane is None:
             parent = branch.rpartition("/")[0] if "/" in branch else ""
+            if parent not in self.lanes:  # a fan-out run by a loop or steps node: under that node's step row
+                head, _, leaf = parent.rpartition("/")
+                parent = f"{head}/▸{leaf}" if head else f"▸{leaf}"
             parent_key = self.lanes[parent].key if parent in self.lanes else ()
-            index = started.index if started is not None else len(self.lanes)
-            lane = self.lanes[branch] = Lane(branch, key=(*parent_key, index, branch))
+            if branch.rpartition("/")[2].startswith("▸"):  # a step row: right under its flow, before its branches
+                key = (*parent_key, -1, len(self.lanes), branch)
+            else:
+                key = (*parent_key, started.index if started is not None else len(self.lanes), branch)
+            lane = self.lanes[branch] = Lane(branch, key=key)
             bisect.insort(self.lane_order, branch, key=lambda name: self.lanes[name].key)
             delta.lanes = True
         if started is not None and lane.fork is None:

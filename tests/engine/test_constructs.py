@@ -6,6 +6,7 @@ import json
 import threading
 
 import pytest
+from dask_fixtures import dask_local  # noqa: F401 - the fixture
 from engine_helpers import run, workflow
 
 from tea_studio.cli import main
@@ -230,3 +231,48 @@ def test_a_dynamic_parallel_inside_a_loop_fans_out_on_every_iteration():
     state, sink = run(text, {"round": 0, "xs": [1, 2, 3]})
     assert state["totals"] == "14;28;"
     assert [e.node for e in sink.of_type(DynamicParallelStarted)] == ["loop/fan", "loop/fan"]
+
+
+FAN_OUT_EVENTS = """
+nodes:
+  - name: fan
+    type: dynamic_parallel
+    items: "{{ state.numbers }}"
+    item_var: x
+    parallel_config: {max_concurrency: 2}
+    steps:
+      - name: check
+        language: lua
+        run: |
+          print("item " .. state.x)
+          if state.x == 3 then error("three") end
+          return { half = state.x / 2 }
+      - name: double
+        language: lua
+        run: return { twice = state.x * 2 }
+  - name: count
+    language: lua
+    run: 'return { n = #state.parallel_results }'
+"""
+
+
+def _signature(event) -> tuple:
+    """What a user sees of an event on the timeline and canvas (no times, no worker names)."""
+    return (type(event).__name__, getattr(event, "node", None), getattr(event, "branch", None),
+            getattr(event, "step", None), getattr(event, "ok", None), getattr(event, "text", None))
+
+
+@pytest.mark.parametrize("strategy", ["process", "dask"])
+def test_dynamic_parallel_items_give_the_same_events_on_every_executor(strategy, dask_local):  # noqa: F811
+    """Items are branches on whichever executor runs the forks: the same branch, node, step and log events
+    (so the same lanes and k/N) as on threads, and the same results."""
+    runs = {}
+    for name in ("thread", strategy):
+        state, sink = run(FAN_OUT_EVENTS, {"numbers": [1, 2, 3, 4, 5]}, strategy=name, strategies=dask_local)
+        runs[name] = (state, sorted(map(_signature, sink.events), key=repr))
+    (state, events), (other_state, other_events) = runs["thread"], runs[strategy]
+    assert [r["success"] for r in other_state["parallel_results"]] == [True, True, False, True, True]
+    assert [r["state"].get("twice") for r in other_state["parallel_results"]] == [2, 4, None, 8, 10]
+    assert other_events == events
+    started = [e for e in events if e[0] == "BranchStarted"]
+    assert len(started) == 5 and ("LogLine", "fan", "fan[2]", None, None, "item 3") in events

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QDialogButtonBox, QPlainTextEdit
 from test_run_ui import open_text, run_to_end, window  # noqa: F401 - the window fixture
 
 from tea_studio.studio.canvas.node_item import node_caption
-from tea_studio.studio.panels.run_timeline import GROUP_LIMIT
+from tea_studio.studio.panels.run_timeline import GROUP_LIMIT, lane_label
 from tea_studio.studio.pins import PinDialog
 from tea_studio.workflow.yaml_io import load_workflow
 
@@ -70,13 +70,20 @@ def test_a_run_shows_step_rows_and_collapses_hundreds_of_items(qtbot, window, tm
     steps = model.lanes["▸loop"].executions
     assert [(x.node, x.iteration) for x in steps] == [("loop › up", 1), ("loop › up", 2)]
     assert [x.node for x in model.lanes["fan[3]"].executions] == ["fan › square"]
-    canvas = tools.presenter.timeline.canvas
+    timeline = tools.presenter.timeline
+    canvas = timeline.canvas
     group = ("", "fan")
     assert canvas.lane_row("fan[3]") is None  # folded into its group's row
     assert canvas.group_label(group) == f"▸ fan: {count}"
     rows = len(canvas._rows)
     canvas.toggle_group(group)
     assert canvas.lane_row("fan[3]") is not None and len(canvas._rows) == rows + count
+    # the loop's step row sits right under the flow that ran it, before the fan-out's branches, and is no branch
+    assert [lane_label(row) if not isinstance(row, tuple) else "group" for row in canvas._rows[:4]] == [
+        "main flow", "  › loop ×2", "group", "  fan[0]"]
+    assert timeline.summary.text().startswith(f"{count} branches")
+    image = timeline.grab().toImage()  # painted: the iteration marks and numbers do not break the paint
+    assert not image.isNull() and image.width() > 0
 
 
 def test_pin_output_from_the_menu_is_used_by_runs_and_saved_in_the_studio_block(qtbot, window, tmp_path):  # noqa: F811 - the imported fixture
@@ -101,6 +108,9 @@ def test_pin_output_from_the_menu_is_used_by_runs_and_saved_in_the_studio_block(
 
     assert run_to_end(qtbot, tools, {"n": 0, "count": 2}) is True
     assert tools.model.record.events[-1].state["echoed"] == "pinned"
+    pinned = tools.model.last_execution("ask")  # the timeline marks the execution that used the pin
+    assert pinned.pinned and tools.model.lanes[""].pinned == [pinned] and not tools.model.last_execution("total").pinned
+    assert "pinned output" in tools.presenter.timeline.canvas.tooltip(pinned)
     assert window.files.save()
     saved = load_workflow(path)
     assert saved.layout.pins == {"ask": {"answer": "pinned"}}

@@ -4,7 +4,9 @@ A bar per node execution, a tick for each branch's VM-ready time, tooltips with 
 bar to select that execution; the wheel zooms around the cursor (Shift+wheel pans). Repaints happen only when
 the live run's tick says something changed. The branches of one fork form a group; a group of more than
 :data:`GROUP_LIMIT` branches (a dynamic_parallel over hundreds of items) starts collapsed into one summary row,
-and clicking a group's label row collapses or expands it.
+and clicking a group's label row collapses or expands it. A loop, steps node or dynamic_parallel item step list
+has a row of its own under the flow running it (``› loop``): one bar per step, each iteration numbered where it
+starts. Executions that used a pinned output are hatched.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import bisect
 import math
 
 from PySide6.QtCore import QPoint, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QPen, QWheelEvent
+from PySide6.QtGui import QBrush, QColor, QFontMetrics, QMouseEvent, QPainter, QPaintEvent, QPen, QWheelEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -39,6 +41,7 @@ MIN_SCALE = 1.0  # px per second
 MAX_SCALE = 5e6
 
 GROUP_LIMIT = 50  # larger branch groups start collapsed
+PINNED_MIN_W = 8.0  # px: the hatched bar of an execution that used a pinned output
 
 
 class TimelineCanvas(QWidget):
@@ -145,7 +148,7 @@ class TimelineCanvas(QWidget):
         self.theme = canvas_theme(name)
         self.update()
 
-    def _bar_colour(self, ok: bool | None) -> QColor:
+    def bar_colour(self, ok: bool | None) -> QColor:
         return self.theme.status_colours[BAR_STATUS[ok]]
 
     @property
@@ -256,9 +259,7 @@ class TimelineCanvas(QWidget):
         for row in range(first, last + 1):
             entry = rows[row]
             if isinstance(entry, Lane):
-                label = ("  " if entry.fork is not None else "") + (entry.branch or "main flow")
-                if entry.ok is False:
-                    label = "✗ " + label
+                label = lane_label(entry)
             else:
                 label = self.group_label(entry)
             text = metrics.elidedText(label, Qt.TextElideMode.ElideMiddle, LABEL_W - 8)
@@ -297,16 +298,20 @@ class TimelineCanvas(QWidget):
                 run_x1 = max(run_x1, x1)
                 continue
             if run_x1 is not None:
-                painter.fillRect(QRectF(run_x0, y, run_x1 - run_x0, h), self._bar_colour(run_ok))
+                painter.fillRect(QRectF(run_x0, y, run_x1 - run_x0, h), self.bar_colour(run_ok))
             run_ok, run_x0, run_x1 = ok, x0, x1
         if run_x1 is not None:
-            painter.fillRect(QRectF(run_x0, y, run_x1 - run_x0, h), self._bar_colour(run_ok))
+            painter.fillRect(QRectF(run_x0, y, run_x1 - run_x0, h), self.bar_colour(run_ok))
         duration = self.duration
         for execution in lane.executions[spans.done:]:  # running (and not yet folded) bars
             self._paint_bar(painter, execution, y, h, duration, t_from, t_to)
         selected = self.selected
         if selected is not None and selected.branch == lane.branch and self.lane_row(lane.branch) == row:
             self._paint_bar(painter, selected, y, h, duration, t_from, t_to, self.theme.bar_selected)
+        if lane.pinned:
+            paint_pinned(self, painter, lane, y, h, t_from, t_to)
+        if is_step_row(lane):
+            paint_iterations(self, painter, lane, y, h, t_from, t_to)
         if lane.vm_ready is not None and t_from <= lane.vm_ready <= t_to:
             x = self.x_of(lane.vm_ready)
             painter.setPen(QPen(self.theme.vm_ready, 2))
@@ -319,7 +324,7 @@ class TimelineCanvas(QWidget):
             return
         x0 = self.x_of(execution.start)
         x1 = max(x0 + 1.0, self.x_of(end))
-        painter.fillRect(QRectF(x0, y, x1 - x0, h), colour or self._bar_colour(execution.ok))
+        painter.fillRect(QRectF(x0, y, x1 - x0, h), colour or self.bar_colour(execution.ok))
 
     def _paint_axis(self, painter: QPainter, t_from: float, t_to: float, metrics: QFontMetrics, colour) -> None:
         painter.fillRect(QRect(LABEL_W, 0, self.width() - LABEL_W, AXIS_H), self.palette().window())
@@ -380,6 +385,7 @@ class TimelineCanvas(QWidget):
     def tooltip(self, execution: Execution) -> str:
         lane = self.model.lanes.get(execution.branch) if self.model else None
         lines = [f"<b>{execution.node}</b>" + (f" (x{execution.iteration})" if execution.iteration > 1 else ""),
+                 *(["📌 pinned output: the node did not run"] if execution.pinned else []),
                  f"flow: {execution.branch or 'main'}",
                  f"start: {format_ms(execution.start * 1000)}"]
         if execution.timing_ms is not None:
@@ -491,7 +497,7 @@ class TimelineView(QWidget):
         if model is None:
             self.summary.setText("")
             return
-        branches = len(model.branch_lanes)
+        branches = sum(1 for lane in model.branch_lanes if not is_step_row(lane))
         text = f"{branches} branch{'es' if branches != 1 else ''}"
         if model.end is not None:
             text += f" · {format_ms(model.end * 1000)}"
@@ -510,3 +516,59 @@ class TimelineView(QWidget):
     def _scrolled(self, value: int) -> None:
         if not self._syncing:
             self.canvas.set_origin(value / 1000)
+
+
+def is_step_row(lane: Lane) -> bool:
+    """Whether the lane is the step row of a loop or steps node (not a flow)."""
+    return lane.branch.rpartition("/")[2].startswith("▸")
+
+
+def lane_label(lane: Lane) -> str:
+    """A lane's label: the main flow, a branch (indented), or a step row (``› loop ×3``: its iterations)."""
+    if is_step_row(lane):
+        iterations = lane.executions[-1].iteration if lane.executions else 0
+        label = "  › " + lane.branch.rpartition("/")[2][1:] + (f" ×{iterations}" if iterations > 1 else "")
+    else:
+        label = ("  " if lane.fork is not None else "") + (lane.branch or "main flow")
+    return ("✗ " + label) if lane.ok is False else label
+
+
+def paint_pinned(canvas: TimelineCanvas, painter: QPainter, lane: Lane, y: int, h: int, t_from: float,
+                 t_to: float) -> None:
+    """Hatch the bars of executions that used a pinned output (the node did not run)."""
+    colour = canvas.palette().text().color()
+    brush = QBrush(colour, Qt.BrushStyle.BDiagPattern)
+    painter.setPen(QPen(colour, 1))
+    for execution in lane.pinned:  # at least a few pixels wide: a pinned node takes no time
+        end = execution.end if execution.end is not None else canvas.duration
+        if execution.start <= t_to and end >= t_from:
+            x0 = canvas.x_of(execution.start)
+            rect = QRectF(x0, y, max(PINNED_MIN_W, canvas.x_of(end) - x0), h)
+            painter.fillRect(rect, canvas.bar_colour(execution.ok))
+            painter.fillRect(rect, brush)
+            painter.drawRect(rect)
+    painter.setPen(Qt.PenStyle.NoPen)
+
+
+def paint_iterations(canvas: TimelineCanvas, painter: QPainter, lane: Lane, y: int, h: int, t_from: float,
+                     t_to: float) -> None:
+    """On a loop's step row: a mark where each iteration starts, with its number where there is room."""
+    executions = lane.executions
+    if not executions or executions[-1].iteration <= 1:
+        return
+    starts = [(e.start, e.iteration) for i, e in enumerate(executions)
+              if i == 0 or e.iteration != executions[i - 1].iteration]
+    painter.setPen(canvas.palette().text().color())
+    metrics = QFontMetrics(canvas.font())
+    for j, (start, iteration) in enumerate(starts):
+        if start > t_to:
+            break
+        following = starts[j + 1][0] if j + 1 < len(starts) else None
+        if following is not None and following < t_from:
+            continue
+        x = canvas.x_of(start)
+        painter.drawLine(int(x), y - 2, int(x), y + h + 2)
+        text = str(iteration)
+        room = (canvas.x_of(following) if following is not None else canvas.width()) - x
+        if room >= metrics.horizontalAdvance(text) + 6:
+            painter.drawText(QRectF(x + 2, y, room - 2, h), Qt.AlignmentFlag.AlignVCenter, text)
