@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--pins", action="store_true",
                      help="use the pinned node outputs saved in the file (x-tea-studio pins) instead of running "
                           "those nodes")
+    start = run.add_mutually_exclusive_group()
+    start.add_argument("--from", dest="from_node", metavar="NODE", default=None,
+                       help="start at NODE with --input as the whole state (e.g. a state saved from a past run)")
+    start.add_argument("--only", dest="only_node", metavar="NODE", default=None,
+                       help="run NODE alone with --input as its state, and print the state after it")
     run.add_argument("--max-timeout", type=_positive, default=None, metavar="S",
                      help="cap on settings.lua.timeout: no node runs longer than S seconds, whatever the file asks")
     run.add_argument("--max-memory-mb", type=_positive, default=None, metavar="M",

@@ -25,6 +25,11 @@ class RunStarted(RunEvent):
     run_id: str
     workflow: str
     inputs: dict[str, Any] = field(default_factory=dict)
+    # A run started from a past one (engine/start.py): the run it came from, where it started and how
+    # ("from": from that node on, "node": that node alone). None for a run from the entry.
+    parent_run: str | None = None
+    start_node: str | None = None
+    start_mode: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -30,6 +30,7 @@ from tea_studio.engine.events import (
 )
 from tea_studio.engine.executors import Strategies
 from tea_studio.engine.runner import RunControl, RunError, WorkflowRun
+from tea_studio.engine.start import FROM_NODE, ONLY_NODE, StartAt
 from tea_studio.workflow.inputs import InputError, parse_inputs
 from tea_studio.workflow.text import one_line, printable
 
@@ -177,6 +178,15 @@ def _validation_errors(workflow: Any, path: str) -> int:
     return errors
 
 
+def start_from(args: Any, state: dict[str, Any]) -> StartAt | None:
+    """``--from NODE`` / ``--only NODE``: where the run starts, ``--input`` being the whole state there."""
+    if getattr(args, "only_node", None):
+        return StartAt(args.only_node, state, ONLY_NODE)
+    if getattr(args, "from_node", None):
+        return StartAt(args.from_node, state, FROM_NODE)
+    return None
+
+
 def run_command(args: Any) -> int:
     """``tea-studio run FILE [--input ...] [-o OUT] [--stream] [--strategy ...] [--auto-continue]``."""
     try:
@@ -208,7 +218,7 @@ def run_command(args: Any) -> int:
     pins = workflow.layout.pins if getattr(args, "pins", False) else None
     run = WorkflowRun(workflow, inputs, sink=_CliSink(writer, pauses), control=control,
                       strategy=getattr(args, "strategy", None), strategies=strategies, pins=pins,
-                      caps=caps_from(args))
+                      caps=caps_from(args), start=start_from(args, inputs))
     try:
         code, state = _run_and_wait(run, control, pauses, writer, interactive)
     finally:

@@ -62,6 +62,15 @@ class RunRecord:
                 return event.t
         return self.events[0].t if self.events else 0.0
 
+    @property
+    def started(self) -> ev.RunStarted | None:
+        """The RunStarted event: the inputs and, for a run started from a past one, where (``parent_run``,
+        ``start_node``, ``start_mode``)."""
+        for event in self.events:
+            if isinstance(event, ev.RunStarted):
+                return event
+        return None
+
     def terminal(self) -> ev.RunFinished | ev.RunFailed | None:
         for event in reversed(self.events):
             if isinstance(event, (ev.RunFinished, ev.RunFailed)):

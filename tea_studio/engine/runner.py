@@ -47,6 +47,7 @@ from tea_studio.engine.expressions import (
 from tea_studio.engine.lua_vm import LuaNodeError, LuaVM, discard_vm, take_vm, warm_pool
 from tea_studio.engine.plan import UNSUPPORTED, Fork, Plan, PlanError, build_plan
 from tea_studio.engine.python_node import PythonNodeError, run_python_node
+from tea_studio.engine.start import StartAt, walk_from
 from tea_studio.workflow.model import END, STRATEGIES, Workflow
 
 __all__ = ["BranchOutcome", "RunControl", "RunError", "RunStopped", "WorkflowRun", "run_workflow", "STOPPED"]
@@ -314,8 +315,9 @@ class _Flow:
         self.sink.emit(LogLine(t=time.monotonic(), node=self.current, branch=self.branch, text=text))
 
     # -- walking --------------------------------------------------------------------------------------------
-    def walk(self, name: str, state: dict[str, Any], stop_at: frozenset[str]) -> dict[str, Any]:
-        """Run from node ``name`` until __end__ or a node in ``stop_at`` (not run); returns the state."""
+    def walk(self, name: str, state: dict[str, Any], stop_at: frozenset[str], once: bool = False) -> dict[str, Any]:
+        """Run from node ``name`` until __end__ or a node in ``stop_at`` (not run); returns the state. ``once``:
+        run node ``name`` alone (no fork, no route taken)."""
         plan = self.plan
         steps = plan.steps
         forks = plan.forks
@@ -364,6 +366,8 @@ class _Flow:
                                    state=copy_state(state) if record else None, pinned=pinned))
             if static_breaks or control.breakpoints or control.pause_requested:
                 self._maybe_pause(name, "after", state)
+            if once:
+                return state
             fork = forks.get(name)
             if fork is not None:
                 state = self.fork(fork, state, stop_at)
@@ -614,7 +618,8 @@ class WorkflowRun:
                  executor: Executor | None = None, sink: EventSink | None = None,
                  control: RunControl | None = None, strategy: str | None = None,
                  record_states: bool = False, strategies: executors_mod.Strategies | None = None,
-                 pins: dict[str, Any] | None = None, caps: EngineCaps | None = None) -> None:
+                 pins: dict[str, Any] | None = None, caps: EngineCaps | None = None,
+                 start: StartAt | None = None) -> None:
         self.workflow = workflow if isinstance(workflow, Workflow) else None
         self._plan = workflow if isinstance(workflow, Plan) else None
         self.inputs = dict(inputs or {})
@@ -626,6 +631,7 @@ class WorkflowRun:
         self.strategies = strategies  # the session's process workers and Dask client (default: this process's)
         self.pins = dict(pins or {})  # node -> pinned output, used instead of running the node
         self.caps = caps  # bounds on what the file's limits may ask for, and the run's memory budget
+        self.start = start  # begin at a node with a given state (engine/start.py) instead of the entry
         self.run_id = uuid.uuid4().hex[:12]
         self.state: dict[str, Any] | None = None
 
@@ -656,8 +662,14 @@ class WorkflowRun:
             plan.limits = limits
         if plan.has_lua:
             warm_pool(1 + max((len(fork.branches) for fork in plan.forks.values()), default=0))
-        state = copy_state({**plan.initial_state, **self.inputs})  # nodes never reach the workflow's values
-        sink.emit(RunStarted(t=t0, run_id=self.run_id, workflow=plan.name, inputs=copy_state(self.inputs)))
+        start = self.start
+        if start is None:
+            state = copy_state({**plan.initial_state, **self.inputs})  # nodes never reach the workflow's values
+            sink.emit(RunStarted(t=t0, run_id=self.run_id, workflow=plan.name, inputs=copy_state(self.inputs)))
+        else:
+            state = copy_state(start.state)
+            sink.emit(RunStarted(t=t0, run_id=self.run_id, workflow=plan.name, inputs=copy_state(start.state),
+                                 parent_run=start.parent_run, start_node=start.node, start_mode=start.mode))
         ctx = _RunContext(plan, sink, self.control, self.record_states, self.executor, self.strategy,
                           self.strategies)
         if self.caps is not None:
@@ -667,7 +679,7 @@ class WorkflowRun:
         flow = _Flow(ctx, "")
         try:
             flow.hold(state, None)
-            final = flow.walk(plan.entry, state, frozenset())
+            final = flow.walk(plan.entry, state, frozenset()) if start is None else walk_from(flow, start, state)
         except RunError as exc:
             timing = (time.perf_counter() - began) * 1000.0
             sink.emit(RunFailed(t=time.monotonic(), error=exc.detail, node=exc.node, branch=exc.branch, timing_ms=timing,
