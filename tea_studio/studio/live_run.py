@@ -139,12 +139,13 @@ class LiveRun(QObject):
     _worker_done = Signal()  # emitted from the worker thread, delivered queued: drain at once, not on the next tick
 
     def __init__(self, workflow, inputs: dict | None = None, *, control=None, pool: QThreadPool | None = None,
-                 tick_ms: int = TICK_MS, tap=None, parent: QObject | None = None) -> None:
+                 tick_ms: int = TICK_MS, tap=None, start=None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         from tea_studio.engine.runner import RunControl
 
         self.workflow = workflow
-        self.inputs = dict(inputs or {})
+        self.start_at = start  # an engine.start.StartAt: begin at that node with its state
+        self.inputs = dict(start.state if start is not None else inputs or {})
         self.control = control if control is not None else RunControl()
         self.record = RunRecord(path=workflow.path, inputs=self.inputs)
         self.model = RunModel(self.record, workflow)
@@ -204,7 +205,8 @@ class LiveRun(QObject):
             from tea_studio.engine.runner import WorkflowRun
 
             run = WorkflowRun(self.workflow, self.inputs, executor=self.executor, sink=self._sink,
-                              control=self.control, record_states=True, pins=self.workflow.layout.pins)
+                              control=self.control, record_states=True, pins=self.workflow.layout.pins,
+                              start=self.start_at)
             self.result = run.run()
         except BaseException as exc:  # noqa: BLE001 - reported as the run's failure
             self._error = exc

@@ -47,8 +47,8 @@ MENUS = (
                "group", "note", None, "select_all", "find", None, "next_pane", "previous_pane")),
     ("&View", ("zoom_in", "zoom_out", "fit", None, "layout", None, "grid", "snap", "minimap", None, "<themes>", None,
                "<panels>")),
-    ("&Run", ("run", "stop", "pause", "step", "continue", None, "breakpoint_before", "breakpoint_after", None,
-              "save_run", "clear_run")),
+    ("&Run", ("run", "stop", "pause", "step", "continue", None, "run_from_here", "rerun_node", None,
+              "breakpoint_before", "breakpoint_after", None, "save_run", "clear_run")),
 )
 TOOLBAR = ("new", "open", "save", None, "undo", "redo", "delete", None, "zoom_in", "zoom_out", "fit", "layout", None)
 RUN_TOOLBAR = ("run", "stop", "pause", "step", "continue")

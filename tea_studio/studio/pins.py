@@ -29,21 +29,25 @@ def last_output(model: Any, name: str) -> dict | None:
     return execution_output(model, done[-1]) if done else None
 
 
-class PinDialog(QDialog):
-    """Edits the JSON object a node's runs will use as its output; OK only while the text is a JSON object."""
+class JsonObjectDialog(QDialog):
+    """Edits a JSON object (a pinned output, a state to start a run with); OK only while the text is one."""
 
-    def __init__(self, name: str, output: Any, source: str, parent: QWidget | None = None) -> None:
+    def __init__(self, title: str, text: str, value: Any, what: str, parent: QWidget | None = None,
+                 name: str = "jsonObject") -> None:
         super().__init__(parent)
-        self.setObjectName("pinDialog")
-        self.setWindowTitle(f"Pin output of {name}")
+        self.setObjectName(f"{name}Dialog")
+        self.setWindowTitle(title)
+        self.what = what
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel(f"Runs use this update instead of running <b>{name}</b> ({source}). "
-                                "It is saved in the file's studio block and never exported."))
-        self.editor = QPlainTextEdit(json.dumps(output if output is not None else {}, indent=2, ensure_ascii=False))
-        self.editor.setObjectName("pinEditor")
+        label = QLabel(text)
+        label.setWordWrap(True)
+        layout.addWidget(label)
+        self.editor = QPlainTextEdit(json.dumps(value if value is not None else {}, indent=2, ensure_ascii=False,
+                                                default=repr))
+        self.editor.setObjectName(f"{name}Editor")
         layout.addWidget(self.editor)
         self.error = QLabel("")
-        self.error.setObjectName("pinError")
+        self.error.setObjectName(f"{name}Error")
         layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.accept)
@@ -53,7 +57,7 @@ class PinDialog(QDialog):
         self.resize(520, 360)
         self._check()
 
-    def output(self) -> dict | None:
+    def value(self) -> dict | None:
         try:
             value = json.loads(self.editor.toPlainText())
         except json.JSONDecodeError:
@@ -63,11 +67,24 @@ class PinDialog(QDialog):
     def _check(self) -> None:
         try:
             value = json.loads(self.editor.toPlainText())
-            message = "" if isinstance(value, dict) else "the output must be a JSON object (the node's update)"
+            message = "" if isinstance(value, dict) else f"{self.what} must be a JSON object"
         except json.JSONDecodeError as exc:
             message = f"not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
         self.error.setText(message)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not message)
+
+
+class PinDialog(JsonObjectDialog):
+    """Edits the JSON object a node's runs will use as its output."""
+
+    def __init__(self, name: str, output: Any, source: str, parent: QWidget | None = None) -> None:
+        super().__init__(f"Pin output of {name}",
+                         f"Runs use this update instead of running <b>{name}</b> ({source}). "
+                         "It is saved in the file's studio block and never exported.", output,
+                         "the output (the node's update)", parent, name="pin")
+
+    def output(self) -> dict | None:
+        return self.value()
 
 
 def ask_pin(document, prompts, model: Any, name: str, output: dict | None = None) -> bool:

@@ -141,6 +141,21 @@ class Prompts:
         dialog = PinDialog(name, output, source, self.parent)
         return dialog.output() if dialog.exec() == QDialog.DialogCode.Accepted else None
 
+    def start_state(self, node: str, state: dict, mode: str) -> dict | None:
+        """The state (a JSON object) to start node ``node`` with, edited from ``state``; None when cancelled.
+        ``mode`` is engine.start's FROM_NODE (run from the node on) or ONLY_NODE (the node alone)."""
+        if self._nobody_to_ask(f"the state to start {node} with?", "cancel") is not None:
+            return None
+        from tea_studio.studio.pins import JsonObjectDialog
+
+        alone = mode == "node"
+        dialog = JsonObjectDialog(f"{'Re-run' if alone else 'Run from'} {node}",
+                                  f"{'Runs <b>' + node + '</b> alone' if alone else 'Runs from <b>' + node + '</b> on'}"
+                                  " with this state (the one it had in the run shown; edit it freely). The run is "
+                                  "listed in the history under the run it came from.", state, "the state",
+                                  self.parent)
+        return dialog.value() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
     def error(self, title: str, message: str) -> None:
         """Something the user asked for failed."""
         if self._nobody_to_ask(f"{title}: {message}", "ok") is None:
@@ -156,12 +171,12 @@ class AnsweredPrompts(Prompts):
     """Answers every question from ``answers`` and records it in ``asked``; errors and warnings go to ``shown``.
 
     ``answers`` keys are the question names (``save_changes``, ``reload``, ``restore``, ``open_path``,
-    ``save_path``, ``trust``, ``inputs``, ``pin_output``); a value may be a function of the question's arguments. With ``echo``
+    ``save_path``, ``trust``, ``inputs``, ``pin_output``, ``start_state``); a value may be a function of the question's arguments. With ``echo``
     the messages are also printed to stderr (``--screenshot`` does this).
     """
 
     DEFAULTS = {"save_changes": CANCEL, "reload": KEEP, "restore": LATER, "open_path": None, "save_path": None,
-                "trust": False, "inputs": None, "pin_output": None}
+                "trust": False, "inputs": None, "pin_output": None, "start_state": None}
 
     def __init__(self, echo: bool = False, **answers) -> None:
         super().__init__(None)
@@ -198,6 +213,9 @@ class AnsweredPrompts(Prompts):
 
     def pin_output(self, name, output, source):
         return self._answer("pin_output", name, output)
+
+    def start_state(self, node, state, mode):
+        return self._answer("start_state", node, state, mode)
 
     def error(self, title, message):
         self._show(title, message)

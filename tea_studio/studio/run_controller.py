@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, Signal
 
 from tea_studio.engine.record import RunModel, format_ms
+from tea_studio.engine.start import FROM_NODE, ONLY_NODE, StartAt, recorded_input
 from tea_studio.studio.actions import ActionTable
 from tea_studio.studio.live_run import LiveRun
 from tea_studio.studio.panels.runs import RunHistory
@@ -59,6 +60,8 @@ class RunController(QObject):
         self._stored_signal.connect(self._stored, Qt.ConnectionType.QueuedConnection)
         presenter.history_open_requested.connect(self.open_history_run)
         presenter.history_save_requested.connect(lambda run_id: self.save_run(run_id=run_id))
+        presenter.history_compare_requested.connect(self.compare_runs)
+        presenter.start_requested.connect(lambda execution, mode: self.run_from(execution.node, mode, execution))
         self._add_actions()
         self.update_actions()
 
@@ -69,6 +72,10 @@ class RunController(QObject):
         add("pause", "&Pause", self.pause, shortcut="F6", icon_name="pause", tip="Pause every flow at its next node")
         add("step", "S&tep", self.step, shortcut="F10", icon_name="step", tip="Run the next node, then pause again")
         add("continue", "&Continue", self.resume, shortcut="F8", icon_name="continue", tip="Continue a paused run")
+        add("run_from_here", "Run &From Here…", lambda: self.run_from_selected(FROM_NODE), name="runFromHere",
+            tip="Run from the selected node on, with the state it had in the run shown (editable)")
+        add("rerun_node", "Re-run &Node…", lambda: self.run_from_selected(ONLY_NODE), name="rerunNode",
+            tip="Run the selected node alone with the input it had in the run shown (editable)")
         add("save_run", "Save Run as &NDJSON…", self.save_run, tip="Save the shown run's events (the --stream format)")
         add("clear_run", "C&lear Run View", self.clear_run_view, tip="Remove run statuses from the canvas and panels")
 
@@ -107,7 +114,8 @@ class RunController(QObject):
         running, paused, shown = self.running, self.paused, self.model is not None
         for key, enabled in (("run", not running), ("stop", running), ("pause", running and not paused),
                              ("step", paused), ("continue", paused), ("save_run", shown and not running),
-                             ("clear_run", shown and not running)):
+                             ("clear_run", shown and not running), ("run_from_here", not running),
+                             ("rerun_node", not running)):
             self.actions[key].setEnabled(enabled)
 
     # -- starting -------------------------------------------------------------------------------------------
@@ -133,18 +141,19 @@ class RunController(QObject):
             self.prompts.warning("Cannot run", blocked[-1])
         return started
 
-    def start_run(self, inputs: dict | None = None, *, trusted: bool = False, auto_continue: bool = False) -> bool:
+    def start_run(self, inputs: dict | None = None, *, trusted: bool = False, auto_continue: bool = False,
+                  start: StartAt | None = None) -> bool:
         """Start a run of the document's workflow. Returns False (and emits ``run_blocked(text)`` and
         ``run_ended(False)``) when validation errors or a refused trust prompt block it; never shows a modal box.
 
         ``inputs`` None uses the last inputs of this file. ``trusted`` skips the Python trust prompt;
-        ``auto_continue`` continues at every breakpoint.
+        ``auto_continue`` continues at every breakpoint. ``start``: begin at that node with its state.
         """
         if self.running:
             self._log("A run is already in progress")
             return False
         workflow = self.document.workflow
-        if inputs is None:
+        if inputs is None and start is None:
             inputs = parse_inputs(self.inputs_store.get(self.path))[0] or {}
         if not self._valid_for_run(workflow) or not self._trusted(workflow, trusted):
             self.run_ended.emit(False)
@@ -156,14 +165,15 @@ class RunController(QObject):
         control = RunControl()
         control.auto_continue = auto_continue
         self._detach_live()
-        self.live = LiveRun(run_workflow, inputs, control=control, tap=self.event_tap, parent=self)
+        self.live = LiveRun(run_workflow, inputs, control=control, tap=self.event_tap, start=start, parent=self)
         self.live.updated.connect(self._apply)
         self.live.finished.connect(self._finished)
         self.live.start()  # the engine starts while the views are prepared (its first tick comes after this)
         self.presenter.set_model(self.live.model)
         self.presenter.show_run_docks()
         self.update_actions()
-        self._log(f"Running {Path(self.path).name if self.path else 'workflow'}…")
+        where = f" {start.describe()}" if start is not None else ""
+        self._log(f"Running {Path(self.path).name if self.path else 'workflow'}{where}…")
         self.run_started.emit()
         return True
 
@@ -198,6 +208,54 @@ class RunController(QObject):
             self.trust_store.trust(self.path, fingerprint)
         except OSError as exc:
             self._log(f"Could not remember the trust: {exc.strerror or exc}")
+        return True
+
+    # -- from a past run ---------------------------------------------------------------------------------------
+    def run_from_selected(self, mode: str) -> bool:
+        """Run From Here / Re-run Node on the node selected on the canvas."""
+        names = self.presenter.scene.selected_node_names()
+        if len(names) != 1:
+            self._log("Select one node to run from")
+            return False
+        return self.run_from(names[0], mode)
+
+    def run_from(self, node: str, mode: str = FROM_NODE, execution=None) -> bool:
+        """Start at ``node`` (``mode`` FROM_NODE: and on; ONLY_NODE: alone) with the state ``execution`` (default:
+        the node's last one in the run shown) started from, as the user edits it; the new run is a child of the run
+        shown in the history. A node the shown run never reached starts from that run's inputs."""
+        if self.running:
+            return False
+        model = self.model
+        if execution is None and model is not None:
+            execution = model.last_execution(node)
+        if execution is not None:
+            state = recorded_input(model, execution)
+        else:
+            state = dict(model.record.inputs) if model is not None else {}
+        state = self.prompts.start_state(node, state, mode)
+        if state is None:
+            return False
+        parent = model.record.run_id if model is not None and model.record.ok is not None else None
+        blocked: list[str] = []
+        self.run_blocked.connect(blocked.append)
+        try:
+            started = self.start_run(start=StartAt(node, state, mode, parent))
+        finally:
+            self.run_blocked.disconnect(blocked.append)
+        if blocked:
+            self.prompts.warning("Cannot run", blocked[-1])
+        return started
+
+    def compare_runs(self, first: str, second: str) -> bool:
+        """Compare two stored runs of the file in the Compare dock (A: ``first``, B: ``second``)."""
+        workflow = self.document.workflow
+        try:
+            a, b = (RunModel.replay(self.history.load(self.path, run_id), workflow) for run_id in (first, second))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            self.prompts.warning("Cannot compare runs", f"A stored run could not be read: {exc}")
+            return False
+        comparison = self.presenter.show_comparison(a, b)
+        self._log(f"Compared runs {first} and {second}: {len(comparison.differing_nodes)} node(s) differ")
         return True
 
     # -- control --------------------------------------------------------------------------------------------

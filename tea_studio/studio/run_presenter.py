@@ -31,6 +31,7 @@ from tea_studio.engine.record import (
 from tea_studio.studio.panels.log_view import LogView
 from tea_studio.studio.panels.node_io import NodeIOView
 from tea_studio.studio.panels.run_banner import RunBanner
+from tea_studio.studio.panels.run_compare import RunCompareView
 from tea_studio.studio.panels.run_timeline import TimelineView
 from tea_studio.studio.panels.runs import RunHistory, RunsPanel
 from tea_studio.studio.panels.state_view import StateDock
@@ -62,7 +63,9 @@ class RunPresenter(QObject):
     view_updated = Signal()  # after a tick was applied to the views
     history_open_requested = Signal(str)  # run id
     history_save_requested = Signal(str)  # run id
+    history_compare_requested = Signal(str, str)  # run ids A and B
     pin_requested = Signal(str, object)  # node, the update of the execution chosen on the timeline
+    start_requested = Signal(object, str)  # an Execution on the timeline, engine.start mode
 
     def __init__(self, host: QMainWindow, scene, view, *, open_node_line: Callable[[str, int], bool],
                  log: Callable[[str], None], panels_menu: QMenu | None = None, history: RunHistory) -> None:
@@ -97,11 +100,13 @@ class RunPresenter(QObject):
         self.log_view = LogView()
         self.io_view = NodeIOView()
         self.runs_panel = RunsPanel(history)
+        self.compare_view = RunCompareView()
         self.docks: dict[str, QDockWidget] = {}
         area = Qt.DockWidgetArea
         for key, title, widget, where in (("timeline", "Timeline", self.timeline, area.BottomDockWidgetArea),
                                           ("log", "Log", self.log_view, area.BottomDockWidgetArea),
                                           ("io", "Input / Output", self.io_view, area.BottomDockWidgetArea),
+                                          ("compare", "Compare", self.compare_view, area.BottomDockWidgetArea),
                                           ("state", "State", self.state_dock, area.RightDockWidgetArea),
                                           ("runs", "Runs", self.runs_panel, area.RightDockWidgetArea)):
             dock = QDockWidget(title, self.host)
@@ -113,20 +118,25 @@ class RunPresenter(QObject):
                 panels_menu.addAction(dock.toggleViewAction())
         self.host.tabifyDockWidget(self.docks["timeline"], self.docks["log"])
         self.host.tabifyDockWidget(self.docks["log"], self.docks["io"])
+        self.host.tabifyDockWidget(self.docks["io"], self.docks["compare"])
         self.host.tabifyDockWidget(self.docks["state"], self.docks["runs"])
         self.docks["timeline"].raise_()
         self.docks["state"].raise_()
         self.timeline.execution_clicked.connect(self.show_execution)
         self.timeline.pin_requested.connect(
             lambda execution: self.pin_requested.emit(execution.node, execution_output(self.model, execution)))
+        self.timeline.start_requested.connect(self.start_requested)
         self.fan_in_view.result_selected.connect(self._show_branch_result)
         self.log_view.open_node_line.connect(self.open_node_line)
         self.log_view.node_activated.connect(self.select_node)
         self.runs_panel.open_requested.connect(self.history_open_requested)
         self.runs_panel.save_requested.connect(self.history_save_requested)
+        self.runs_panel.compare_requested.connect(self.history_compare_requested)
+        self.compare_view.node_activated.connect(lambda name: self.select_node(name, show_state=False))
 
     def set_theme(self, name: str) -> None:
         self.timeline.set_theme(name)
+        self.compare_view.set_theme(name)
 
     # -- painting -------------------------------------------------------------------------------------------
     def set_model(self, model: RunModel | None) -> None:
@@ -226,6 +236,14 @@ class RunPresenter(QObject):
         if dock.height() < 200 and not self._docks_sized:
             self.host.resizeDocks([dock], [TIMELINE_HEIGHT], Qt.Orientation.Vertical)
         self._docks_sized = True
+
+    def show_comparison(self, a: RunModel, b: RunModel):
+        """Compare two runs in the Compare dock (brought forward); returns the comparison."""
+        comparison = self.compare_view.show_runs(a, b)
+        dock = self.docks["compare"]
+        dock.show()
+        dock.raise_()
+        return comparison
 
     def show_state(self, title: str, state, before=None) -> None:
         self.state_view.show_state(title, state, before)

@@ -102,6 +102,7 @@ class CanvasContextMenu:
         self._add(menu, "Pin Output…", "pinOutput", lambda: view.pin_requested.emit(name), enabled=bool(name))
         self._add(menu, "Unpin Output", "unpinOutput", lambda: document.clear_pin(name),
                   enabled=bool(name) and document.pinned(name))
+        actions.fill(menu, [None, "run_from_here", "rerun_node"])  # the window's run commands (none on a bare canvas)
 
     # -- on a route ----------------------------------------------------------------------------------------
     def _route_menu(self, menu: QMenu, item: EdgeItem) -> None:

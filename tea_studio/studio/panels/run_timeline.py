@@ -49,6 +49,7 @@ class TimelineCanvas(QWidget):
 
     execution_clicked = Signal(object)  # Execution
     pin_requested = Signal(object)  # Execution: its bar's menu asked to pin the node's output from this run
+    start_requested = Signal(object, str)  # Execution, engine.start mode: run from it (or it alone) with its input
     view_changed = Signal()
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -371,6 +372,13 @@ class TimelineCanvas(QWidget):
         action.setObjectName("pinExecutionOutput")
         action.setEnabled(bool(execution.ok) and execution.node in (self.model.nodes if self.model else {}))
         on_click(action.triggered, lambda: self.pin_requested.emit(execution))
+        menu.addSeparator()
+        for text, name, mode in (("Run From Here…", "runFromExecution", "from"),
+                                 ("Re-run This Node…", "rerunExecution", "node")):
+            action = menu.addAction(text)
+            action.setObjectName(name)
+            action.setEnabled(execution.node in (self.model.nodes if self.model else {}))
+            on_click(action.triggered, lambda m=mode: self.start_requested.emit(execution, m))
         menu.exec(event.globalPos())
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
@@ -435,12 +443,14 @@ class TimelineView(QWidget):
 
     execution_clicked = Signal(object)  # Execution
     pin_requested = Signal(object)  # Execution
+    start_requested = Signal(object, str)  # Execution, mode
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.canvas = TimelineCanvas()
         self.canvas.execution_clicked.connect(self.execution_clicked)
         self.canvas.pin_requested.connect(self.pin_requested)
+        self.canvas.start_requested.connect(self.start_requested)
         self.canvas.view_changed.connect(self._sync_scrollbar)
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)

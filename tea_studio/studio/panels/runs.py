@@ -16,7 +16,9 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QHBoxLayout,
+    QMenu,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -91,6 +93,9 @@ class RunHistory:
             "events": len(record.events),
             "inputs": record.inputs,
         }
+        started = record.started
+        if started is not None and started.parent_run:  # started from a past run: listed under it
+            entry.update(parent=started.parent_run, start_node=started.start_node, start_mode=started.start_mode)
         runs = [entry] + [r for r in self.entries(workflow_path) if r["run_id"] != record.run_id]
         kept, dropped = runs[: self.limit], runs[self.limit:]
         self._write_index(folder, workflow_path, kept)
@@ -112,33 +117,44 @@ class RunHistory:
 
 
 class RunsPanel(QWidget):
-    """The run history dock: the file's last runs; open one onto the canvas or save it as NDJSON."""
+    """The run history dock: the file's last runs, a run started from a past one listed under it. Open one onto
+    the canvas, save it as NDJSON, or select two and compare them."""
 
     open_requested = Signal(str)  # run id
     save_requested = Signal(str)  # run id
+    compare_requested = Signal(str, str)  # run ids: A (the older) and B
 
     def __init__(self, history: RunHistory, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.history = history
         self.workflow_path: str | None = None
         self.tree = QTreeWidget()
+        self.tree.setObjectName("runsTree")
         self.tree.setHeaderLabels(["started", "result", "time", "events", "inputs"])
-        self.tree.setRootIsDecorated(False)
         self.tree.setUniformRowHeights(True)
-        self.tree.itemDoubleClicked.connect(lambda item, _c: self._emit(self.open_requested, item))
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._menu)
+        self.tree.itemActivated.connect(lambda item, _c: self._emit(self.open_requested, item))  # double-click, Return
+        self.tree.itemSelectionChanged.connect(self._selection_changed)
         self.open_button = QPushButton("Open")
         self.open_button.setToolTip("Show this run on the canvas, timeline, state and log")
         on_click(self.open_button.clicked, lambda: self._emit(self.open_requested, self.tree.currentItem()))
+        self.compare_button = QPushButton("Compare")
+        self.compare_button.setObjectName("compareRuns")
+        self.compare_button.setToolTip("Select two runs (Ctrl+click) to compare them node by node")
+        on_click(self.compare_button.clicked, self.compare_selected)
         self.save_button = QPushButton("Save as NDJSON…")
         on_click(self.save_button.clicked, lambda: self._emit(self.save_requested, self.tree.currentItem()))
         buttons = QHBoxLayout()
-        buttons.addWidget(self.open_button)
-        buttons.addWidget(self.save_button)
+        for button in (self.open_button, self.compare_button, self.save_button):
+            buttons.addWidget(button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tree, 1)
         layout.addLayout(buttons)
+        self._selection_changed()
 
     def set_workflow_path(self, path: str | None) -> None:
         self.workflow_path = path
@@ -146,25 +162,94 @@ class RunsPanel(QWidget):
 
     def refresh(self) -> None:
         self.tree.clear()
-        for entry in self.history.entries(self.workflow_path):
-            ok = entry.get("ok")
-            item = QTreeWidgetItem([
-                str(entry.get("started_at", "")).replace("T", " ")[:19],  # to the second
-                "ok" if ok else ("failed" if ok is False else "?"),
-                format_ms(float(entry.get("duration_ms") or 0)),
-                str(entry.get("events", "")),
-                preview(entry.get("inputs") or {}, 60),
-            ])
-            item.setData(0, Qt.ItemDataRole.UserRole, entry["run_id"])
-            if entry.get("error"):
-                item.setToolTip(1, str(entry["error"]))
-            self.tree.addTopLevelItem(item)
+        entries = self.history.entries(self.workflow_path)
+        items: dict[str, QTreeWidgetItem] = {}
+        for entry in reversed(entries):  # oldest first, so a parent is there before its children
+            item = self._item(entry)
+            items[entry["run_id"]] = item
+            parent = items.get(entry.get("parent") or "")
+            if parent is not None:
+                parent.insertChild(0, item)  # newest child first, as at the top level
+                parent.setExpanded(True)
+            else:
+                self.tree.insertTopLevelItem(0, item)
         for column in range(self.tree.columnCount() - 1):  # the inputs column stretches
             self.tree.resizeColumnToContents(column)
+        self._selection_changed()
+
+    @staticmethod
+    def _item(entry: dict) -> QTreeWidgetItem:
+        ok = entry.get("ok")
+        start = entry.get("start_node")
+        how = (f"only {start}: " if entry.get("start_mode") == "node" else f"from {start}: ") if start else ""
+        item = QTreeWidgetItem([
+            str(entry.get("started_at", "")).replace("T", " ")[:19],  # to the second
+            "ok" if ok else ("failed" if ok is False else "?"),
+            format_ms(float(entry.get("duration_ms") or 0)),
+            str(entry.get("events", "")),
+            how + preview(entry.get("inputs") or {}, 60),
+        ])
+        item.setData(0, Qt.ItemDataRole.UserRole, entry["run_id"])
+        if start:
+            item.setToolTip(0, f"Started {how[:-2]} with a state from run {entry.get('parent')}")
+        if entry.get("error"):
+            item.setToolTip(1, str(entry["error"]))
+        return item
+
+    def _all_items(self) -> list[QTreeWidgetItem]:
+        found: list[QTreeWidgetItem] = []
+        todo = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
+        while todo:
+            item = todo.pop(0)
+            found.append(item)
+            todo[:0] = [item.child(i) for i in range(item.childCount())]
+        return found
 
     def run_ids(self) -> list[str]:
-        return [self.tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole)
-                for i in range(self.tree.topLevelItemCount())]
+        """Every listed run, as shown from top to bottom (children under their parent)."""
+        return [item.data(0, Qt.ItemDataRole.UserRole) for item in self._all_items()]
+
+    def item_for(self, run_id: str) -> QTreeWidgetItem | None:
+        return next((i for i in self._all_items() if i.data(0, Qt.ItemDataRole.UserRole) == run_id), None)
+
+    def children_of(self, run_id: str) -> list[str]:
+        item = self.item_for(run_id)
+        return [item.child(i).data(0, Qt.ItemDataRole.UserRole) for i in range(item.childCount())] if item else []
+
+    def selected_ids(self) -> list[str]:
+        """The selected runs, oldest first (A of a comparison is the older run)."""
+        order = {run_id: i for i, run_id in enumerate(e["run_id"] for e in self.history.entries(self.workflow_path))}
+        ids = [item.data(0, Qt.ItemDataRole.UserRole) for item in self.tree.selectedItems()]
+        return sorted(ids, key=lambda run_id: -order.get(run_id, 0))
+
+    def compare_selected(self) -> bool:
+        ids = self.selected_ids()
+        if len(ids) != 2:
+            return False
+        self.compare_requested.emit(ids[0], ids[1])
+        return True
+
+    def _selection_changed(self) -> None:
+        self.compare_button.setEnabled(len(self.tree.selectedItems()) == 2)
+
+    def _menu(self, pos) -> None:
+        item = self.tree.itemAt(pos)
+        if item is None:
+            return
+        if not item.isSelected():
+            self.tree.setCurrentItem(item)
+        menu = QMenu(self)
+        menu.setObjectName("runsMenu")
+        for text, name, slot, enabled in (
+                ("Open", "openRun", lambda: self._emit(self.open_requested, item), True),
+                ("Compare Selected Runs", "compareRuns", self.compare_selected, len(self.tree.selectedItems()) == 2),
+                ("Save as NDJSON…", "saveRun", lambda: self._emit(self.save_requested, item), True)):
+            action = menu.addAction(text)
+            action.setObjectName(name)
+            action.setEnabled(enabled)
+            on_click(action.triggered, slot)
+        self.menu = menu  # a test reaches the shown menu here
+        menu.popup(self.tree.viewport().mapToGlobal(pos))
 
     def _emit(self, signal, item: QTreeWidgetItem | None) -> None:
         if item is not None:
