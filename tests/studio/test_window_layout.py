@@ -59,14 +59,15 @@ def test_default_layout_inspector_over_state_and_tabbed_bottom_docks(qtbot, make
     assert docks["runs"] in window.tabifiedDockWidgets(docks["state"])
     timeline, log, io, problems = bottom_docks(window)
     assert all(window.dockWidgetArea(dock) == BOTTOM for dock in (timeline, log, io, problems))
-    assert set(window.tabifiedDockWidgets(timeline)) == {log, io, problems}
+    assert set(window.tabifiedDockWidgets(timeline)) == {log, io, docks["compare"], problems}
     # editing comes first: Problems is in front, and the bottom row is tall and under the canvas only
     assert window.raised_bottom_dock() is problems
     assert problems.height() >= 200
     assert problems.geometry().right() < window.inspector_dock.geometry().left()
     assert window.view.height() > 350
     qtbot.waitUntil(lambda: len(tab_bars_seen(window)) == 2)  # one per tab group: no stray bars drawn through
-    assert sorted(tab_bars_seen(window)) == [["State", "Runs"], ["Timeline", "Log", "Input / Output", "Problems"]]
+    assert sorted(tab_bars_seen(window)) == [["State", "Runs"],
+                                             ["Timeline", "Log", "Input / Output", "Compare", "Problems"]]
 
 
 def test_a_run_raises_the_timeline_with_room_for_five_lanes(qtbot, make_window, tmp_path):
@@ -111,10 +112,12 @@ def test_the_saved_layout_comes_back_and_an_older_one_is_ignored(qtbot, make_win
     first.save_window_state()
     again = make_window(path)
     assert again.dockWidgetArea(again.problems_dock) == LEFT
-    qtbot.waitUntil(lambda: sorted(tab_bars_seen(again)) == [["State", "Runs"], ["Timeline", "Log", "Input / Output"]])
+    qtbot.waitUntil(lambda: sorted(tab_bars_seen(again)) == [["State", "Runs"],
+                                                            ["Timeline", "Log", "Input / Output", "Compare"]])
     # a layout saved before the current default layout existed
     again.settings.setValue("window/state", again.saveState(WINDOW_STATE_VERSION - 1))
     again.settings.sync()
     fresh = make_window(path)
     assert fresh.dockWidgetArea(fresh.problems_dock) == BOTTOM
-    assert set(fresh.tabifiedDockWidgets(fresh.problems_dock)) == set(bottom_docks(fresh)[:3])
+    assert set(fresh.tabifiedDockWidgets(fresh.problems_dock)) == {*bottom_docks(fresh)[:3],
+                                                                   fresh.run_tools.presenter.docks["compare"]}
