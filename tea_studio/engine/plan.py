@@ -97,6 +97,7 @@ class Plan:
     pins: dict[str, Any] = field(default_factory=dict)  # node -> pinned output used instead of running it
     settings: dict[str, Any] = field(default_factory=dict)
     workflow_dir: str | None = None  # where relative paths of actions (file.read...) start
+    sections: dict[str, Any] = field(default_factory=dict)  # other top-level keys (extraction_schema...) for actions
 
     def __post_init__(self) -> None:
         self.breakpoints = frozenset({(n, "before") for n in self.interrupt_before}
@@ -227,4 +228,5 @@ def build_plan(workflow: Workflow, depth: int = 0) -> Plan:
         has_lua=any(_runs_lua(step) for step in steps.values()),
         settings=dict(workflow.section("settings")),
         workflow_dir=os.path.dirname(os.path.abspath(workflow.path)) if workflow.path else None,
+        sections=dict(workflow.extra),
     )

@@ -428,7 +428,7 @@ class _Flow:
             node, self.branch, self.plan.variables, self.plan.settings, self.plan.workflow_dir, self.sink.emit,
             self.stop_check(),
             lambda other, inner: self._execute(self.plan.steps[other], inner) if other in self.plan.steps else
-            _missing_node(other), limits.lua_timeout, limits.lua_max_memory_mb)
+            _missing_node(other), limits.lua_timeout, limits.lua_max_memory_mb, self.plan.sections)
 
     def _run_action(self, step: Any, state: dict[str, Any]) -> dict[str, Any]:
         """A `uses:`/`action:` node: run the action (tea_studio.engine.actions) and store its result."""

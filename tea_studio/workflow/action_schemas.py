@@ -51,6 +51,7 @@ class ActionSchema:
     description: str = ""
     requires_trust: bool = False
     aliases: tuple[str, ...] = ()
+    one_of: tuple[str, ...] = ()  # at least one of these parameters is required (llm.*: messages or prompt)
 
     def param(self, name: str) -> Param | None:
         return next((p for p in self.params if p.name == name), None)
@@ -90,6 +91,9 @@ def param_problems(schema: ActionSchema, params: dict[str, Any] | None,
         if not type_matches(param.type, value):
             problems.append((param.name, f"action '{schema.name}': parameter '{param.name}' must be "
                                          f"{_article(param.type)}, not {_describe(value)}"))
+    if schema.one_of and not any(name in params for name in schema.one_of):
+        problems.append((None, f"action '{schema.name}' needs parameter "
+                               + " or ".join(f"'{name}'" for name in schema.one_of)))
     return problems
 
 
@@ -106,9 +110,13 @@ def _describe(value: Any) -> str:
 
 
 # -- the built-in actions' schemas ---------------------------------------------------------------------------------
-_MESSAGES = Param("messages", "messages", description="chat messages: [{role, content}]")
+_PROMPT = (Param("messages", "messages", description="chat messages: [{role, content}]"),
+           Param("prompt", "string", description="instead of messages: the user message"),
+           Param("system", "string", description="with prompt: a system message before it"))
+_ONE_PROMPT = ("messages", "prompt")
 _LLM_COMMON = (
-    Param("model", "string", description="model name (ignored by the shell provider)"),
+    Param("model", "string", description="model name; default settings.llm.model (or default_model), else "
+                                         "gpt-3.5-turbo; ignored by the shell provider"),
     Param("provider", "string", default="auto",
           description="auto | openai | azure | ollama | shell (auto: OLLAMA_API_BASE -> ollama, "
                       "AZURE_OPENAI_API_KEY + AZURE_OPENAI_ENDPOINT -> azure, else openai)"),
@@ -120,15 +128,19 @@ _LLM_COMMON = (
                                                   "or claude | gemini | qwen"),
 )
 
+_LLM_OPTIONS = tuple(p for p in _LLM_COMMON if p.name in ("provider", "api_base", "timeout", "shell_provider",
+                                                         "max_tokens", "temperature"))
+_MODEL_GPT4 = Param("model", "string", default="gpt-4", description="model name (TEA's default: gpt-4)")
+
 BUILTIN_SCHEMAS: tuple[ActionSchema, ...] = (
-    ActionSchema("llm.call", (_MESSAGES, *_LLM_COMMON, Param("prompt", "string", description="a single user message")),
-                 "Call a language model; returns {content, usage}", requires_trust=True),
-    ActionSchema("llm.chat", (Param("messages", "messages", required=True,
-                                    description="chat messages: [{role, content}]"), *_LLM_COMMON),
-                 "Chat completion; returns {content, model, tokens_used}", requires_trust=True),
-    ActionSchema("llm.stream", (_MESSAGES, *_LLM_COMMON, Param("prompt", "string")),
+    ActionSchema("llm.call", (*_PROMPT, *_LLM_COMMON), "Call a language model; returns {content, usage}",
+                 requires_trust=True, aliases=("llm.complete",), one_of=_ONE_PROMPT),
+    ActionSchema("llm.chat", (*_PROMPT, *_LLM_COMMON),
+                 "Chat completion; returns {content, model, tokens_used}", requires_trust=True,
+                 one_of=_ONE_PROMPT),
+    ActionSchema("llm.stream", (*_PROMPT, *_LLM_COMMON),
                  "Stream a completion (tokens arrive as llm_token events); returns {content, usage, streamed, "
-                 "chunk_count}", requires_trust=True),
+                 "chunk_count}", requires_trust=True, one_of=_ONE_PROMPT),
     ActionSchema("llm.embed", (Param("text", "any", required=True, description="text (or list of texts) to embed"),
                                Param("model", "string", default="text-embedding-3-small"),
                                *(p for p in _LLM_COMMON if p.name in ("provider", "api_base", "timeout"))),
@@ -174,7 +186,134 @@ BUILTIN_SCHEMAS: tuple[ActionSchema, ...] = (
     ActionSchema("lua.eval", (Param("code", "string", required=True, raw=True, description="Lua code; `state` is "
                                                                                            "the state"),),
                  "Run Lua code in a fresh sandboxed VM; returns what the code returns"),
+
+    # -- built on the model: reasoning, planning, multi-agent, extraction validation (TEA's own prompts' shapes)
+    ActionSchema("reason.cot", (Param("problem", "any", required=True), _MODEL_GPT4,
+                                Param("thinking_format", "string", default="step_by_step",
+                                      description="step_by_step | pros_cons | tree | first_principles"),
+                                Param("few_shot_examples", "array", description="[{problem, thinking, answer}]"),
+                                *_LLM_OPTIONS),
+                 "Chain-of-thought; returns {thinking, answer, reasoning_trace, model, thinking_format}",
+                 requires_trust=True),
+    ActionSchema("reason.react", (Param("goal", "any", required=True), _MODEL_GPT4,
+                                  Param("tools", "array", description="action names the model may call"),
+                                  Param("max_steps", "integer", default=10), *_LLM_OPTIONS),
+                 "Thought -> action -> observation loop; returns {steps, final_answer, total_steps, ...}",
+                 requires_trust=True),
+    ActionSchema("reason.self_correct", (Param("task", "any", required=True), _MODEL_GPT4,
+                                         Param("generator_model", "string"), Param("critic_model", "string"),
+                                         Param("improvement_rounds", "integer", default=2),
+                                         Param("critic_prompt", "string", raw=True,
+                                               description="the critic's instructions; {{ output }} is the draft"),
+                                         *_LLM_OPTIONS),
+                 "Generate, critique, improve; returns {output, improvement_history, rounds_completed, ...}",
+                 requires_trust=True),
+    ActionSchema("reason.decompose", (Param("problem", "any", required=True), _MODEL_GPT4,
+                                      Param("max_depth", "integer", default=2),
+                                      Param("synthesis_prompt", "string", raw=True,
+                                            description="{{ sub_answers }} holds the answers"), *_LLM_OPTIONS),
+                 "Split into sub-problems, answer each, synthesize; returns {sub_problems, sub_answers, "
+                 "final_answer, ...}", requires_trust=True),
+    ActionSchema("reason.dspy.cot", (Param("problem", "any", required=True), Param("signature", "string"),
+                                     Param("model", "string", description="default settings.dspy.model, "
+                                                                          "settings.llm.model, gpt-4"),
+                                     Param("few_shot_examples", "array"), Param("compiled_key", "string"),
+                                     *_LLM_OPTIONS),
+                 "DSPy's ChainOfThought; without DSPy, TEA's documented fallback reason.cot "
+                 "(dspy_module: native_fallback)", requires_trust=True),
+    ActionSchema("reason.dspy.react", (Param("goal", "any", required=True), Param("signature", "string"),
+                                       Param("model", "string"), Param("tools", "array"),
+                                       Param("max_steps", "integer", default=10), *_LLM_OPTIONS),
+                 "DSPy's ReAct; without DSPy, TEA's documented fallback reason.react", requires_trust=True),
+    ActionSchema("plan.decompose", (Param("goal", "any", required=True), _MODEL_GPT4,
+                                    Param("strategy", "string", default="flat",
+                                          description="flat | hierarchical | iterative"),
+                                    Param("max_depth", "integer", default=3),
+                                    Param("max_subtasks", "integer", default=15),
+                                    Param("prompt_template", "string", raw=True, description="{{ goal }} is the goal"),
+                                    Param("planner", "object", raw=True,
+                                          description="model, strategy, max_depth, prompt_template together"),
+                                    *_LLM_OPTIONS),
+                 "Split a goal into subtasks with dependencies (a DAG); returns {plan, plan_id, subtask_count, "
+                 "success}", requires_trust=True),
+    ActionSchema("plan.execute", (Param("plan", "object", description="default: state.plan"),
+                                  Param("parallel", "boolean", default=False),
+                                  Param("max_concurrent", "integer", default=3),
+                                  Param("subtask_executor", "object", raw=True,
+                                        description="{action, with}: run per subtask ({{ subtask }} is set); "
+                                                    "default llm.call"),
+                                  Param("on_subtask_failure", "string", default="abort",
+                                        description="abort | skip | retry"),
+                                  Param("max_retries", "integer", default=2),
+                                  Param("retry_delay", "number", default=1.0)),
+                 "Run a plan's subtasks in dependency order; returns {plan, subtask_results, plan_status, success}",
+                 requires_trust=True),
+    ActionSchema("plan.status", (Param("plan", "object", description="default: state.plan"),
+                                 Param("include_completed", "boolean", default=True),
+                                 Param("include_details", "boolean", default=False)),
+                 "Counts of a plan's subtasks by status; returns {status, progress, plan_id, goal, success}"),
+    ActionSchema("agent.dispatch", (Param("agent", "string", required=True,
+                                          description="a name from settings.agents"),
+                                    Param("task", "any", required=True), Param("timeout", "number"),
+                                    Param("max_retries", "integer")),
+                 "Send a task to one agent of settings.agents; returns {response, content, agent, success}",
+                 requires_trust=True),
+    ActionSchema("agent.parallel", (Param("agents", "array", required=True), Param("task", "any", required=True),
+                                    Param("aggregation", "string", default="collect",
+                                          description="collect | vote | first | consensus"),
+                                    Param("max_concurrent", "integer"), Param("timeout", "number"),
+                                    Param("consensus_threshold", "number", default=0.5),
+                                    Param("consensus_max_rounds", "integer", default=3)),
+                 "Send one task to several agents at once and aggregate the answers", requires_trust=True),
+    ActionSchema("agent.sequential", (Param("agents", "array", required=True),
+                                      Param("task", "string", raw=True,
+                                            description="{{ previous_response }} is the last agent's answer"),
+                                      Param("tasks", "array", raw=True, description="one task per agent"),
+                                      Param("transform", "string", raw=True),
+                                      Param("early_exit_on_failure", "boolean", default=True),
+                                      Param("output_key", "string", default="sequential_result")),
+                 "Chain agents, each answer feeding the next; returns {result, chain, success}",
+                 requires_trust=True),
+    ActionSchema("agent.coordinate", (Param("leader", "string", required=True),
+                                      Param("workers", "array", required=True), Param("task", "any", required=True),
+                                      Param("validation_prompt", "string"), Param("max_rounds", "integer", default=3),
+                                      Param("parallel_workers", "boolean", default=True)),
+                 "A leader splits the task among workers and checks their work; returns {result, rounds, "
+                 "worker_results, success}", requires_trust=True),
+    ActionSchema("validate.extraction", (Param("entities", "array", description="default: state.entities"),
+                                         Param("relationships", "array",
+                                               description="default: state.relationships"),
+                                         Param("source_text", "string", description="default: state.text"),
+                                         Param("schema", "object", description="default: extraction_schema"),
+                                         Param("probes", "array", description="default: semantic_probes"),
+                                         Param("constraints", "object",
+                                               description="default: validation_constraints (Prolog)")),
+                 "Check extracted entities and relationships: extraction_schema, then semantic_probes asked to "
+                 "the model; returns {valid, errors, validated_at}", requires_trust=True),
+    ActionSchema("validate.generate_prompt", (Param("schema", "object"),
+                                              Param("confidence_tracking", "boolean", default=False)),
+                 "The extraction prompt extraction_schema describes; returns {extraction_prompt}"),
 )
+
+
+# Why well-known TEA actions do not run here (they stay UNKNOWN_ACTION warnings and located run errors).
+UNSUPPORTED_REASONS: dict[str, str] = {
+    **dict.fromkeys(("reason.dspy.compile", "reason.dspy.optimize", "reason.dspy.export", "reason.dspy.import"),
+                    "it needs the dspy library"),
+    **dict.fromkeys(("learn.textgrad.variable", "learn.textgrad.feedback", "learn.textgrad.optimize_prompt",
+                     "learn.textgrad.reflection_corrector"), "it needs the textgrad library"),
+    **dict.fromkeys(("rag.llamaindex.create_index", "rag.llamaindex.query", "rag.llamaindex.router",
+                     "rag.llamaindex.subquestion"), "it needs the llama-index library"),
+    **dict.fromkeys(("memory.mem0.add", "memory.mem0.search", "memory.mem0.get", "memory.mem0.update",
+                     "memory.mem0.delete"), "it needs the mem0 library"),
+    "llamaextract.extract": "it needs a LlamaCloud account and client",
+    "web.ai_scrape": "it needs the scrapegraph service",
+    "code.execute": "TEA runs it in RestrictedPython's sandbox, which TEA Studio does not have",
+    "prolog.query": "TEA Studio has no Prolog",
+    **dict.fromkeys(("a2a.register", "a2a.send", "a2a.receive", "a2a.broadcast", "a2a.delegate", "a2a.discover",
+                     "a2a.state.set", "a2a.state.get"),
+                    "it passes messages between separately running TEA agents"),
+}
 
 
 # -- the catalogue: built-ins plus entry points ----------------------------------------------------------------------
@@ -302,9 +441,10 @@ _STARTER_VALUES: dict[str, Any] = {"string": "", "number": 0, "integer": 0, "boo
 
 
 def starter_params(name: str) -> dict[str, Any]:
-    """A new node's ``with:``: each required parameter with its default, or an empty value of its type."""
+    """A new node's ``with:``: each required parameter (and the first of ``one_of``) with its default, or an empty
+    value of its type."""
     schema = action_schema(name)
     if schema is None:
         return {}
     return {p.name: copy.deepcopy(p.default if p.default is not None else _STARTER_VALUES.get(p.type, ""))
-            for p in schema.params if p.required}
+            for p in schema.params if p.required or (schema.one_of and p.name == schema.one_of[0])}

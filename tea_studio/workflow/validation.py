@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from tea_studio.workflow.action_schemas import action_call, action_schema, param_problems
+from tea_studio.workflow.action_schemas import UNSUPPORTED_REASONS, action_call, action_schema, param_problems
 from tea_studio.workflow.constructs import construct_of, implicit_next
 from tea_studio.workflow.model import (
     DYNAMIC_PARALLEL,
@@ -164,8 +164,10 @@ def action_problems(call: Any) -> list[tuple[str, str | None, str]]:
     each missing or mistyped parameter of its schema."""
     schema = action_schema(call.name)
     if schema is None:
-        return [("UNKNOWN_ACTION", None, f" uses action '{call.name}', which TEA Studio does not know: a run stops "
-                                         "there (export and run it with tea)")]
+        reason = UNSUPPORTED_REASONS.get(call.name)
+        return [("UNKNOWN_ACTION", None, f" uses action '{call.name}', which TEA Studio does not "
+                                         f"{f'run ({reason})' if reason else 'know'}: a run stops there (export and "
+                                         "run it with tea)")]
     return [("ACTION_PARAMETER", key, f": {message}") for key, message in param_problems(schema, call.params)]
 
 

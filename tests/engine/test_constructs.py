@@ -152,7 +152,7 @@ PINNED = """
 nodes:
   - name: ask_llm
     uses: llm.call
-    with: {model: gpt-4o}
+    with: {model: gpt-4o, prompt: hello}
     output: answer
   - name: use
     language: lua

@@ -30,7 +30,8 @@ class ActionStopped(Exception):
 @dataclass
 class ActionContext:
     """The run around one action call. ``run_node`` runs another node of the workflow on a state and returns its
-    update (used by retry.loop's correction node); ``stopped`` tells whether the run was stopped."""
+    update (used by retry.loop's correction node); ``stopped`` tells whether the run was stopped; ``sections`` holds
+    the workflow's other top-level keys (validate.extraction reads ``extraction_schema`` and its siblings)."""
 
     node: str = ""
     branch: str = ""
@@ -42,6 +43,7 @@ class ActionContext:
     run_node: Callable[[str, dict[str, Any]], dict[str, Any] | None] | None = None
     lua_timeout: float = 30.0
     lua_max_memory_mb: float = 256.0
+    sections: dict[str, Any] = field(default_factory=dict)  # the workflow's other top-level keys
 
     def resolve_path(self, path: str) -> str:
         """A path as the workflow means it: relative paths start at the workflow's folder (FORMAT.md §7)."""
@@ -57,6 +59,14 @@ class ActionContext:
 
     def log(self, text: str, level: str = "info") -> None:
         self.emit(LogLine(t=time.monotonic(), node=self.node, branch=self.branch, text=text, level=level))
+
+    def pause(self, seconds: float) -> None:
+        """Wait ``seconds`` (a retry's delay), raising :class:`ActionStopped` within ~50 ms of Stop."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self.stopped():
+                raise ActionStopped()
+            time.sleep(min(POLL_S, left))
 
     def call_cancellable(self, work: Callable[[], Any], cancel: Callable[[], None]) -> Any:
         """Run ``work`` in a helper thread and return its result (or raise its exception). When the run is stopped

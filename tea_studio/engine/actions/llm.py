@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +20,10 @@ from tea_studio.engine.actions.context import ActionContext, ActionError
 from tea_studio.engine.actions.http import HttpCall, raise_for_status
 from tea_studio.engine.actions.registry import builtin
 from tea_studio.engine.actions.shell import run_shell_provider
+from tea_studio.workflow.action_schemas import CATALOG
 
 OPENAI_BASE = "https://api.openai.com/v1"
+DEFAULT_MODEL = "gpt-3.5-turbo"  # the Rust engine's default when a node names no model
 OLLAMA_BASE = "http://localhost:11434/v1"
 AZURE_API_VERSION = "2024-02-15-preview"
 # Request fields passed through to the server when a node gives them.
@@ -78,19 +81,29 @@ def endpoint(provider: str, params: dict[str, Any]) -> Endpoint:
 
 
 def chat_messages(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """``messages`` as given, else TEA's short form: ``prompt`` as the user message after an optional ``system``."""
     messages = params.get("messages")
     if messages is None and params.get("prompt") is not None:
         messages = [{"role": "user", "content": str(params["prompt"])}]
+        if params.get("system"):
+            messages.insert(0, {"role": "system", "content": str(params["system"])})
     if not messages:
-        raise ActionError("needs `messages` (or `prompt`)")
+        raise ActionError("needs `messages` (or `prompt`); the prompt was empty or its state key is not set")
     if not all(isinstance(m, dict) for m in messages):
         raise ActionError("`messages` must be a list of {role, content} mappings")
     return messages
 
 
+def with_default_model(params: dict[str, Any], context: ActionContext) -> dict[str, Any]:
+    """A missing ``model`` is ``settings.llm.model`` (or ``settings.llm.default_model``), else TEA's default
+    ``gpt-3.5-turbo``; the shell provider needs none."""
+    if params.get("model") or resolve_provider(params) == "shell":
+        return params
+    llm_settings = context.settings.get("llm") if isinstance(context.settings.get("llm"), dict) else {}
+    return {**params, "model": llm_settings.get("model") or llm_settings.get("default_model") or DEFAULT_MODEL}
+
+
 def _request_body(params: dict[str, Any], messages: list[dict[str, Any]], stream: bool) -> dict[str, Any]:
-    if not params.get("model"):
-        raise ActionError(f"model is required for provider '{resolve_provider(params)}'")
     body: dict[str, Any] = {"model": params["model"], "messages": messages, "temperature": params["temperature"]}
     if params.get("max_tokens") is not None:
         body["max_tokens"] = params["max_tokens"]
@@ -107,6 +120,7 @@ def _complete(params: dict[str, Any], context: ActionContext, stream: bool) -> d
     """One chat completion; ``stream`` reads SSE deltas (each one an ``llm_token`` event). Returns
     ``{content, usage, model}`` plus ``chunk_count`` when streamed."""
     messages = chat_messages(params)
+    params = with_default_model(params, context)
     provider = resolve_provider(params)
     if provider == "shell":
         return run_shell_provider(params, messages, context)
@@ -176,10 +190,8 @@ def llm_call(params: dict[str, Any], state: dict[str, Any], context: ActionConte
 
 @builtin("llm.chat")
 def llm_chat(params: dict[str, Any], state: dict[str, Any], context: ActionContext) -> dict[str, Any]:
-    """``{content, model, tokens_used}``; the model defaults to ``settings.llm.model`` (else gpt-4o-mini)."""
-    if not params.get("model") and resolve_provider(params) != "shell":
-        llm_settings = context.settings.get("llm") if isinstance(context.settings.get("llm"), dict) else {}
-        params = {**params, "model": llm_settings.get("model") or "gpt-4o-mini"}
+    """``{content, model, tokens_used}`` (the Rust engine's local-model action, here over the same providers)."""
+    params = with_default_model(params, context)
     result = _complete(params, context, stream=False)
     if result.get("success") is False:
         return result
@@ -236,3 +248,34 @@ def llm_embed(params: dict[str, Any], state: dict[str, Any], context: ActionCont
     else:
         result["embedding"] = vectors[0]
     return result
+
+
+# -- for actions built on the model (reason.*, plan.*, agent.*, validate.extraction's probes) -------------------------
+def ask(context: ActionContext, messages: list[dict[str, Any]], **options: Any) -> dict[str, Any]:
+    """One llm.call with ``options`` as its parameters (llm.call's defaults fill the rest; None means unset).
+    Returns llm.call's result: ``{content, usage}``, or the shell provider's ``{error, success: false}``."""
+    params = {p.name: p.default for p in CATALOG.builtins["llm.call"].params if p.default is not None}
+    params.update({key: value for key, value in options.items() if value is not None})
+    params["messages"] = messages
+    return llm_call(params, {}, context)
+
+
+_FENCED = re.compile(r"```(?:json)?\s*([\s\S]*?)```")
+_BRACED = re.compile(r"\{[\s\S]*\}")
+
+
+def json_answer(text: Any) -> Any:
+    """The JSON in a model's answer, as TEA reads it: the whole text, else a fenced block, else the outermost
+    ``{...}``. Raises ValueError when there is none."""
+    if not isinstance(text, str):
+        return text
+    candidates = [text, *(m.group(1).strip() for m in _FENCED.finditer(text))]
+    braced = _BRACED.search(text)
+    if braced:
+        candidates.append(braced.group())
+    for candidate in candidates:
+        try:
+            return json.loads(candidate)
+        except json.JSONDecodeError:
+            continue
+    raise ValueError(f"the answer is not JSON: {text[:200]!r}")

@@ -4,7 +4,6 @@ the state keys and results TEA documents."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from tea_studio.engine import expressions
@@ -54,8 +53,7 @@ def retry_loop(params: dict[str, Any], state: dict[str, Any], context: ActionCon
                     "_retry_exhausted": False, "valid": False}
         if update:
             loop_state.update(update)
-        if params["retry_delay"] > 0:
-            time.sleep(params["retry_delay"])
+        context.pause(params["retry_delay"])
         count += 1
 
 

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from tea_studio.engine import expressions
 from tea_studio.engine.actions.context import ActionContext, ActionError, ActionStopped
-from tea_studio.workflow.action_schemas import CATALOG, ActionSchema, param_problems
+from tea_studio.workflow.action_schemas import CATALOG, UNSUPPORTED_REASONS, ActionSchema, param_problems
 
 # run(params, state, context) -> result
 ActionFunction = Callable[[dict[str, Any], dict[str, Any], ActionContext], Any]
@@ -34,6 +35,7 @@ class Action:
 
 
 _BUILTINS: dict[str, Action] = {}
+BUILTIN_MODULES = ("core", "files", "http", "llm", "loops", "reasoning", "planning", "agents", "validation")
 
 
 def builtin(name: str) -> Callable[[ActionFunction], ActionFunction]:
@@ -63,13 +65,15 @@ def get_action(name: str) -> Action | None:
 
 def _load_builtins() -> None:
     if not _BUILTINS:
-        from tea_studio.engine.actions import core, files, http, llm, loops  # noqa: F401 - they register themselves
+        for module in BUILTIN_MODULES:  # each registers its actions when imported
+            importlib.import_module(f"tea_studio.engine.actions.{module}")
 
 
 def render_params(schema: ActionSchema, params: dict[str, Any] | None, state: dict[str, Any],
                   context: ActionContext) -> dict[str, Any]:
     """``with:`` as TEA renders it: Jinja2 over state/variables (a lone ``{{ expr }}`` keeps its type); ``raw``
-    parameters are passed as written; defaults fill what is missing."""
+    parameters are passed as written; defaults fill what is missing or rendered to null (a template over a missing
+    state key gives null, where TEA's ``| default(...)`` would have given a value)."""
     rendered: dict[str, Any] = {}
     for key, value in (params or {}).items():
         spec = schema.param(key)
@@ -81,7 +85,7 @@ def render_params(schema: ActionSchema, params: dict[str, Any] | None, state: di
         except expressions.ExpressionError as exc:
             raise ActionError(f"parameter '{key}': template {exc.expression!r} failed: {exc}") from None
     for spec in schema.params:
-        if spec.name not in rendered and spec.default is not None:
+        if rendered.get(spec.name) is None and spec.default is not None:
             rendered[spec.name] = spec.default
     return rendered
 
@@ -92,10 +96,29 @@ def run_action(name: str, params: dict[str, Any] | None, state: dict[str, Any],
     action returns. Raises :class:`ActionError` (unknown action, missing or mistyped parameter, failure) or
     :class:`~tea_studio.engine.actions.context.ActionStopped`."""
     context = context or ActionContext()
+    action = available_action(name)
+    return _checked_run(action, render_params(action.schema, params, state, context), state, context)
+
+
+def call_action(name: str, values: dict[str, Any], state: dict[str, Any], context: ActionContext) -> Any:
+    """Run action ``name`` with values that are never rendered as templates (a model's tool call: its text is
+    data, not a template), defaults filled and types checked as for a node."""
+    action = available_action(name)
+    values = {**{p.name: p.default for p in action.schema.params if p.default is not None}, **values}
+    return _checked_run(action, values, state, context)
+
+
+def available_action(name: str) -> Action:
+    """The action ``name``, or ActionError saying it is not available here (and why, when known)."""
     action = get_action(name)
     if action is None:
-        raise ActionError(f"action '{name}' is not available in TEA Studio; export and run with tea")
-    values = render_params(action.schema, params, state, context)
+        raise ActionError(f"action '{name}' is not available in TEA Studio"
+                          f"{f' ({UNSUPPORTED_REASONS[name]})' if name in UNSUPPORTED_REASONS else ''}; "
+                          "export and run with tea")
+    return action
+
+
+def _checked_run(action: Action, values: dict[str, Any], state: dict[str, Any], context: ActionContext) -> Any:
     problems = param_problems(action.schema, values, rendered=True)
     if problems:
         raise ActionError("; ".join(message for _, message in problems))
@@ -104,7 +127,7 @@ def run_action(name: str, params: dict[str, Any] | None, state: dict[str, Any],
     except (ActionError, ActionStopped):
         raise
     except Exception as exc:  # noqa: BLE001 - a plugin's (or a library's) failure becomes one line
-        raise ActionError(f"action '{name}' failed: {type(exc).__name__}: {exc}") from exc
+        raise ActionError(f"action '{action.name}' failed: {type(exc).__name__}: {exc}") from exc
 
 
 def node_update(result: Any, output: Any, state: dict[str, Any], context: ActionContext) -> dict[str, Any]:

@@ -6,6 +6,7 @@ routes for http.get/post). What it answers depends on the model name, so a workf
 - ``fail-500``: HTTP 500 with an OpenAI-style error body
 - ``slow``: no answer until the test ends (for timeouts and Stop)
 - ``cut``: streams two chunks, then closes the connection without ``[DONE]``
+- ``script``: the next answer of ``server.script`` (a test fills it; the last one repeats)
 
 Every request is recorded (path, headers, JSON body); ``received`` is set whenever one arrives.
 """
@@ -23,6 +24,7 @@ class LlmServer:
         self.requests: list[dict[str, Any]] = []
         self.received = threading.Event()
         self.release = threading.Event()
+        self.script: list[str] = []
         self._counters: dict[str, int] = {}
         self._lock = threading.Lock()
         server = self
@@ -102,6 +104,9 @@ class LlmServer:
         self.received.set()
 
     def answer(self, model: str, messages: list[dict[str, Any]]) -> str:
+        if model == "script":
+            with self._lock:
+                return self.script.pop(0) if len(self.script) > 1 else self.script[0]
         if model.startswith("seq:"):
             options = model[4:].split("|")
             with self._lock:
