@@ -280,6 +280,13 @@ BUILTIN_SCHEMAS: tuple[ActionSchema, ...] = (
                                       Param("parallel_workers", "boolean", default=True)),
                  "A leader splits the task among workers and checks their work; returns {result, rounds, "
                  "worker_results, success}", requires_trust=True),
+    ActionSchema("execution.run", (Param("tasks", "array", required=True,
+                                         description="[{id, command | steps: [{name, run}]}]"),
+                                   Param("mode", "string", description="default settings.execution.mode, else "
+                                                                       "sequential (the only mode here)"),
+                                   Param("timeout", "number", default=3600, description="seconds per command")),
+                 "Run tasks' shell commands one after another in the workflow's folder; returns {status, "
+                 "tasks_completed, tasks_total, results}", requires_trust=True),
     ActionSchema("validate.extraction", (Param("entities", "array", description="default: state.entities"),
                                          Param("relationships", "array",
                                                description="default: state.relationships"),

@@ -35,7 +35,8 @@ class Action:
 
 
 _BUILTINS: dict[str, Action] = {}
-BUILTIN_MODULES = ("core", "files", "http", "llm", "loops", "reasoning", "planning", "agents", "validation")
+BUILTIN_MODULES = ("core", "files", "http", "llm", "loops", "reasoning", "planning", "agents", "validation",
+                   "execution")
 
 
 def builtin(name: str) -> Callable[[ActionFunction], ActionFunction]:

@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from tea_studio.engine.actions.context import ActionContext
@@ -88,17 +89,28 @@ def run_shell_provider(params: dict[str, Any], messages: list[dict[str, Any]],
             os.unlink(temp_path)
 
 
-def _run(name: str, argv: list[str], stdin_text: str | None, env: dict[str, str], timeout: float,
-         context: ActionContext) -> dict[str, Any]:
+class ProcessFailed(Exception):
+    """A program could not start or ran past its time limit (TEA's wording in ``message``)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def run_process(argv: list[str], context: ActionContext, timeout: float, *, stdin_text: str | None = None,
+                env: dict[str, str] | None = None, cwd: str | None = None,
+                on_line: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run a program in its own process group: ``{returncode, stdout, stderr, lines}``, each stdout line handed to
+    ``on_line`` as it comes. Stop kills the group at once (:class:`ActionStopped`); raises :class:`ProcessFailed`
+    when it cannot start or outlives ``timeout``."""
     try:
         process = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin_text is not None else subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
-                                   errors="replace", env=env, cwd=context.workflow_dir or None,
-                                   start_new_session=True)
+                                   errors="replace", env=env, cwd=cwd, start_new_session=True)
     except FileNotFoundError:
-        return _failure(f"Shell command not found: {argv[0]}")
+        raise ProcessFailed(f"Shell command not found: {argv[0]}") from None
     except OSError as exc:
-        return _failure(f"Shell command execution error: {exc}")
+        raise ProcessFailed(f"Shell command execution error: {exc}") from None
 
     def kill() -> None:
         try:
@@ -119,11 +131,12 @@ def _run(name: str, argv: list[str], stdin_text: str | None, env: dict[str, str]
         lines: list[str] = []
         for line in process.stdout:
             lines.append(line)
-            context.token(line)
+            if on_line is not None:
+                on_line(line)
         process.wait()
         reader.join()
         return {"returncode": process.returncode, "stdout": "".join(lines), "stderr": "".join(stderr),
-                "chunks": len(lines)}
+                "lines": len(lines)}
 
     deadline = time.monotonic() + timeout
     timed_out = []
@@ -136,14 +149,23 @@ def _run(name: str, argv: list[str], stdin_text: str | None, env: dict[str, str]
 
     watcher = dataclasses.replace(context, stopped=stopped)
     try:
-        outcome = watcher.call_cancellable(work, kill)
+        return watcher.call_cancellable(work, kill)
     except Exception:
         kill()
         process.wait()
         if timed_out and not context.stopped():
-            return _failure(f"Shell command timed out after {timeout:g}s")
+            raise ProcessFailed(f"Shell command timed out after {timeout:g}s") from None
         raise
+
+
+def _run(name: str, argv: list[str], stdin_text: str | None, env: dict[str, str], timeout: float,
+         context: ActionContext) -> dict[str, Any]:
+    try:
+        outcome = run_process(argv, context, timeout, stdin_text=stdin_text, env=env,
+                              cwd=context.workflow_dir or None, on_line=context.token)
+    except ProcessFailed as exc:
+        return _failure(exc.message)
     if outcome["returncode"] != 0:
         return _failure(f"Shell command failed (exit {outcome['returncode']}): {outcome['stderr']}")
     return {"content": outcome["stdout"].strip(), "usage": {}, "provider": "shell", "shell_provider": name,
-            "chunk_count": outcome["chunks"]}
+            "chunk_count": outcome["lines"]}
