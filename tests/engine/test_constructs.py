@@ -290,3 +290,39 @@ def test_a_fan_in_named_by_a_dynamic_parallel_is_neither_implicit_chaining_nor_a
     assert state["total"] == 12
     without = load_workflow_text(text.replace("    fan_in: collect_results\n", ""))
     assert "DYNAMIC_PARALLEL_WITHOUT_FAN_IN" in [p.code for p in validate(without)]
+
+
+def test_step_rows_sit_under_the_flow_that_ran_them_and_fan_outs_in_loops_under_the_loop():
+    """The run model's lane order (what the timeline draws top to bottom): the main flow, its loop's step row,
+    then the branches; a fan-out run by a loop body lists its items under the loop's row."""
+    from tea_studio.engine.record import RunModel, RunRecord
+
+    text = """
+    nodes:
+      - name: loop
+        type: while_loop
+        condition: "state.round < 2"
+        max_iterations: 3
+        body:
+          - name: fan
+            type: dynamic_parallel
+            items: "{{ [1, 2] }}"
+            steps:
+              - {name: sq, language: lua, run: "return { sq = state.item * state.item }"}
+          - {name: next, language: lua, run: "return { round = state.round + 1 }"}
+      - name: after
+        type: dynamic_parallel
+        items: "{{ [1, 2, 3] }}"
+        fan_in: done
+        steps:
+          - {name: one, language: lua, run: "return { one = 1 }"}
+      - {name: done, fan_in: true, language: lua, run: "return { n = 3 }"}
+    """
+    _, sink = run(text, {"round": 0}, pins={"done": {"pinned": True}})
+    record = RunRecord()
+    record.events = list(sink.events)
+    model = RunModel.replay(record)
+    assert model.lane_order == ["", "▸loop", "loop/fan[0]", "loop/fan[1]", "after[0]", "after[1]", "after[2]"]
+    assert [(x.node, x.iteration) for x in model.lanes["▸loop"].executions] == [
+        ("loop › fan", 1), ("loop › next", 1), ("loop › fan", 2), ("loop › next", 2)]
+    assert [x.node for x in model.lanes[""].pinned] == ["done"]
