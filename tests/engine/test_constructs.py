@@ -276,3 +276,17 @@ def test_dynamic_parallel_items_give_the_same_events_on_every_executor(strategy,
     assert other_events == events
     started = [e for e in events if e[0] == "BranchStarted"]
     assert len(started) == 5 and ("LogLine", "fan", "fan[2]", None, None, "item 3") in events
+
+
+def test_a_fan_in_named_by_a_dynamic_parallel_is_neither_implicit_chaining_nor_a_plain_route():
+    """The quick-add snippet's shape: ``fan_in: collect`` on the fan-out, ``fan_in: true`` on the collector. It
+    validates without notes, and without its ``fan_in:`` TEA would refuse it (a warning)."""
+    from tea_studio.workflow.templates import template
+    from tea_studio.workflow.validation import validate
+
+    text = template("dynamic_parallel").text
+    assert [p.code for p in validate(load_workflow_text(text))] == []
+    state, _ = run(text)
+    assert state["total"] == 12
+    without = load_workflow_text(text.replace("    fan_in: collect_results\n", ""))
+    assert "DYNAMIC_PARALLEL_WITHOUT_FAN_IN" in [p.code for p in validate(without)]
