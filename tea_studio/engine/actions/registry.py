@@ -36,7 +36,7 @@ class Action:
 
 _BUILTINS: dict[str, Action] = {}
 BUILTIN_MODULES = ("core", "files", "http", "llm", "loops", "reasoning", "planning", "agents", "validation",
-                   "execution")
+                   "execution", "memory")
 
 
 def builtin(name: str) -> Callable[[ActionFunction], ActionFunction]:
