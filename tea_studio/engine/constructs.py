@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from tea_studio.engine.actions.registry import get_action
+from tea_studio.engine.actions.context import ActionError
+from tea_studio.engine.actions.registry import available_action
 from tea_studio.engine.events import (
     DynamicParallelFinished,
     DynamicParallelStarted,
@@ -179,8 +180,11 @@ def missing_capability(step: Step) -> str | None:
         label = inner.name.rpartition("/")[2]
         if inner.kind == UNSUPPORTED:
             return f"step '{label}': {inner.code}"
-        if inner.kind == "action" and get_action(inner.uses or "") is None:
-            return f"step '{label}': action '{inner.uses}' is not available in TEA Studio; export and run with tea"
+        if inner.kind == "action":
+            try:
+                available_action(inner.uses or "")
+            except ActionError as exc:
+                return f"step '{label}': {exc.message}"
         found = missing_capability(inner)
         if found:
             return found

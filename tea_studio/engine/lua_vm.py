@@ -710,6 +710,7 @@ class _VMPool:
     GIL after each VM so running flows are never held up by it."""
 
     MAX_SIZE = 128
+    MAX_BACKLOG = 256  # discarded VMs waiting for the pool thread to free them
 
     def __init__(self, size: int = 4) -> None:
         self.size = size
@@ -742,6 +743,9 @@ class _VMPool:
 
     def discard(self, vm: LuaVM) -> None:
         vm.stop_check = vm.on_print = None
+        if len(self._discarded) >= self.MAX_BACKLOG:
+            vm.close()  # forks and runs back to back outpace the pool thread: free it here, memory stays bounded
+            return
         self._discarded.append(vm)
         self._wake()
 

@@ -280,6 +280,18 @@ BUILTIN_SCHEMAS: tuple[ActionSchema, ...] = (
                                       Param("parallel_workers", "boolean", default=True)),
                  "A leader splits the task among workers and checks their work; returns {result, rounds, "
                  "worker_results, success}", requires_trust=True),
+    ActionSchema("memory.store", (Param("key", "any", required=True), Param("value", "any", required=True),
+                                  Param("ttl", "number", description="seconds; none: no expiry"),
+                                  Param("namespace", "string", default="default")),
+                 "Remember a value in the process-wide session memory; returns {stored, key, namespace}"),
+    ActionSchema("memory.retrieve", (Param("key", "any", required=True), Param("default", "any"),
+                                     Param("namespace", "string", default="default")),
+                 "Read the session memory; returns {value, found, key}"),
+    ActionSchema("memory.summarize", (Param("messages_key", "string", required=True,
+                                            description="the state key holding the messages"),
+                                      Param("max_tokens", "integer", default=1000), Param("model", "string")),
+                 "Summarize a conversation with the model; returns {summary, original_count, token_estimate, "
+                 "success}", requires_trust=True),
     ActionSchema("execution.run", (Param("tasks", "array", required=True,
                                          description="[{id, command | steps: [{name, run}]}]"),
                                    Param("mode", "string", description="default settings.execution.mode, else "

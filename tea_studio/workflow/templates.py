@@ -81,7 +81,7 @@ nodes:
     output: answer
 """),
     Template("dynamic_parallel", "Dynamic parallel over a list", "one branch per item of a list known at run "
-             "time, each in its own Lua VM; results collected", "template-dynamic", """\
+             "time, each in its own Lua VM; results collected by a fan-in node", "template-dynamic", """\
 nodes:
   - name: for_each_item
     type: dynamic_parallel
@@ -94,6 +94,14 @@ nodes:
         run: |
           return { result = state.item * 2 }
     output: results
+    fan_in: collect_results
+  - name: collect_results
+    fan_in: true
+    language: lua
+    run: |
+      local total = 0
+      for _, r in ipairs(state.results) do total = total + r.state.result end
+      return { total = total }
 """),
 )
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tea_studio.workflow.action_schemas import UNSUPPORTED_REASONS, action_call, action_schema, param_problems
-from tea_studio.workflow.constructs import construct_of
+from tea_studio.workflow.constructs import construct_of, implicit_next
 from tea_studio.workflow.model import (
+    DYNAMIC_PARALLEL,
     END,
     FORM_MARKER,
     LUA,
@@ -57,6 +58,7 @@ SEVERITIES: dict[str, str] = {
     "ACTION_PARAMETER": ERROR,
     "NODE_TYPE_NOT_SUPPORTED": WARNING,
     "INVALID_NODE_CONFIG": ERROR,
+    "DYNAMIC_PARALLEL_WITHOUT_FAN_IN": WARNING,  # TEA refuses to load it; the studio follows the node's routes
     "INVALID_INTERRUPT": WARNING,
     "EMPTY_WORKFLOW": WARNING,
     # routing
@@ -374,6 +376,10 @@ class _Validation:
         name = node.name or None
         for key, message in construct.problems:
             self.add("INVALID_NODE_CONFIG", name, f"{label}: {message}", self.source.key(node, key))
+        if construct.kind == DYNAMIC_PARALLEL and construct.fan_in is None and not construct.problems:
+            self.add("DYNAMIC_PARALLEL_WITHOUT_FAN_IN", name, f"{label}: TEA refuses a dynamic_parallel without "
+                     "`fan_in:` (the node that collects the results); TEA Studio runs it and goes on by the node's "
+                     "routes", self.source.key(node, "type"))
         if construct.fan_in is not None and not self.is_node(construct.fan_in) and construct.fan_in != END:
             self.add("PARALLEL_FAN_IN_UNDEFINED", name, f"{label}: fan_in '{construct.fan_in}' is not a node",
                      self.source.key(node, "fan_in"))
@@ -727,7 +733,9 @@ def unconditional_route_problems(workflow: Workflow, defined: dict[str, Node], f
             continue
         reached.add(name)
         stack.extend(t for t in plain.get(name, []) if t in defined and t not in reached)
-    for name in sorted(fan_ins & reached, key=lambda n: list(defined).index(n)):
+    collected = {c.target for name, routes in candidates.items()  # a dynamic_parallel hands its results on
+                 if name in defined and defined[name].kind == DYNAMIC_PARALLEL for c in routes}
+    for name in sorted((fan_ins & reached) - collected, key=lambda n: list(defined).index(n)):
         found.append(("MULTIPLE_UNCONDITIONAL_ROUTES", name,
                       f"fan-in node '{name}' is reached by plain routes, without a fork: it gets no branch results "
                       "(state.parallel_results); make the routes into it parallel branches of one fork",
@@ -742,7 +750,8 @@ def implicit_chaining_problem(defined: dict[str, Node], forks: dict[str, list[Ed
     chained = []
     for name, routes in candidates.items():
         if name in defined and name not in forks and len(routes) == 1 \
-                and routes[0].kind is RouteKind.NEXT and routes[0].target in defined:
+                and routes[0].kind is RouteKind.NEXT and routes[0].target in defined \
+                and routes[0].target != implicit_next(defined[name]):  # not a dynamic_parallel's named fan_in
             chained.append((name, routes[0].target))
     if not chained:
         return None

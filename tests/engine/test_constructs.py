@@ -276,3 +276,53 @@ def test_dynamic_parallel_items_give_the_same_events_on_every_executor(strategy,
     assert other_events == events
     started = [e for e in events if e[0] == "BranchStarted"]
     assert len(started) == 5 and ("LogLine", "fan", "fan[2]", None, None, "item 3") in events
+
+
+def test_a_fan_in_named_by_a_dynamic_parallel_is_neither_implicit_chaining_nor_a_plain_route():
+    """The quick-add snippet's shape: ``fan_in: collect`` on the fan-out, ``fan_in: true`` on the collector. It
+    validates without notes, and without its ``fan_in:`` TEA would refuse it (a warning)."""
+    from tea_studio.workflow.templates import template
+    from tea_studio.workflow.validation import validate
+
+    text = template("dynamic_parallel").text
+    assert [p.code for p in validate(load_workflow_text(text))] == []
+    state, _ = run(text)
+    assert state["total"] == 12
+    without = load_workflow_text(text.replace("    fan_in: collect_results\n", ""))
+    assert "DYNAMIC_PARALLEL_WITHOUT_FAN_IN" in [p.code for p in validate(without)]
+
+
+def test_step_rows_sit_under_the_flow_that_ran_them_and_fan_outs_in_loops_under_the_loop():
+    """The run model's lane order (what the timeline draws top to bottom): the main flow, its loop's step row,
+    then the branches; a fan-out run by a loop body lists its items under the loop's row."""
+    from tea_studio.engine.record import RunModel, RunRecord
+
+    text = """
+    nodes:
+      - name: loop
+        type: while_loop
+        condition: "state.round < 2"
+        max_iterations: 3
+        body:
+          - name: fan
+            type: dynamic_parallel
+            items: "{{ [1, 2] }}"
+            steps:
+              - {name: sq, language: lua, run: "return { sq = state.item * state.item }"}
+          - {name: next, language: lua, run: "return { round = state.round + 1 }"}
+      - name: after
+        type: dynamic_parallel
+        items: "{{ [1, 2, 3] }}"
+        fan_in: done
+        steps:
+          - {name: one, language: lua, run: "return { one = 1 }"}
+      - {name: done, fan_in: true, language: lua, run: "return { n = 3 }"}
+    """
+    _, sink = run(text, {"round": 0}, pins={"done": {"pinned": True}})
+    record = RunRecord()
+    record.events = list(sink.events)
+    model = RunModel.replay(record)
+    assert model.lane_order == ["", "▸loop", "loop/fan[0]", "loop/fan[1]", "after[0]", "after[1]", "after[2]"]
+    assert [(x.node, x.iteration) for x in model.lanes["▸loop"].executions] == [
+        ("loop › fan", 1), ("loop › next", 1), ("loop › fan", 2), ("loop › next", 2)]
+    assert [x.node for x in model.lanes[""].pinned] == ["done"]

@@ -167,10 +167,10 @@ def test_initial_state_merges_under_the_input():
 
 
 def test_actions_and_unsupported_kinds_fail_clearly():
-    action = "nodes:\n  - {name: fetch, uses: memory.store, with: {key: x}}\n"
+    action = "nodes:\n  - {name: fetch, uses: ltm.store, with: {key: x}}\n"
     with pytest.raises(RunError) as info:
         run(action)
-    assert "action 'memory.store' is not available in TEA Studio; export and run with tea" in str(info.value)
+    assert "action 'ltm.store' is not available in TEA Studio; export and run with tea" in str(info.value)
     assert info.value.node == "fetch"
     loop = "nodes:\n  - {name: loop, type: while_loop, max_iterations: 3, body: []}\n"
     with pytest.raises(RunError, match="node 'loop': a while_loop needs `condition:`"):

@@ -90,5 +90,6 @@ def test_loop_llm_call_and_dynamic_parallel_snippets_by_keys_and_by_click(window
                if popup.list.item(r).data(ROLE_KEY) == (TEMPLATE, "dynamic_parallel"))
     QTest.mouseClick(popup.list.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
                      popup.list.visualItemRect(popup.list.item(row)).center())
-    assert window.workflow.nodes[-1].kind == DYNAMIC_PARALLEL
+    fan_out, collector = window.workflow.nodes[-2:]  # TEA needs the fan-in node that collects the results
+    assert fan_out.kind == DYNAMIC_PARALLEL and fan_out.extra["fan_in"] == collector.name and collector.fan_in
     assert window.document.undo_stack.count() == 3  # one step per snippet

@@ -110,7 +110,7 @@ def test_actions_warn_and_an_incomplete_loop_is_an_error_at_its_key():
     problems = problems_of("""
         nodes:
           - name: ask
-            uses: memory.store
+            uses: ltm.store
             with: {key: x}
           - name: repeat
             type: while_loop
@@ -122,7 +122,7 @@ def test_actions_warn_and_an_incomplete_loop_is_an_error_at_its_key():
     assert [(p.code, p.severity, p.node, p.line) for p in problems] == [
         ("UNKNOWN_ACTION", "warning", "ask", 3), ("INVALID_NODE_CONFIG", "error", "repeat", 8),
         ("NODE_TYPE_NOT_SUPPORTED", "warning", "repeat", 9)]
-    assert "memory.store" in problems[0].message and "max_iterations must be an integer from 1 to 1000" in problems[1].message
+    assert "ltm.store" in problems[0].message and "max_iterations must be an integer from 1 to 1000" in problems[1].message
     assert "node 'repeat' body node 'inner': language 'prolog'" in problems[2].message
 
 

@@ -33,16 +33,28 @@ def llm_options(params: dict[str, Any], model: Any) -> dict[str, Any]:
     return {**{key: params.get(key) for key in LLM_OPTIONS}, "model": model}
 
 
+class NotJson(ValueError):
+    """The model answered, but not with JSON; ``content`` is what it said."""
+
+    def __init__(self, message: str, content: str) -> None:
+        super().__init__(message)
+        self.content = content
+
+
 def ask_json(context: ActionContext, options: dict[str, Any], system: str, user: str | list[dict[str, Any]]
              ) -> tuple[Any, dict[str, Any]]:
     """Ask the model (a system prompt and a user message, or a whole conversation) and read its JSON answer.
-    Raises ActionError when the call fails and ValueError when the answer holds no JSON."""
+    Raises ActionError when the call fails and :class:`NotJson` when the answer holds no JSON."""
     messages = [{"role": "system", "content": system},
                 *([{"role": "user", "content": user}] if isinstance(user, str) else user)]
     answer = ask(context, messages, **options)
     if answer.get("success") is False:
         raise ActionError(str(answer.get("error")))
-    return json_answer(answer.get("content") or ""), answer
+    content = str(answer.get("content") or "")
+    try:
+        return json_answer(content), answer
+    except ValueError as exc:
+        raise NotJson(str(exc), content) from None
 
 
 def trace_step(trace: list[dict[str, Any]], step: str, **details: Any) -> None:
@@ -130,9 +142,9 @@ def reason_react(params: dict[str, Any], state: dict[str, Any], context: ActionC
     for number in range(1, max_steps + 1):
         try:
             parsed, answer = ask_json(context, llm_options(params, model), system, conversation)
-        except ValueError as exc:
-            trace_step(trace, f"step_{number}_parse_error", error=str(exc))
-            conversation += [{"role": "assistant", "content": str(exc)},
+        except NotJson as exc:
+            trace_step(trace, f"step_{number}_parse_error", error=str(exc), raw_content=exc.content[:500])
+            conversation += [{"role": "assistant", "content": exc.content},
                              {"role": "user", "content": "That was not valid JSON. Answer with the JSON object only."}]
             continue
         except ActionError as exc:

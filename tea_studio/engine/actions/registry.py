@@ -36,7 +36,7 @@ class Action:
 
 _BUILTINS: dict[str, Action] = {}
 BUILTIN_MODULES = ("core", "files", "http", "llm", "loops", "reasoning", "planning", "agents", "validation",
-                   "execution")
+                   "execution", "memory")
 
 
 def builtin(name: str) -> Callable[[ActionFunction], ActionFunction]:
@@ -97,19 +97,20 @@ def run_action(name: str, params: dict[str, Any] | None, state: dict[str, Any],
     action returns. Raises :class:`ActionError` (unknown action, missing or mistyped parameter, failure) or
     :class:`~tea_studio.engine.actions.context.ActionStopped`."""
     context = context or ActionContext()
-    action = _available(name)
+    action = available_action(name)
     return _checked_run(action, render_params(action.schema, params, state, context), state, context)
 
 
 def call_action(name: str, values: dict[str, Any], state: dict[str, Any], context: ActionContext) -> Any:
     """Run action ``name`` with values that are never rendered as templates (a model's tool call: its text is
     data, not a template), defaults filled and types checked as for a node."""
-    action = _available(name)
+    action = available_action(name)
     values = {**{p.name: p.default for p in action.schema.params if p.default is not None}, **values}
     return _checked_run(action, values, state, context)
 
 
-def _available(name: str) -> Action:
+def available_action(name: str) -> Action:
+    """The action ``name``, or ActionError saying it is not available here (and why, when known)."""
     action = get_action(name)
     if action is None:
         raise ActionError(f"action '{name}' is not available in TEA Studio"

@@ -69,13 +69,13 @@ def test_lua_eval_runs_in_a_fresh_sandbox_and_reports_its_line():
 
 
 def test_unknown_action_warns_in_validation_and_fails_the_run_at_its_node():
-    text = "nodes:\n  - name: first\n    language: lua\n    run: return {a = 1}\n  - name: mem\n    action: memory.store\n"
+    text = "nodes:\n  - name: first\n    language: lua\n    run: return {a = 1}\n  - name: mem\n    action: graph.query\n"
     problems = [p for p in validate(workflow(text)) if p.severity != "info"]
     assert [(p.code, p.severity, p.node, p.line) for p in problems] == [("UNKNOWN_ACTION", "warning", "mem", 6)]
     with pytest.raises(RunError) as info:
         run(text)
     assert info.value.node == "mem"
-    assert str(info.value) == ("node 'mem': action 'memory.store' is not available in TEA Studio; export and run "
+    assert str(info.value) == ("node 'mem': action 'graph.query' is not available in TEA Studio; export and run "
                                "with tea")
 
 
@@ -208,3 +208,18 @@ def test_action_context_resolves_paths_from_the_workflow_folder(tmp_path):
     assert context.resolve_path("data/x.txt") == str(tmp_path / "data" / "x.txt")
     assert context.resolve_path("/abs/y") == "/abs/y"
     assert context.resolve_path(f"file://{tmp_path}/z") == f"{tmp_path}/z"
+
+
+def test_session_memory_is_shared_by_runs_and_namespaced():
+    """memory.md 'Session Memory Actions': a process-global store; namespaces keep keys apart."""
+    run("""
+        nodes:
+          - {name: keep, uses: memory.store, with: {key: user, value: "{{ state.name }}", namespace: s1}, output: kept}
+        """, {"name": "Ada"})
+    state, _ = run("""
+        nodes:
+          - {name: mine, uses: memory.retrieve, with: {key: user, namespace: s1}, output: mine}
+          - {name: other, uses: memory.retrieve, with: {key: user, namespace: s2, default: Guest}, output: other}
+        """)
+    assert state["mine"] == {"value": "Ada", "found": True, "key": "user"}
+    assert state["other"] == {"value": "Guest", "found": False, "key": "user"}
