@@ -28,6 +28,7 @@ PICTURES = (
     ("studio-failed-run.png", "failing_run", "light", ("--run",), False),
     ("studio-big-graph.png", "support_triage", "light", (), False),
     ("studio-node-io.png", "parallel_fanout", "light", ("--node-io", "double"), False),
+    ("studio-compare.png", "parallel_fanout", "light", ("--compare",), False),
 )
 
 EXPECTED_EXIT = {"studio-failed-run.png": 1}  # the picture of a run that fails on purpose (exit 1 = run failed)
@@ -39,16 +40,14 @@ def take(out_dir: Path, picture: str, example: str, theme: str, extra: tuple[str
                    TEA_STUDIO_CONFIG_DIR=str(Path(scratch) / "config"), TEA_STUDIO_DATA_DIR=str(Path(scratch) / "data"))
         command = [sys.executable, "-m", "tea_studio", "open", str(EXAMPLES / f"{example}.yaml"),
                    "--screenshot", str(out_dir / picture), *extra]
-        if extra[:1] == ("--node-io",):  # needs a scripted window: this script makes it in the child process
-            command = [sys.executable, str(Path(__file__).resolve()), "--node-io", extra[1], "--example", example,
+        if extra[:1] in (("--node-io",), ("--compare",)):  # a scripted window, made by this script in the child
+            command = [sys.executable, str(Path(__file__).resolve()), *extra, "--example", example,
                        "--out", str(out_dir / picture)]
         return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
-def node_io_picture(example: Path, node: str, out: Path) -> int:
-    """Run ``example`` in a window, select ``node`` and picture the Input / Output dock showing it."""
-    from PySide6.QtCore import QEventLoop, QTimer
-
+def _scripted_window(example: Path):
+    """(app, window) with ``example`` open, sized like the ``--screenshot`` pictures; None when it cannot load."""
     from tea_studio.studio.app import SCREENSHOT_SIZE, create_application
     from tea_studio.studio.main_window import MainWindow
 
@@ -56,36 +55,79 @@ def node_io_picture(example: Path, node: str, out: Path) -> int:
     window = MainWindow(restore_state=False)
     window.resize(*SCREENSHOT_SIZE)
     window.show()
-    if not window.load_file(example):
-        return 1
+    return (app, window) if window.load_file(example) else None
+
+
+def _run_stored(window, inputs: dict) -> str | None:
+    """Run the open file with ``inputs`` until the run is in the history; its id, or None when it failed."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
     tools = window.run_tools
     loop = QEventLoop()
     ended: list[bool] = []
-    tools.run_ended.connect(lambda ok: (ended.append(ok), loop.quit()))
-    tools.start_run({"value": 7}, trusted=True, auto_continue=True)
-    if not ended:
+    stored: list[str] = []
+    tools.run_ended.connect(ended.append)
+    tools.run_stored.connect(lambda run_id, _error: (stored.append(run_id), loop.quit()))
+    tools.start_run(inputs, trusted=True, auto_continue=True)
+    if not stored:
         QTimer.singleShot(60_000, loop.quit)
         loop.exec()
-    window.fit_all()
-    window.select_node(node)
-    dock = tools.presenter.docks["io"]
-    dock.show()
-    dock.raise_()
+    return stored[0] if stored and ended and ended[0] else None
+
+
+def _grab(app, window, out: Path) -> bool:
     for _ in range(10):
         app.processEvents()
-    written = bool(ended and ended[0]) and window.grab().save(str(out), "PNG")
+    written = window.grab().save(str(out), "PNG")
     window.autosaver.stop()
-    return 0 if written else 1
+    return written
+
+
+def node_io_picture(example: Path, node: str, out: Path) -> int:
+    """Run ``example`` in a window, select ``node`` and picture the Input / Output dock showing it."""
+    opened = _scripted_window(example)
+    if opened is None or _run_stored(opened[1], {"value": 7}) is None:
+        return 1
+    app, window = opened
+    window.fit_all()
+    window.select_node(node)
+    dock = window.run_tools.presenter.docks["io"]
+    dock.show()
+    dock.raise_()
+    return 0 if _grab(app, window, out) else 1
+
+
+def compare_picture(example: Path, out: Path) -> int:
+    """Run ``example`` twice with different inputs and picture the Compare dock comparing the two runs."""
+    from PySide6.QtCore import Qt
+
+    opened = _scripted_window(example)
+    if opened is None:
+        return 1
+    app, window = opened
+    runs = [_run_stored(window, {"value": value}) for value in (3, 7)]
+    if None in runs:
+        return 1
+    tools = window.run_tools
+    tools.compare_runs(*runs)
+    window.fit_all()
+    dock = tools.presenter.docks["compare"]
+    window.resizeDocks([dock], [460], Qt.Orientation.Vertical)
+    window.fit_all()
+    return 0 if _grab(app, window, out) else 1
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPO / "docs"), help="folder for the pictures (default: docs/)")
     parser.add_argument("--node-io", help=argparse.SUPPRESS)  # child process: picture the Input / Output dock
+    parser.add_argument("--compare", action="store_true", help=argparse.SUPPRESS)  # child: picture a comparison
     parser.add_argument("--example", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.node_io:
         return node_io_picture(EXAMPLES / f"{args.example}.yaml", args.node_io, Path(args.out))
+    if args.compare:
+        return compare_picture(EXAMPLES / f"{args.example}.yaml", Path(args.out))
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0

@@ -155,7 +155,7 @@ class RunCompareView(QWidget):
         splitter = QSplitter(Qt.Orientation.Vertical)
         for widget in (scroll, self.nodes, self.state):
             splitter.addWidget(widget)
-        splitter.setSizes([120, 160, 100])
+        splitter.setSizes([AXIS_H + 10 * LANE_H, 150, 100])  # room for five flows of both runs
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.title)
@@ -173,10 +173,9 @@ class RunCompareView(QWidget):
         self.timeline.set_comparison(comparison)
         self.nodes.clear()
         for row in sorted(comparison.nodes, key=lambda r: not r.differences):
-            sign = "+" if row.delta_ms >= 0 else "−"
             item = QTreeWidgetItem([row.node, row.a.status + _times(row.a.count),
                                     row.b.status + _times(row.b.count), format_ms(row.a.total_ms),
-                                    format_ms(row.b.total_ms), f"{sign}{format_ms(abs(row.delta_ms))}",
+                                    format_ms(row.b.total_ms), delta_text(row.delta_ms),
                                     preview(row.a.output, 60), preview(row.b.output, 60)])
             tinted = {0} if row.differences else set()
             tinted |= {1, 2} if {STATUS, COUNT} & set(row.differences) else set()
@@ -207,6 +206,13 @@ class RunCompareView(QWidget):
 
     def state_rows(self) -> list[list[str]]:
         return [[self.state.topLevelItem(i).text(c) for c in range(3)] for i in range(self.state.topLevelItemCount())]
+
+
+def delta_text(ms: float) -> str:
+    """B's time minus A's, signed ("±0" under 0.05 ms)."""
+    if abs(ms) < 0.05:
+        return "±0"
+    return ("+" if ms > 0 else "−") + format_ms(abs(ms))
 
 
 def _times(count: int) -> str:
