@@ -187,8 +187,19 @@ local function scanning(f)
     return f(s, ...)
   end
 end
-for _, name in ipairs({"find", "match", "gsub", "byte"}) do string[name] = scanning(string[name]) end
+for _, name in ipairs({"find", "match", "gsub", "byte", "sub", "reverse", "upper", "lower", "unpack"}) do
+  string[name] = scanning(string[name])
+end
 for _, name in ipairs({"len", "offset", "codepoint"}) do utf8[name] = scanning(utf8[name]) end
+-- Functions that build a long string from many or short arguments: check after a long result.
+local function building(f)
+  return function(...)
+    local result = f(...)
+    if type(result) == "string" and #result > BIG then tick() end
+    return result
+  end
+end
+string.char, string.pack, utf8.char = building(string.char), building(string.pack), building(utf8.char)
 local raw_gmatch = string.gmatch
 string.gmatch = function(s, ...)
   local step = raw_gmatch(s, ...)

@@ -151,8 +151,13 @@ def test_repeating_the_empty_string_forever_returns_at_once():
     "local s = string.rep('a', 1e7) while true do local n = utf8.len(s) end",
     "table.move({}, 1, math.maxinteger - 1, 1, setmetatable({}, {__newindex = rawequal}))",
     "local t = {} for i = 1, 1e6 do t[i] = i end while true do table.insert(t, 1, 0) table.remove(t, 1) end",
+    "local s = string.rep('ab', 5e6) while true do local t = s:reverse() end",
+    "local s = string.rep('ab', 5e6) while true do local t = s:sub(2) end",
+    "local s = string.rep('ab', 5e6) while true do local t = string.pack('z', s) end",
+    "while true do local t = string.pack(('x'):rep(1e6)) end",
 ], ids=["rep loop", "concat operator", "upper", "format", "concat via C __index", "concat loop", "gsub loop",
-        "find loop", "gmatch loop", "utf8.len loop", "move into C __newindex", "insert/remove loop"])
+        "find loop", "gmatch loop", "utf8.len loop", "move into C __newindex", "insert/remove loop", "reverse loop",
+        "sub loop", "pack loop", "pack format loop"])
 def test_expensive_c_calls_in_loops_end_within_twice_the_timeout(code):
     ends_in_time(code, timeout=1.0, memory=512)
 
