@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tea_studio.engine.errors import RunError
 from tea_studio.engine.plan import Fork, Plan
 from tea_studio.workflow.model import END
 
@@ -74,8 +75,6 @@ def enclosing_branch(plan: Plan, node: str) -> tuple[Fork, str] | None:
 def walk_from(flow: Any, start: StartAt, state: dict[str, Any]) -> dict[str, Any]:
     """Run ``flow`` (the runner's main flow) from ``start``; returns the final state. Raises the runner's
     RunError for a node the workflow does not have."""
-    from tea_studio.engine.runner import RunError
-
     plan = flow.plan
     if start.node not in plan.steps:
         raise RunError(f"cannot start at '{start.node}': the workflow has no node of that name", None,
