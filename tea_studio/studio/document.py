@@ -98,6 +98,11 @@ class EditableWorkflow(QObject):
         """The route with this id as it is now (None when it no longer exists)."""
         return self._routes.get(route_id)
 
+    def edge_entry(self, route_id: str) -> Edge | None:
+        """The ``edges`` entry that writes route ``route_id`` (None for a goto or implicit route, or a gone one)."""
+        route = self._routes.get(route_id)
+        return None if route is None or route.edge_index is None else self.workflow.edges[route.edge_index]
+
     def _existing(self, route_id: str) -> Route:
         route = self._routes.get(route_id)
         if route is None:
@@ -258,7 +263,11 @@ class EditableWorkflow(QObject):
             self.push(self.editor.edges("Delete routes", [e for i, e in enumerate(self.workflow.edges)
                                                            if i not in drop]))
 
-    def set_edge(self, index: int, edge: Edge) -> None:
+    def set_edge(self, route_id: str, edge: Edge) -> None:
+        """Replace the ``edges`` entry that writes route ``route_id`` (one undo step)."""
+        index = self._existing(route_id).edge_index
+        if index is None:
+            raise KeyError(f"route {route_id!r} is not written in edges")
         edges = list(self.workflow.edges)
         if edges[index] != edge:
             new = copy.deepcopy(edge)

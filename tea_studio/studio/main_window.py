@@ -38,6 +38,7 @@ from tea_studio.studio.resources import settings as studio_settings
 from tea_studio.studio.validation_controller import Validator
 from tea_studio.workflow.action_schemas import creatable_kinds
 from tea_studio.workflow.model import Workflow
+from tea_studio.workflow.routes import RouteKind
 
 # The menus and the main toolbar, by action key (None: a separator; "<...>": a submenu filled by the window).
 MENUS = (
@@ -233,7 +234,6 @@ class MainWindow(QMainWindow):
         doc.reset.connect(self.inspector.show_workflow)
         self.scene.selectionChanged.connect(self._show_selection)
         self.inspector.set_document(doc)
-        doc.routes_changed.connect(self._routes_changed)  # after the scene re-indexed its route items
         self.view.zoom_changed.connect(lambda _zoom: self._update_status())
         self.view.rename_requested.connect(self.start_rename)
         self.view.condition_edit_requested.connect(lambda _ref: self.edit_condition())
@@ -284,11 +284,6 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_status()
 
-    def _routes_changed(self) -> None:
-        """Edge indexes shift when another edge is added or deleted: show the selected edge at its new index."""
-        if self.scene.selected_routes():
-            self._show_selection()
-
     def _show_selection(self) -> None:
         nodes, edges = self.selection()
         self.inspector.show_selection(nodes, edges)
@@ -336,16 +331,17 @@ class MainWindow(QMainWindow):
         self.log_message(f"{problem.code}: {problem.message}")
 
     # -- selection and navigation -------------------------------------------------------------------------------
-    def selection(self) -> tuple[list[str], list[int]]:
-        """(selected node names, selected entries of ``edges`` by index)."""
+    def selection(self) -> tuple[list[str], list[str]]:
+        """(selected node names, ids of the selected routes written in ``edges``, one route per entry)."""
         nodes = list(self.scene.selected_node_names())
-        edges = []
-        for ref in self.scene.selected_routes():
-            if ref.edge_index is not None:
-                edges.append(ref.edge_index)
-            elif ref.node and not nodes:
-                nodes.append(ref.node)  # a goto route: its rules are edited on the source node
-        return nodes, sorted(set(edges))
+        entries: dict[int, str] = {}  # id() of an edges entry -> the first selected route it writes
+        writers: dict[str, None] = {}  # a goto route's rules are edited on its source node
+        for route in self.scene.selected_routes():
+            if (entry := self.document.edge_entry(route.id)) is not None:
+                entries.setdefault(id(entry), route.id)
+            elif route.kind in (RouteKind.GOTO, RouteKind.RULE):
+                writers[route.source] = None
+        return nodes or list(writers), list(entries.values())
 
     def select_node(self, name: str, centre: bool = True) -> bool:
         item = self.scene.node_item(name)
