@@ -23,7 +23,6 @@ from tea_studio.workflow.model import END
 
 FROM_NODE = "from"  # run from the node on
 ONLY_NODE = "node"  # run the node alone
-MODES = (FROM_NODE, ONLY_NODE)
 
 
 @dataclass(frozen=True)

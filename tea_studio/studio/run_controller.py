@@ -24,7 +24,6 @@ from tea_studio.studio.run_presenter import RunPresenter
 from tea_studio.workflow.constructs import python_code
 
 MAX_LISTED_ERRORS = 12
-RUN_KEYS = ("run", "stop", "pause", "step", "continue")  # the Run toolbar
 
 
 class RunController(QObject):

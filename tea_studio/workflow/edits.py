@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tea_studio.workflow.action_schemas import ACTION_KIND, starter_params
+from tea_studio.workflow.annotations import AnnotationsChange, groups_of, renamed_in_groups, with_annotations
 from tea_studio.workflow.model import (
     ACTION,
     FAN_IN,
@@ -555,6 +556,11 @@ class WorkflowEditor:
         pins = self.workflow.layout.pins
         if old in pins:  # the pin follows its node
             changes.append(Pins(dict(pins), {(new if k == old else k): v for k, v in pins.items()}, [new]))
+        extra = self.workflow.layout.extra
+        groups = groups_of(extra)
+        renamed = renamed_in_groups(groups, {old: new})
+        if renamed != groups:  # so does its place in a group frame
+            changes.append(AnnotationsChange(extra, with_annotations(extra, groups=renamed)))
         return Edit(f"Rename {old} to {new}", changes)
 
     def set_node_code(self, name: str, code: str) -> Edit:
