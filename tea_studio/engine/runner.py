@@ -64,7 +64,14 @@ class RunControl:
         self._generation = 0
         self._on_stop: list[Any] = []
         self.auto_continue = auto_continue
-        self.breakpoints: set[tuple[str, str]] = set(breakpoints or ())
+        self.breakpoints: frozenset[tuple[str, str]] = frozenset(breakpoints or ())
+
+    def set_breakpoint(self, node: str, when: str, enabled: bool) -> None:
+        """Pause ``when`` ("before"/"after") ``node`` from now on, or no longer. The set is replaced, never changed
+        in place, so flows reading it on other threads see the old set or the new one."""
+        with self._cond:
+            point = {(node, when)}
+            self.breakpoints = self.breakpoints | point if enabled else self.breakpoints - point
 
     @property
     def stopped(self) -> bool:
