@@ -165,11 +165,11 @@ class MainWindow(QMainWindow):
         add_canvas_actions(self.actions, self.view)
         add("find", "&Find Node…", lambda: self.find_edit.focus(), shortcut=key.Find, icon_name="find",
             tip="Find a node by name")
-        add("next_pane", "Next &Pane", lambda: focus_next_pane(self, True), shortcut="F6",
-            tip="Move the keyboard focus to the next pane: canvas, inspector, docks")
+        add("next_pane", "Next &Pane", lambda: focus_next_pane(self, self.view, self.inspector, True),
+            shortcut="F6", tip="Move the keyboard focus to the next pane: canvas, inspector, docks")
         self.actions["next_pane"].setShortcuts([QKeySequence("F6"), QKeySequence("Ctrl+Tab")])
-        add("previous_pane", "Previous Pa&ne", lambda: focus_next_pane(self, False), shortcut="Shift+F6",
-            tip="Move the keyboard focus to the previous pane")
+        add("previous_pane", "Previous Pa&ne", lambda: focus_next_pane(self, self.view, self.inspector, False),
+            shortcut="Shift+F6", tip="Move the keyboard focus to the previous pane")
         self.actions["previous_pane"].setShortcuts([QKeySequence("Shift+F6"), QKeySequence("Ctrl+Shift+Tab")])
         for name, text, default, tip in VIEW_OPTIONS:
             add(name, text, lambda on, n=name: self._set_view_option(n, on), tip=tip, checkable=True,
