@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from tea_studio.engine.record import RunRecord, format_ms
-from tea_studio.studio.actions import on_click
+from tea_studio.studio.actions import add_menu_item, on_click
 from tea_studio.studio.panels.state_view import preview
 from tea_studio.workflow.files import write_atomic
 
@@ -244,10 +244,7 @@ class RunsPanel(QWidget):
                 ("Open", "openRun", lambda: self._emit(self.open_requested, item), True),
                 ("Compare Selected Runs", "compareRuns", self.compare_selected, len(self.tree.selectedItems()) == 2),
                 ("Save as NDJSON…", "saveRun", lambda: self._emit(self.save_requested, item), True)):
-            action = menu.addAction(text)
-            action.setObjectName(name)
-            action.setEnabled(enabled)
-            on_click(action.triggered, slot)
+            add_menu_item(menu, text, name, slot, enabled=enabled)
         self.menu = menu  # a test reaches the shown menu here
         menu.popup(self.tree.viewport().mapToGlobal(pos))
 
