@@ -22,7 +22,7 @@ from PySide6.QtGui import QUndoStack
 from tea_studio.studio.commands import WorkflowCommand
 from tea_studio.workflow.edits import Change, Edit, WorkflowEditor, apply_changes, as_list
 from tea_studio.workflow.model import Edge, GotoRule, Node, Workflow
-from tea_studio.workflow.routes import Route, RouteKind, fan_in_counts, list_routes
+from tea_studio.workflow.routes import Route, fan_in_counts, list_routes
 
 
 class EditableWorkflow(QObject):
@@ -278,10 +278,11 @@ class EditableWorkflow(QObject):
     # -- routes, addressed by id ---------------------------------------------------------------------------
     def connect(self, source: str, target: str) -> str | None:
         """A new route source -> target (a goto rule if the source uses goto, else a plain legacy edge); its id."""
+        before = set(self._routes)
         if not self.push(self.editor.connect(source, target)):
             return None
-        kind = RouteKind.RULE if isinstance(self.node(source).goto, list) else RouteKind.EDGE
-        return [r.id for r in self._routes.values() if (r.kind, r.source, r.target) == (kind, source, target)][-1]
+        added = [r.id for r in self._routes.values() if r.id not in before and (r.source, r.target) == (source, target)]
+        return added[-1] if added else None
 
     def remove_routes(self, route_ids: Iterable[str]) -> None:
         """Delete routes (implicit next-in-list routes are not stored and cannot be deleted)."""
