@@ -21,9 +21,12 @@ def _where(pattern: str, allowed: set[str]) -> list[str]:
     return [name for name, text in _sources() if re.search(pattern, text) and name not in allowed]
 
 
-def test_only_write_atomic_replaces_files():
-    """A file is written to a temporary file and moved over the old one in workflow/files.py only."""
+def test_only_write_atomic_writes_files():
+    """A file is written to a temporary file and moved over the old one in workflow/files.py only (pictures are
+    made in memory first; a log is appended to); the file.write action writes where and how the workflow says, like TEA."""
     assert _where(r"\bos\.(replace|rename)\(|\.replace\(\s*(target|path|dest)", {"workflow/files.py"}) == []
+    assert _where(r"\bopen\([^)]*[\"'][wx]b?[\"']|\.write_(text|bytes)\(|QImage.*\.save\(\s*(str\()?path",
+                  {"workflow/files.py", "engine/actions/files.py"}) == []
 
 
 def test_only_the_prompts_ask_the_user():
