@@ -256,7 +256,7 @@ class MainWindow(QMainWindow):
         return self.document.path
 
     def is_dirty(self) -> bool:
-        return not self.document.undo_stack.isClean()
+        return self.files.is_dirty()
 
     def load_file(self, path: str | os.PathLike) -> bool:
         """Open a workflow file in this window (replacing the current one without asking); False on error."""
