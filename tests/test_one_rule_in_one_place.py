@@ -39,6 +39,12 @@ def test_only_the_action_table_makes_window_actions():
     assert _where(r"\bQAction\(", {"studio/actions.py"}) == []
 
 
+def test_only_the_scene_follows_route_changes():
+    """``routes_changed`` names the routes an edit touched and the scene updates those items; other views follow
+    the document by node or by the entry they show, never by rebuilding every route."""
+    assert _where(r"routes_changed\.connect", {"studio/canvas/scene.py"}) == []
+
+
 def test_run_views_take_their_colours_from_the_theme():
     """Statuses are painted in the theme's colours (canvas/theme.py, resources/themes), never in the run views'."""
     run_views = {"studio/panels/run_timeline.py", "studio/panels/run_banner.py", "studio/panels/run_compare.py",
