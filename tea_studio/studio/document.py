@@ -12,7 +12,6 @@ such node still gets its own item; name-based methods address the first node of 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from typing import Any
 
@@ -254,26 +253,15 @@ class EditableWorkflow(QObject):
 
     # -- edges ---------------------------------------------------------------------------------------------
     def add_edge(self, edge: Edge) -> int:
-        self.push(self.editor.edges(f"Connect {edge.source}", [*self.workflow.edges, copy.deepcopy(edge)]))
+        self.push(self.editor.add_edge(edge))
         return len(self.workflow.edges) - 1
 
     def remove_edges(self, indexes: Iterable[int]) -> None:
-        drop = set(indexes)
-        if drop:
-            self.push(self.editor.edges("Delete routes", [e for i, e in enumerate(self.workflow.edges)
-                                                           if i not in drop]))
+        self.push(self.editor.remove_edges(indexes))
 
     def set_edge(self, route_id: str, edge: Edge) -> None:
         """Replace the ``edges`` entry that writes route ``route_id`` (one undo step)."""
-        index = self._existing(route_id).edge_index
-        if index is None:
-            raise KeyError(f"route {route_id!r} is not written in edges")
-        edges = list(self.workflow.edges)
-        if edges[index] != edge:
-            new = copy.deepcopy(edge)
-            new.line, new.col = edges[index].line, edges[index].col
-            edges[index] = new
-            self.push(self.editor.edges("Edit route", edges))
+        self.push(self.editor.set_edge(self._existing(route_id), edge))
 
     # -- routes, addressed by id ---------------------------------------------------------------------------
     def connect(self, source: str, target: str) -> str | None:

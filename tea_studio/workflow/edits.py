@@ -638,6 +638,28 @@ class WorkflowEditor:
     def edges(self, text: str, edges: list[Edge]) -> Edit:
         return Edit(text, [EdgeList(list(self.workflow.edges), edges)])
 
+    def add_edge(self, edge: Edge) -> Edit:
+        """Append a copy of ``edge`` to ``edges``."""
+        return self.edges(f"Connect {edge.source}", [*self.workflow.edges, copy.deepcopy(edge)])
+
+    def remove_edges(self, indexes: Iterable[int]) -> Edit:
+        drop = set(indexes)
+        if not drop:
+            return Edit("", [])
+        return self.edges("Delete routes", [e for i, e in enumerate(self.workflow.edges) if i not in drop])
+
+    def set_edge(self, route: Route, edge: Edge) -> Edit:
+        """Replace the ``edges`` entry that writes ``route`` (its place in the file stays)."""
+        if route.edge_index is None:
+            raise KeyError(f"route {route.id!r} is not written in edges")
+        edges = list(self.workflow.edges)
+        old = edges[route.edge_index]
+        if old == edge:
+            return Edit("", [])
+        edges[route.edge_index] = new = copy.deepcopy(edge)
+        new.line, new.col = old.line, old.col
+        return self.edges("Edit route", edges)
+
     def connect(self, source: str, target: str) -> Edit:
         """A goto rule if the source uses goto, else a plain legacy edge."""
         draft = self.draft()
