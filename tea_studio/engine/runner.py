@@ -202,8 +202,8 @@ class _RunContext:
         if name not in STRATEGIES:
             raise RunError(f"parallel strategy '{name}' is not supported by TEA Studio (use "
                            f"{', '.join(STRATEGIES)}); export and run with tea", fork.node)
-        if self._given is not None and (name == "thread" or name == self.strategy):
-            return self._given
+        if self._given is not None and name == executors_mod.ThreadStrategy.name:
+            return self._given  # a caller's executor stands in for threads, never for what a file asks
         with self._lock:
             strategy = self._strategies.get(name)
             if strategy is None:
@@ -219,9 +219,7 @@ class _RunContext:
     def prepare(self) -> None:
         """Warm what the run's forks will need (process workers) while the main flow runs."""
         names = {fork.strategy or self.strategy for fork in self.plan.forks.values()}
-        if self._given is not None:
-            names.discard(self.strategy)
-        if names - {"thread"}:
+        if names - {executors_mod.ThreadStrategy.name}:
             try:
                 self.session.prepare(names, self.plan.limits)
             except executors_mod.ExecutorUnavailable:
