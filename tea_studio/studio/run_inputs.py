@@ -14,8 +14,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QDialogButtonBox, QWidget
 
-from tea_studio.studio.panels.runs import data_dir
 from tea_studio.studio.pins import JsonObjectDialog
+from tea_studio.studio.resources import app_data_dir
 from tea_studio.workflow.constructs import python_code
 from tea_studio.workflow.files import write_atomic
 from tea_studio.workflow.inputs import InputError
@@ -35,7 +35,7 @@ class _JsonStore:
 
     @property
     def file(self) -> Path:
-        return (self._folder if self._folder is not None else data_dir()) / self.name
+        return (self._folder if self._folder is not None else app_data_dir()) / self.name
 
     def read(self) -> dict[str, Any]:
         try:
