@@ -22,6 +22,7 @@ from tea_studio.engine.actions import ActionContext, ActionError, ActionStopped,
 from tea_studio.engine.branching import STOPPED, BranchOutcome, BranchStrategy, ForkRequest
 from tea_studio.engine.budget import BudgetExceeded, EngineCaps, FlowHeld, StateBudget, capped_limits
 from tea_studio.engine.constructs import CONSTRUCT_KINDS, run_construct, run_item
+from tea_studio.engine.errors import RunError, RunStopped
 from tea_studio.engine.events import (
     BranchFinished,
     BranchStarted,
@@ -53,41 +54,6 @@ from tea_studio.workflow.model import END, STRATEGIES, Workflow
 __all__ = ["BranchOutcome", "RunControl", "RunError", "RunStopped", "WorkflowRun", "run_workflow", "STOPPED"]
 
 
-class RunError(Exception):
-    """A run failed. ``message`` is the bare reason; ``str()`` names the branch, node and line."""
-
-    def __init__(self, message: str, node: str | None = None, branch: str = "", line: int | None = None,
-                 *, located: bool = True, detail: str | None = None) -> None:
-        self.message = message
-        self.node = node
-        self.branch = branch
-        self.line = line
-        if detail is None:
-            where = f"branch '{branch}' " if branch else ""
-            if located and node is not None:
-                where += f"node '{node}'" + (f" line {line}" if line else "") + ": "
-            elif where:
-                where = where.rstrip() + ": "
-            detail = where + message
-        self.detail = detail
-        super().__init__(detail)
-
-    def __str__(self) -> str:
-        return self.detail
-
-    def __reduce__(self):
-        return (_rebuild_run_error, (self.message, self.node, self.branch, self.line, self.detail))
-
-
-def _rebuild_run_error(message, node, branch, line, detail) -> RunError:
-    return RunError(message, node, branch, line, detail=detail)
-
-
-class RunStopped(RunError):
-    def __init__(self, node: str | None = None, branch: str = "") -> None:
-        super().__init__(STOPPED, node, branch, located=False, detail=STOPPED)
-
-
 class RunControl:
     """Thread-safe control of a run: stop, pause/resume/step, breakpoints, auto-continue."""
 
@@ -98,7 +64,14 @@ class RunControl:
         self._generation = 0
         self._on_stop: list[Any] = []
         self.auto_continue = auto_continue
-        self.breakpoints: set[tuple[str, str]] = set(breakpoints or ())
+        self.breakpoints: frozenset[tuple[str, str]] = frozenset(breakpoints or ())
+
+    def set_breakpoint(self, node: str, when: str, enabled: bool) -> None:
+        """Pause ``when`` ("before"/"after") ``node`` from now on, or no longer. The set is replaced, never changed
+        in place, so flows reading it on other threads see the old set or the new one."""
+        with self._cond:
+            point = {(node, when)}
+            self.breakpoints = self.breakpoints | point if enabled else self.breakpoints - point
 
     @property
     def stopped(self) -> bool:
@@ -227,10 +200,10 @@ class _RunContext:
     def strategy_for(self, fork: Fork) -> BranchStrategy:
         name = fork.strategy or self.strategy
         if name not in STRATEGIES:
-            raise RunError(f"parallel strategy '{name}' is not supported by TEA Studio (use thread, process or "
-                           "dask); export and run with tea", fork.node)
-        if self._given is not None and (name == "thread" or name == self.strategy):
-            return self._given
+            raise RunError(f"parallel strategy '{name}' is not supported by TEA Studio (use "
+                           f"{', '.join(STRATEGIES)}); export and run with tea", fork.node)
+        if self._given is not None and name == executors_mod.ThreadStrategy.name:
+            return self._given  # a caller's executor stands in for threads, never for what a file asks
         with self._lock:
             strategy = self._strategies.get(name)
             if strategy is None:
@@ -246,9 +219,7 @@ class _RunContext:
     def prepare(self) -> None:
         """Warm what the run's forks will need (process workers) while the main flow runs."""
         names = {fork.strategy or self.strategy for fork in self.plan.forks.values()}
-        if self._given is not None:
-            names.discard(self.strategy)
-        if names - {"thread"}:
+        if names - {executors_mod.ThreadStrategy.name}:
             try:
                 self.session.prepare(names, self.plan.limits)
             except executors_mod.ExecutorUnavailable:
@@ -280,6 +251,14 @@ class _Flow:
         self.deadline = 0.0  # the running node's: its route conditions count against its timeout
         self.siblings: frozenset[str] = frozenset()  # the other branch starts of this branch's fork
         self.join_at: str = END  # where this branch ends when its implicit next node is a sibling branch
+
+    def subflow(self, plan: Plan) -> _Flow:
+        """A flow of its own (own Lua VM, own thread strategy) running ``plan`` on this flow's branch and under
+        its stop: a dynamic_parallel item's subgraph. The caller ends it with :meth:`end_vm` and ``ctx.close()``."""
+        ctx = self.ctx
+        sub_ctx = _RunContext(plan, ctx.sink, ctx.control, ctx.record_states, None, "thread")
+        sub_ctx.remote_stop, sub_ctx.where, sub_ctx.entry_branch = ctx.remote_stop, ctx.where, ctx.entry_branch
+        return _Flow(sub_ctx, self.branch)
 
     # -- Lua VM ---------------------------------------------------------------------------------------------
     def ensure_vm(self) -> LuaVM:
