@@ -8,6 +8,8 @@ executor (thread, process or dask), so items get the same branch events as stati
 
 from __future__ import annotations
 
+import json
+
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -161,12 +163,25 @@ def _items(flow: _Flow, step: Step, state: dict[str, Any]) -> list[Any]:
         raise _error(flow, step, f"items '{expression}' failed: {exc}") from None
     if items is None:
         return []
+    if isinstance(items, str) and items.strip().startswith("["):
+        items = _listed(items)
     if isinstance(items, dict):
         return list(items)
     if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__"):
         raise _error(flow, step, f"items '{expression}' must give a list, not {type(items).__name__}"
                      + (f" ({items[:60]!r})" if isinstance(items, str) else ""))
     return list(items)
+
+
+def _listed(text: str) -> Any:
+    """Items rendered to the text of a JSON list (``"{{ state.xs | tojson }}"``, ``'[1, 2, 3]'``, a template
+    with text around it) are that list: the author meant a list, and a run that stops on its spelling helps no
+    one. Any other text stays text (and stops the run as not a list)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, list) else text
 
 
 def missing_capability(step: Step) -> str | None:
