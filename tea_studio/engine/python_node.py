@@ -131,6 +131,26 @@ def run_python_node(node: str, code: str, state: dict[str, Any], variables: dict
     return {**written, **result} if written and result is not state else result
 
 
+def run_snippet(label: str, code: str, names: dict[str, Any], on_print: Callable[[str], None] | None = None) -> Any:
+    """TEA's inline code inside an action (reflection.loop's generator, evaluator, corrector): the code runs in one
+    namespace holding ``names``; its value is the variable ``result`` when it sets one, else ``output`` when it
+    changed it, else None. Code that says ``return`` runs as a function body and its returned value counts."""
+    compiled, offset = _compile(label, code)
+    scope = {"json": json, "re": re, **names, "__builtins__": builtins, "__name__": f"tea_{label}",
+             "print": _printer(on_print)}
+    try:
+        exec(compiled, scope)
+        if offset:
+            return scope[_FUNCTION]()
+    except Exception as exc:  # noqa: BLE001 - user code
+        raise PythonNodeError(f"{type(exc).__name__}: {exc}", _error_line(exc, f"<node {label}>", offset)) from None
+    if "result" in scope:
+        return scope["result"]
+    if "output" in scope and scope["output"] is not names.get("output"):
+        return scope["output"]
+    return None
+
+
 def evaluate_expression(node: str, expression: str, state: dict[str, Any],
                         variables: dict[str, Any] | None = None) -> Any:
     """TEA's ``run: {type: expression, value: ...}``: a Python expression over ``state`` (rendered first when it
