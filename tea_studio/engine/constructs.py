@@ -9,7 +9,6 @@ executor (thread, process or dask), so items get the same branch events as stati
 from __future__ import annotations
 
 import json
-
 import time
 from typing import TYPE_CHECKING, Any
 
