@@ -87,7 +87,7 @@ def render_params(schema: ActionSchema, params: dict[str, Any] | None, state: di
             try:
                 rendered[key] = expressions.render_value(value, state, context.variables)
             except expressions.ExpressionError as exc:
-                raise ActionError(f"parameter '{key}': template {exc.expression!r} failed: {exc}") from None
+                raise template_failed(f"parameter '{key}'", exc) from None
     for spec in schema.params:
         if rendered.get(spec.name) is None and spec.default is not None:
             rendered[spec.name] = spec.default
@@ -100,6 +100,16 @@ def template_context(context: ActionContext) -> contextlib.AbstractContextManage
     data = context.sections.get("data")
     return expressions.template_names({"settings": context.settings or {},
                                        "data": data if isinstance(data, dict) else {}})
+
+
+def template_failed(where: str, exc: expressions.ExpressionError) -> ActionError:
+    """One short line for a template that failed: where, why, then the template's start (a prompt can be long)."""
+    text = " ".join(str(exc.expression).split())
+    shown = text if len(text) <= TEMPLATE_SHOWN else text[:TEMPLATE_SHOWN - 1] + "…"
+    return ActionError(f"{where}: template failed: {exc} (in {shown!r})")
+
+
+TEMPLATE_SHOWN = 80  # characters of a failing template quoted in its error
 
 
 def run_action(name: str, params: dict[str, Any] | None, state: dict[str, Any],
@@ -170,7 +180,7 @@ def node_update(result: Any, output: Any, state: dict[str, Any], context: Action
                 try:
                     value = expressions.render_value(template, state, context.variables)
                 except expressions.ExpressionError as exc:
-                    raise ActionError(f"output '{key}': template {exc.expression!r} failed: {exc}") from None
+                    raise template_failed(f"output '{key}'", exc) from None
                 update[str(key)] = "" if value is None else value
         return update
     if output is not None:
