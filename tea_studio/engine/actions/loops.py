@@ -74,14 +74,14 @@ def _inline(code: Any, state: dict[str, Any], context: ActionContext, role: str)
 
 def _run_step(config: dict[str, Any], state: dict[str, Any], context: ActionContext, role: str) -> Any:
     """A generator or corrector: ``{action: name, ...parameters}`` (or its parameters under ``with:``) or
-    ``{run: python code}``. A model's answer counts as its text (parsed when it is JSON)."""
+    ``{run: python code}``. An action's result is kept whole, as TEA keeps it (llm.call: ``{content, usage}``)."""
     if "action" in config:
         params = config.get("with") if isinstance(config.get("with"), dict) else \
             {k: v for k, v in config.items() if k not in ("action", "output")}
         result = run_action(str(config["action"]), params, state, context)
         if isinstance(result, dict) and result.get("success") is False:
             raise ActionError(f"reflection.loop {role}: {result.get('error')}")
-        return result.get("content") if isinstance(result, dict) and "content" in result else result
+        return result
     if "run" in config:
         return _inline(config["run"], state, context, role)
     raise ActionError(f"reflection.loop: the {role} needs `action:` or `run:`")
@@ -94,6 +94,14 @@ def _parsed(value: Any) -> Any:
         except json.JSONDecodeError:
             return value
     return value
+
+
+def _answer(output: Any) -> Any:
+    """What a schema judges: a model's result (``{content, usage}``) by its content, parsed when it is JSON; any
+    other output as it is (parsed when it is JSON text)."""
+    if isinstance(output, dict) and "content" in output and "usage" in output:
+        return _parsed(output["content"])
+    return _parsed(output)
 
 
 def _verdict(value: Any) -> dict[str, Any]:
@@ -117,7 +125,7 @@ def _evaluate(config: dict[str, Any], output: Any, state: dict[str, Any], contex
         import jsonschema
 
         validator = jsonschema.Draft202012Validator(config.get("schema") or {})
-        problems = sorted(validator.iter_errors(_parsed(output)), key=lambda e: list(e.absolute_path))
+        problems = sorted(validator.iter_errors(_answer(output)), key=lambda e: list(e.absolute_path))
         errors = [{"path": "/" + "/".join(str(p) for p in e.absolute_path), "message": e.message} for e in problems]
         return {"valid": not errors, "score": 1.0 if not errors else 0.0, "errors": errors}
     if kind == "custom":
