@@ -44,6 +44,7 @@ from tea_studio.engine.expressions import (
     ExpressionLimitError,
     edge_condition_holds,
     goto_condition_holds,
+    template_names,
 )
 from tea_studio.engine.lua_vm import LuaNodeError, LuaVM, discard_vm, take_vm, warm_pool
 from tea_studio.engine.plan import UNSUPPORTED, Fork, Plan, PlanError, build_plan
@@ -354,7 +355,7 @@ class _Flow:
                     return state
                 name = fork.fan_in
                 continue
-            name = self.next_node(name, state)
+            name = self.next_node(name, state, update)
 
     def hold(self, update: dict[str, Any], node: str | None) -> None:
         """Count what ``update`` adds to the run's states against its memory budget."""
@@ -423,7 +424,9 @@ class _Flow:
         except ActionError as exc:
             raise RunError(exc.message, step.name, self.branch) from None
 
-    def next_node(self, name: str, state: dict[str, Any]) -> str:
+    def next_node(self, name: str, state: dict[str, Any], update: dict[str, Any] | None = None) -> str:
+        """The node after ``name``; a goto ``if:`` also sees the node's own update as ``result`` (TEA's
+        yaml_edges.py)."""
         for route in self.plan.routes[name]:
             if route.rule == "next":
                 # `to: [a, b, c]` forks: a branch never runs on into a sibling branch by list order
@@ -438,8 +441,12 @@ class _Flow:
             try:
                 if route.rule == "goto":
                     try:
-                        holds = route.condition is None or goto_condition_holds(
-                            route.condition, state, self.plan.variables, deadline=self.deadline)
+                        if route.condition is None:
+                            holds = True
+                        else:
+                            with template_names({"result": update or {}}):
+                                holds = goto_condition_holds(route.condition, state, self.plan.variables,
+                                                             deadline=self.deadline)
                     except ExpressionLimitError:
                         raise
                     except ExpressionError as exc:
