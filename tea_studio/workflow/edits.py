@@ -20,6 +20,7 @@ from typing import Any
 from tea_studio.workflow.action_schemas import ACTION_KIND, starter_params
 from tea_studio.workflow.model import (
     ACTION,
+    END,
     FAN_IN,
     FORM_LANGUAGE,
     KINDS,
@@ -35,6 +36,7 @@ from tea_studio.workflow.model import (
     kind_label,
     unique_name,
 )
+from tea_studio.workflow.constructs import implicit_next
 from tea_studio.workflow.routes import Route, RouteKind
 
 # Merge ids: consecutive edits with the same id and key merge into one undo step.
@@ -284,14 +286,27 @@ class RouteDraft:
         return out
 
     def connect(self, source: Node, target: str) -> None:
-        """A new unconditional route: a goto rule when the source uses goto, else a plain legacy edge."""
+        """A new unconditional route: a goto rule when the source uses goto, else a plain legacy edge. A bare
+        ``goto: __end__`` (see :meth:`end_last_node`) is replaced: the node now goes on to ``target``."""
         goto = self.goto(source)
-        if isinstance(goto, str):
+        if goto == END:
+            self.set_goto(source, target)
+        elif isinstance(goto, str):
             self.set_goto(source, [GotoRule(to=goto), GotoRule(to=target)])
         elif isinstance(goto, list):
             self.set_goto(source, [*goto, GotoRule(to=target)])
         else:
             self.edges.append(Edge(source=source.name, target=target))
+
+    def end_last_node(self) -> None:
+        """Before nodes are appended to the list: a last node that ends the flow only by being last gets an explicit
+        ``goto: __end__``, or it would flow into the first appended node (a new node must not change the flow)."""
+        nodes = self.workflow.nodes
+        last = nodes[-1] if nodes else None
+        if last is None or self.goto(last) is not None or implicit_next(last) is not None \
+                or any(edge.source == last.name for edge in self.edges):
+            return
+        self.set_goto(last, END)
 
     def _replace_rule(self, route: Route, **fields: Any) -> None:
         node = self.node(route.source)
@@ -499,7 +514,10 @@ class WorkflowEditor:
         if name is not None and (name in RESERVED_NAMES or self.node(name) is not None):
             raise ValueError(f"a node named {name!r} exists or the name is reserved")
         node = new_node(self.workflow, kind, name)
-        changes: list[Change] = [NodeInsert(len(self.workflow.nodes), node), self.positions({node.name: pos})]
+        draft = self.draft()
+        draft.end_last_node()
+        changes: list[Change] = [*draft.changes(), NodeInsert(len(self.workflow.nodes), node),
+                                 self.positions({node.name: pos})]
         return Edit(f"Add {node.name}", changes), node.name
 
     def add_connected_node(self, kind: str, pos: tuple[float, float], source: str) -> tuple[Edit, str]:
@@ -507,6 +525,7 @@ class WorkflowEditor:
         node = new_node(self.workflow, kind)
         draft = self.draft()
         draft.connect(source_node, node.name)
+        draft.end_last_node()
         changes: list[Change] = [NodeInsert(len(self.workflow.nodes), node), self.positions({node.name: pos}),
                                  *draft.changes()]
         return Edit(f"Add {node.name} after {source}", changes), node.name
@@ -720,7 +739,9 @@ class WorkflowEditor:
             fresh_edge.line = fresh_edge.col = 0
             new_edges.append(fresh_edge)
         start = len(self.workflow.nodes)
-        changes: list[Change] = [NodeInsert(start + i, node) for i, node in enumerate(fresh)]
+        draft = self.draft()
+        draft.end_last_node()
+        changes: list[Change] = [*draft.changes(), *(NodeInsert(start + i, node) for i, node in enumerate(fresh))]
         if new_edges:
             changes.append(EdgeList(list(self.workflow.edges), [*self.workflow.edges, *new_edges]))
         dx, dy = offset
