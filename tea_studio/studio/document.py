@@ -271,7 +271,8 @@ class EditableWorkflow(QObject):
         """A new route source -> target (a goto rule if the source uses goto, else a plain legacy edge); its id."""
         if not self.push(self.editor.connect(source, target)):
             return None
-        kind = RouteKind.RULE if isinstance(self.node(source).goto, list) else RouteKind.EDGE
+        goto = self.node(source).goto
+        kind = RouteKind.RULE if isinstance(goto, list) else RouteKind.GOTO if isinstance(goto, str) else RouteKind.EDGE
         return [r.id for r in self._routes.values() if (r.kind, r.source, r.target) == (kind, source, target)][-1]
 
     def remove_routes(self, route_ids: Iterable[str]) -> None:
@@ -282,10 +283,16 @@ class EditableWorkflow(QObject):
         """Move one end ("source" or "target") of a route to another node, as one undo step."""
         self.push(self.editor.reconnect_route(self._existing(route_id), end, node_name))
 
-    def insert_node_on_route(self, name: str, route_id: str) -> bool:
-        """Route a -> b becomes a -> name -> b (one undo step)."""
+    def insert_node_on_route(self, name: str, route_id: str,
+                             positions: dict[str, tuple[float, float]] | None = None) -> bool:
+        """Route a -> b becomes a -> name -> b (one undo step, with the moves in ``positions`` that make room)."""
         route = self.route(route_id)
-        return route is not None and self.push(self.editor.insert_node_on_route(name, route))
+        if route is None:
+            return False
+        edit = self.editor.insert_node_on_route(name, route)
+        if edit.changes and positions:
+            edit.changes.append(self.editor.positions(positions))
+        return self.push(edit)
 
     def set_route_condition(self, route_id: str, condition: str | None) -> None:
         """Make a route conditional (or unconditional with an empty condition)."""
