@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tea_studio.workflow.action_schemas import ACTION_KIND, starter_params
+from tea_studio.workflow.constructs import implicit_next
 from tea_studio.workflow.model import (
     ACTION,
     END,
@@ -36,7 +37,6 @@ from tea_studio.workflow.model import (
     kind_label,
     unique_name,
 )
-from tea_studio.workflow.constructs import implicit_next
 from tea_studio.workflow.routes import Route, RouteKind
 
 # Merge ids: consecutive edits with the same id and key merge into one undo step.
@@ -380,19 +380,21 @@ class RouteDraft:
             self.edges[route.edge_index] = replace_edge(self.edges[route.edge_index], parallel=False, fan_in=None,
                                                         parallel_strategy=None, condition=None, when=None)
 
-    def make_parallel(self, route: Route, fan_in: str) -> None:
-        """A parallel fork branch joining at ``fan_in``, with the edge to the fan-in a new branch needs."""
-        if route.kind is RouteKind.EDGE:
-            self.edges[route.edge_index] = replace_edge(self.edges[route.edge_index], parallel=True, fan_in=fan_in,
-                                                        condition=None, when=None)
-        else:
-            self.drop([route])
-            self.edges.append(Edge(source=route.source, target=route.target, parallel=True, fan_in=fan_in))
-        branch = self._node_of(route.target)
-        if branch is None or route.target == fan_in or branch.goto is not None:
-            return
-        if not any(edge.source == route.target for edge in self.edges):  # TEA needs the join edge (FORMAT §5)
-            self.edges.append(Edge(source=route.target, target=fan_in))
+    def make_parallel(self, routes: list[Route], fan_in: str) -> None:
+        """Parallel fork branches joining at ``fan_in``, with the edges to the fan-in new branches need."""
+        self.drop([route for route in routes if route.kind is not RouteKind.EDGE])  # goto rules: in one go
+        for route in routes:
+            if route.kind is RouteKind.EDGE:
+                self.edges[route.edge_index] = replace_edge(self.edges[route.edge_index], parallel=True,
+                                                            fan_in=fan_in, condition=None, when=None)
+            else:
+                self.edges.append(Edge(source=route.source, target=route.target, parallel=True, fan_in=fan_in))
+        for route in routes:
+            branch = self._node_of(route.target)
+            if branch is None or route.target == fan_in or branch.goto is not None:
+                continue
+            if not any(edge.source == route.target for edge in self.edges):  # TEA needs the join edge (FORMAT §5)
+                self.edges.append(Edge(source=route.target, target=fan_in))
 
     def rename(self, mapping: dict[str, str]) -> None:
         """Every route naming a node in ``mapping`` follows it."""
@@ -696,10 +698,11 @@ class WorkflowEditor:
         draft.set_condition(route, condition or None)
         return Edit("Edit condition", draft.changes())
 
-    def set_route_parallel(self, route: Route, fan_in: str) -> Edit:
+    def set_routes_parallel(self, routes: list[Route], fan_in: str) -> Edit:
+        """Routes out of one node become the branches of one fork joining at ``fan_in`` (one edit)."""
         draft = self.draft()
-        draft.make_parallel(route, fan_in)
-        return Edit("Make route parallel", draft.changes())
+        draft.make_parallel(routes, fan_in)
+        return Edit("Make route parallel" if len(routes) == 1 else "Make routes parallel", draft.changes())
 
     def set_route_plain(self, route: Route) -> Edit:
         draft = self.draft()

@@ -61,6 +61,23 @@ def test_drawing_three_plain_routes_out_of_one_node_warns_that_it_is_not_a_fork(
     assert window.scene.node_item("merge").problems  # the fan-in the plain flow reaches
     assert window.problems.row_for("IMPLICIT_CHAINING") is None  # every route is written out
 
+    view = window.view  # the fix, offered on the node: one step, joining where the routes lead
+    menu = view.context_menu.build(view.mapFromScene(split.centre()))
+    submenu = next(a.menu() for a in menu.actions() if a.menu() is not None and a.menu().objectName() == "makeParallel")
+    assert submenu.title() == "Make 3 Routes Parallel, Joining At"
+    assert [a.text() for a in submenu.actions()] == ["merge"]  # never the fork or a branch itself
+    steps = window.document.undo_stack.count()
+    submenu.actions()[0].trigger()
+    assert [(e.source, e.target, e.parallel, e.fan_in) for e in window.workflow.edges] == \
+        [("split", t, True, "merge") for t in "abc"]
+    assert window.document.undo_stack.count() == steps + 1
+    qtbot.waitUntil(lambda: window.problems.row_for("MULTIPLE_UNCONDITIONAL_ROUTES", "split") is None, timeout=3000)
+    assert window.problems.counts() == (0, 0)
+    window.scene.clearSelection()
+    window.scene.edge_item("edge:split->a").setSelected(True)
+    combo = window.inspector.edge_page.fan_in_combo
+    assert combo.currentText() == "merge" and [combo.itemText(i) for i in range(combo.count())] == ["", "merge"]
+
 
 def test_reliance_on_list_order_is_one_note_that_marks_no_node(make_window, tmp_path, qtbot):
     path = tmp_path / "chain.yaml"

@@ -5,7 +5,6 @@ waiting for a worker show queued."""
 from __future__ import annotations
 
 from fixtures_window import *  # noqa: F403
-
 from PySide6.QtCore import Qt
 
 from tea_studio.engine.record import DONE, PAUSED, QUEUED
