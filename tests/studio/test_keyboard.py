@@ -81,6 +81,15 @@ def test_f6_moves_the_focus_between_panes_and_back(make_window, small_file, qtbo
     assert window.inspector.isAncestorOf(seen[0])
     qtbot.keyClick(window.view, Qt.Key.Key_F6, Qt.KeyboardModifier.ShiftModifier)
     assert QApplication.focusWidget() is seen[-2]
+    window.select_node("start")  # Ctrl+Tab leaves the code editor, which keeps Tab for indenting
+    editor = window.inspector.node_page.code_form.code_editor
+    editor.setFocus()
+    qtbot.waitUntil(editor.hasFocus)
+    code = editor.toPlainText()
+    qtbot.keyClick(editor, Qt.Key.Key_Tab, CTRL)
+    assert not window.inspector.isAncestorOf(QApplication.focusWidget()) and editor.toPlainText() == code
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Backtab, CTRL | Qt.KeyboardModifier.ShiftModifier)
+    assert window.inspector.isAncestorOf(QApplication.focusWidget())
 
 
 def test_paste_lands_at_the_pointer_and_new_nodes_never_land_on_top(make_window, small_file, qtbot):
