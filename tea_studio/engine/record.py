@@ -595,11 +595,6 @@ class RunModel:
         return bool(self._open)
 
     @property
-    def applied(self) -> int:
-        """How many events of the record have been folded in."""
-        return self._applied
-
-    @property
     def branch_lanes(self) -> list[Lane]:
         return [self.lanes[name] for name in self.lane_order if name]
 

@@ -12,7 +12,6 @@ such node still gets its own item; name-based methods address the first node of 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from typing import Any
 
@@ -22,7 +21,7 @@ from PySide6.QtGui import QUndoStack
 from tea_studio.studio.commands import WorkflowCommand
 from tea_studio.workflow.edits import Change, Edit, WorkflowEditor, apply_changes, as_list
 from tea_studio.workflow.model import END, START, Edge, GotoRule, Node, Workflow
-from tea_studio.workflow.routes import Route, RouteKind, RouteStyle, fan_in_counts, flow_targets, list_routes
+from tea_studio.workflow.routes import Route, RouteStyle, fan_in_counts, flow_targets, list_routes
 
 
 class EditableWorkflow(QObject):
@@ -97,6 +96,11 @@ class EditableWorkflow(QObject):
     def route(self, route_id: str) -> Route | None:
         """The route with this id as it is now (None when it no longer exists)."""
         return self._routes.get(route_id)
+
+    def edge_entry(self, route_id: str) -> Edge | None:
+        """The ``edges`` entry that writes route ``route_id`` (None for a goto or implicit route, or a gone one)."""
+        route = self._routes.get(route_id)
+        return None if route is None or route.edge_index is None else self.workflow.edges[route.edge_index]
 
     def _existing(self, route_id: str) -> Route:
         route = self._routes.get(route_id)
@@ -249,31 +253,24 @@ class EditableWorkflow(QObject):
 
     # -- edges ---------------------------------------------------------------------------------------------
     def add_edge(self, edge: Edge) -> int:
-        self.push(self.editor.edges(f"Connect {edge.source}", [*self.workflow.edges, copy.deepcopy(edge)]))
+        self.push(self.editor.add_edge(edge))
         return len(self.workflow.edges) - 1
 
     def remove_edges(self, indexes: Iterable[int]) -> None:
-        drop = set(indexes)
-        if drop:
-            self.push(self.editor.edges("Delete routes", [e for i, e in enumerate(self.workflow.edges)
-                                                           if i not in drop]))
+        self.push(self.editor.remove_edges(indexes))
 
-    def set_edge(self, index: int, edge: Edge) -> None:
-        edges = list(self.workflow.edges)
-        if edges[index] != edge:
-            new = copy.deepcopy(edge)
-            new.line, new.col = edges[index].line, edges[index].col
-            edges[index] = new
-            self.push(self.editor.edges("Edit route", edges))
+    def set_edge(self, route_id: str, edge: Edge) -> None:
+        """Replace the ``edges`` entry that writes route ``route_id`` (one undo step)."""
+        self.push(self.editor.set_edge(self._existing(route_id), edge))
 
     # -- routes, addressed by id ---------------------------------------------------------------------------
     def connect(self, source: str, target: str) -> str | None:
         """A new route source -> target (a goto rule if the source uses goto, else a plain legacy edge); its id."""
+        before = set(self._routes)
         if not self.push(self.editor.connect(source, target)):
             return None
-        goto = self.node(source).goto
-        kind = RouteKind.RULE if isinstance(goto, list) else RouteKind.GOTO if isinstance(goto, str) else RouteKind.EDGE
-        return [r.id for r in self._routes.values() if (r.kind, r.source, r.target) == (kind, source, target)][-1]
+        added = [r.id for r in self._routes.values() if r.id not in before and (r.source, r.target) == (source, target)]
+        return added[-1] if added else None
 
     def remove_routes(self, route_ids: Iterable[str]) -> None:
         """Delete routes (implicit next-in-list routes are not stored and cannot be deleted)."""

@@ -25,7 +25,6 @@ from tea_studio.studio.run_presenter import RunPresenter
 from tea_studio.workflow.constructs import python_code
 
 MAX_LISTED_ERRORS = 12
-RUN_KEYS = ("run", "stop", "pause", "step", "continue")  # the Run toolbar
 
 
 class RunController(QObject):
@@ -164,8 +163,7 @@ class RunController(QObject):
 
         run_workflow = workflow.clone()
         run_workflow.path = self.path
-        control = RunControl()
-        control.auto_continue = auto_continue
+        control = RunControl(auto_continue=auto_continue)
         self._detach_live()
         self.live = LiveRun(run_workflow, inputs, control=control, tap=self.event_tap, start=start, parent=self)
         self.live.updated.connect(self._apply)
@@ -282,8 +280,7 @@ class RunController(QObject):
         """Set or clear one breakpoint in the document; a live run follows at once."""
         self.document.set_breakpoint(name, when, enabled)
         if self.running:
-            breakpoints = self.live.control.breakpoints
-            (breakpoints.add if enabled else breakpoints.discard)((name, when))
+            self.live.control.set_breakpoint(name, when, enabled)
 
     # -- a live run -----------------------------------------------------------------------------------------
     def _apply(self, delta) -> None:

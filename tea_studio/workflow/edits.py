@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tea_studio.workflow.action_schemas import ACTION_KIND, starter_params
+from tea_studio.workflow.annotations import AnnotationsChange, groups_of, renamed_in_groups, with_annotations
 from tea_studio.workflow.constructs import implicit_next
 from tea_studio.workflow.model import (
     ACTION,
@@ -576,6 +577,11 @@ class WorkflowEditor:
         pins = self.workflow.layout.pins
         if old in pins:  # the pin follows its node
             changes.append(Pins(dict(pins), {(new if k == old else k): v for k, v in pins.items()}, [new]))
+        extra = self.workflow.layout.extra
+        groups = groups_of(extra)
+        renamed = renamed_in_groups(groups, {old: new})
+        if renamed != groups:  # so does its place in a group frame
+            changes.append(AnnotationsChange(extra, with_annotations(extra, groups=renamed)))
         return Edit(f"Rename {old} to {new}", changes)
 
     def set_node_code(self, name: str, code: str) -> Edit:
@@ -652,6 +658,28 @@ class WorkflowEditor:
     # -- edges and routes ----------------------------------------------------------------------------------
     def edges(self, text: str, edges: list[Edge]) -> Edit:
         return Edit(text, [EdgeList(list(self.workflow.edges), edges)])
+
+    def add_edge(self, edge: Edge) -> Edit:
+        """Append a copy of ``edge`` to ``edges``."""
+        return self.edges(f"Connect {edge.source}", [*self.workflow.edges, copy.deepcopy(edge)])
+
+    def remove_edges(self, indexes: Iterable[int]) -> Edit:
+        drop = set(indexes)
+        if not drop:
+            return Edit("", [])
+        return self.edges("Delete routes", [e for i, e in enumerate(self.workflow.edges) if i not in drop])
+
+    def set_edge(self, route: Route, edge: Edge) -> Edit:
+        """Replace the ``edges`` entry that writes ``route`` (its place in the file stays)."""
+        if route.edge_index is None:
+            raise KeyError(f"route {route.id!r} is not written in edges")
+        edges = list(self.workflow.edges)
+        old = edges[route.edge_index]
+        if old == edge:
+            return Edit("", [])
+        edges[route.edge_index] = new = copy.deepcopy(edge)
+        new.line, new.col = old.line, old.col
+        return self.edges("Edit route", edges)
 
     def connect(self, source: str, target: str) -> Edit:
         """A goto rule if the source uses goto, else a plain legacy edge."""

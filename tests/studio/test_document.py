@@ -180,6 +180,8 @@ def test_connect_uses_goto_rules_when_the_source_uses_goto(document):
     route = document.route(document.connect("start", "merge"))
     assert route.kind is RouteKind.RULE
     assert [r.to for r in document.workflow.node("start").goto] == ["work", "merge"]
+    again = document.route(document.connect("start", "merge"))  # a second rule to the same node: its own id
+    assert again.kind is RouteKind.RULE and again.rule_index == 2 and again.id != route.id
     undo_all(document)
     assert text(document) == ROUTED
 

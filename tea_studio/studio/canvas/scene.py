@@ -73,11 +73,6 @@ class WorkflowScene(QGraphicsScene):
         routes = (self.document.route(item.route.id) for item in self.selectedItems() if isinstance(item, EdgeItem))
         return [route for route in routes if route is not None]
 
-    def selected_route(self) -> Route | None:
-        """The selected route (for the inspector), or None when no single route is selected."""
-        routes = self.selected_routes()
-        return routes[0] if len(routes) == 1 else None
-
     def nodes_rect(self) -> QRectF:
         """The scene rectangle covering every node."""
         rect = QRectF()

@@ -15,12 +15,14 @@ from tea_studio.workflow.model import Edge
 
 
 class EdgeForm(QWidget):
-    """Shows ``edges[index]`` of the document's workflow and writes changes back as one edit."""
+    """Shows the ``edges`` entry that writes one route (by the route's stable id, so edits of other edges never
+    point it elsewhere) and writes changes back as one edit."""
 
     def __init__(self) -> None:
         super().__init__()
         self.document = None
-        self.index: int | None = None
+        self.route_id: str | None = None
+        self.shown: Edge | None = None  # the entry as the form shows it
         self._showing = False
         form = QFormLayout(self)
         form.setContentsMargins(6, 6, 6, 6)
@@ -42,13 +44,21 @@ class EdgeForm(QWidget):
         form.addRow("", self.parallel_check)
         form.addRow("Fan-in", self.fan_in_combo)
 
-    def show_edge(self, document, index: int) -> bool:
-        """Fill the form from ``edges[index]``; False when there is no such edge."""
-        self.document, self.index = document, index
-        workflow = document.workflow
-        if index is None or not 0 <= index < len(workflow.edges):
+    def _edge(self) -> Edge | None:
+        """The ``edges`` entry writing the shown route as it is now (None when the route is gone)."""
+        return self.document.edge_entry(self.route_id) if self.document is not None and self.route_id else None
+
+    def is_current(self) -> bool:
+        """Whether the form still shows its entry as the file has it (an undo may change what no route shows)."""
+        return self.shown is not None and self._edge() == self.shown
+
+    def show_edge(self, document, route_id: str) -> bool:
+        """Fill the form from the entry writing route ``route_id``; False when there is no such route in
+        ``edges``."""
+        self.document, self.route_id = document, route_id
+        self.shown = edge = self._edge()
+        if edge is None:
             return False
-        edge = workflow.edges[index]
         self._showing = True
         try:
             self.route_label.setText(f"{edge.source} \u2192 {', '.join(edge.targets)}")
@@ -68,16 +78,13 @@ class EdgeForm(QWidget):
 
     def release(self) -> None:
         """The inspector shows something else: a late focus-out must not write this form into an edge."""
-        self.index = None
+        self.route_id = self.shown = None
 
     def commit(self, *_args) -> None:
         """Write the form into the edge (one undo step; nothing when unchanged)."""
-        if self._showing or self.document is None or self.index is None:
+        edge = None if self._showing else self._edge()
+        if edge is None:
             return
-        edges = self.document.workflow.edges
-        if not 0 <= self.index < len(edges):
-            return
-        edge: Edge = edges[self.index]
         parallel = self.parallel_check.isChecked()
         fan_in = None
         if parallel:  # ticking "parallel" joins where the branch leads at once: no step with a fork that has no fan-in
@@ -86,7 +93,7 @@ class EdgeForm(QWidget):
                                       when=parse_scalar(self.when_edit.text()), parallel=parallel, fan_in=fan_in,
                                       extra=copy.deepcopy(edge.extra))
         if changed != edge:
-            self.document.set_edge(self.index, changed)
+            self.document.set_edge(self.route_id, changed)
 
     def focus_condition(self) -> None:
         self.condition_edit.setFocus(Qt.FocusReason.OtherFocusReason)
