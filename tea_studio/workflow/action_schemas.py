@@ -126,6 +126,10 @@ _LLM_COMMON = (
     Param("timeout", "number", default=300, description="seconds before the request (or CLI) is abandoned"),
     Param("shell_provider", "string", description="with provider: shell, a CLI from settings.llm.shell_providers "
                                                   "or claude | gemini | qwen"),
+    Param("max_retries", "integer", default=0,
+          description="tries again after HTTP 429/5xx, timeouts and refused connections (0: never)"),
+    Param("base_delay", "number", default=1.0, description="seconds before the first retry, doubled each time"),
+    Param("max_delay", "number", default=60.0, description="longest wait between retries"),
 )
 
 _LLM_OPTIONS = tuple(p for p in _LLM_COMMON if p.name in ("provider", "api_base", "timeout", "shell_provider",
