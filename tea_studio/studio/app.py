@@ -113,6 +113,12 @@ def run_studio(args) -> int:
         if run:
             result = _wait_for_run(window, inputs)
             ok = bool(result)
+            banner = window.run_tools.presenter.banner
+            if not ok and banner.node:  # the picture of a failure shows the failed node's code at its line
+                if banner.line:
+                    banner.line_requested.emit(banner.node, banner.line)
+                else:
+                    window.select_node(banner.node, centre=False)
         written = take_screenshot(window, screenshot)
         window.autosaver.stop()
         if not written:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QKeySequence
 
 from tea_studio.engine.record import RunModel, format_ms
 from tea_studio.engine.start import FROM_NODE, ONLY_NODE, StartAt, recorded_input
@@ -68,7 +69,8 @@ class RunController(QObject):
         add = self.actions.add
         add("run", "&Run…", self.run, shortcut="F5", icon_name="run", tip="Run the workflow with inputs")
         add("stop", "&Stop", self.stop, shortcut="Shift+F5", icon_name="stop", tip="Stop the run")
-        add("pause", "&Pause", self.pause, shortcut="F6", icon_name="pause", tip="Pause every flow at its next node")
+        add("pause", "&Pause", self.pause, shortcut="F7", icon_name="pause", tip="Pause every flow at its next node")
+        self.actions["pause"].setShortcuts([QKeySequence("F7"), QKeySequence("Pause")])  # F6 moves between panes
         add("step", "S&tep", self.step, shortcut="F10", icon_name="step", tip="Run the next node, then pause again")
         add("continue", "&Continue", self.resume, shortcut="F8", icon_name="continue", tip="Continue a paused run")
         add("run_from_here", "Run &From Here…", lambda: self.run_from_selected(FROM_NODE), name="runFromHere",

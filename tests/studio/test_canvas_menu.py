@@ -193,6 +193,10 @@ def test_minimap_is_a_small_translucent_corner_overlay_that_moves_the_view(canva
     view.set_minimap_visible(True)
     view.resize(1000, 700)
     mini = view.minimap
+    view.fit_all()
+    assert not mini.isVisible()  # everything in sight: no map over the nodes
+    view.set_zoom(3.0)
+    assert mini.isVisible()
     mini.place()
     assert mini.width() <= 200 and mini.height() <= 130
     assert mini.width() * mini.height() < view.viewport().width() * view.viewport().height() / 20

@@ -85,6 +85,10 @@ class CanvasContextMenu:
         add_menu_item(menu, "Fan-in (collects parallel results)", "makeFanIn",
                   lambda checked: document.set_node_fields(name, fan_in=bool(checked)), enabled=bool(name),
                   checked=bool(item.node.fan_in))
+        plain = next((r.id for r in document.routes() if r.source == name and r.kind.stored
+                      and len(document.plain_siblings(r.id)) > 1), None)
+        if plain is not None:  # several plain routes out: only the first would ever run
+            self._make_parallel_menu(menu, document.plain_siblings(plain))
         menu.addSeparator()
         add_menu_item(menu, "Pin Output…", "pinOutput", lambda: view.pin_requested.emit(name), enabled=bool(name))
         add_menu_item(menu, "Unpin Output", "unpinOutput", lambda: document.clear_pin(name),
@@ -101,13 +105,8 @@ class CanvasContextMenu:
         document, view = self.document, self.view
         stored = route.kind.stored
         add_menu_item(menu, "Delete Route", "deleteRoute", lambda: document.remove_routes([ref]), enabled=stored)
-        parallel = menu.addMenu("Make Parallel, Joining At")
-        parallel.setObjectName("makeParallel")
-        candidates = self._fan_in_candidates(route.source, route.target)
-        parallel.setEnabled(route.kind is not RouteKind.ENTRY and route.source != START and bool(candidates))
-        for fan_in in candidates:
-            add_menu_item(parallel, fan_in, f"fanIn:{fan_in}",
-                      lambda f=fan_in: document.set_route_parallel(ref, f))
+        self._make_parallel_menu(menu, document.plain_siblings(ref) if stored else [ref],
+                                 route.kind is not RouteKind.ENTRY and route.source != START)
         add_menu_item(menu, "Make Plain", "makePlain", lambda: document.set_route_plain(ref),
                   enabled=route.kind in (RouteKind.RULE, RouteKind.EDGE)
                   and route.style in (RouteStyle.FORK, RouteStyle.CONDITIONAL))
@@ -133,12 +132,19 @@ class CanvasContextMenu:
         add_menu_item(menu, "Delete Note" if is_note else "Ungroup (Keep Nodes)", "deleteAnnotation",
                   layer.delete_selected)
 
-    def _fan_in_candidates(self, source: str, target: str) -> list[str]:
-        """Nodes a parallel branch could join at: fan-in nodes first, then the others (not the route's ends)."""
-        nodes = [n for n in self.document.workflow.nodes if n.name and n.name not in (source, target)]
-        joins = set(self.document.fan_in_counts())
-        first = [n.name for n in nodes if n.fan_in or n.name in joins]
-        return first + [n.name for n in nodes if n.name not in first]
+    def _make_parallel_menu(self, menu: QMenu, route_ids: list[str], enabled: bool = True) -> None:
+        """"Make Parallel, Joining At ▸": the routes (a node's plain routes that only look like a fork) become one
+        fork's branches in one step, joining at the node chosen; where they all lead comes first."""
+        document = self.document
+        routes = [document.route(i) for i in route_ids]
+        title = "Make Parallel, Joining At" if len(routes) == 1 else f"Make {len(routes)} Routes Parallel, Joining At"
+        parallel = menu.addMenu(title)
+        parallel.setObjectName("makeParallel")
+        candidates = document.join_candidates(routes[0].source, [r.target for r in routes])
+        parallel.setEnabled(enabled and bool(candidates))
+        for fan_in in candidates:
+            add_menu_item(parallel, fan_in, f"fanIn:{fan_in}",
+                      lambda f=fan_in: document.set_routes_parallel(route_ids, f))
 
     # -- on empty canvas -----------------------------------------------------------------------------------
     def _canvas_menu(self, menu: QMenu, scene_pos: QPointF) -> None:

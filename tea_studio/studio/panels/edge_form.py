@@ -1,4 +1,5 @@
-"""The inspector's form for one entry of ``edges``: condition, when, parallel flag and fan-in."""
+"""The inspector's form for one entry of ``edges``: condition, when, parallel flag and fan-in (the nodes the branch
+could join at, where it leads first; never the fork or the branch itself)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,6 @@ class EdgeForm(QWidget):
         """Fill the form from the entry writing route ``route_id``; False when there is no such route in
         ``edges``."""
         self.document, self.route_id = document, route_id
-        workflow = document.workflow
         self.shown = edge = self._edge()
         if edge is None:
             return False
@@ -67,7 +67,7 @@ class EdgeForm(QWidget):
                                    else yaml.safe_dump(edge.when).removesuffix("\n...\n").strip())
             self.parallel_check.setChecked(edge.parallel)
             self.fan_in_combo.clear()
-            self.fan_in_combo.addItems(["", *workflow.node_names])
+            self.fan_in_combo.addItems(["", *document.join_candidates(edge.source, edge.targets)])
             if edge.fan_in and self.fan_in_combo.findText(edge.fan_in) < 0:
                 self.fan_in_combo.addItem(edge.fan_in)
             self.fan_in_combo.setCurrentText(edge.fan_in or "")
@@ -86,7 +86,9 @@ class EdgeForm(QWidget):
         if edge is None:
             return
         parallel = self.parallel_check.isChecked()
-        fan_in = (self.fan_in_combo.currentText() or None) if parallel else None
+        fan_in = None
+        if parallel:  # ticking "parallel" joins where the branch leads at once: no step with a fork that has no fan-in
+            fan_in = self.fan_in_combo.currentText() or (self.fan_in_combo.itemText(1) or None)
         changed = dataclasses.replace(edge, condition=self.condition_edit.text().strip() or None,
                                       when=parse_scalar(self.when_edit.text()), parallel=parallel, fan_in=fan_in,
                                       extra=copy.deepcopy(edge.extra))

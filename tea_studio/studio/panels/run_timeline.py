@@ -504,10 +504,10 @@ class TimelineView(QWidget):
             self.summary.setText("")
             return
         branches = sum(1 for lane in model.branch_lanes if not is_step_row(lane))
-        text = f"{branches} branch{'es' if branches != 1 else ''}"
+        parts = [f"{branches} branch{'es' if branches != 1 else ''}"] if branches else []
         if model.end is not None:
-            text += f" · {format_ms(model.end * 1000)}"
-        self.summary.setText(text)
+            parts.append(format_ms(model.end * 1000))
+        self.summary.setText(" · ".join(parts))
 
     def _sync_scrollbar(self) -> None:
         canvas = self.canvas
