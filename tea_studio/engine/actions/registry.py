@@ -102,14 +102,14 @@ def template_context(context: ActionContext) -> contextlib.AbstractContextManage
                                        "data": data if isinstance(data, dict) else {}})
 
 
+TEMPLATE_SHOWN = 80  # characters of a failing template quoted in its error
+
+
 def template_failed(where: str, exc: expressions.ExpressionError) -> ActionError:
     """One short line for a template that failed: where, why, then the template's start (a prompt can be long)."""
     text = " ".join(str(exc.expression).split())
     shown = text if len(text) <= TEMPLATE_SHOWN else text[:TEMPLATE_SHOWN - 1] + "…"
     return ActionError(f"{where}: template failed: {exc} (in {shown!r})")
-
-
-TEMPLATE_SHOWN = 80  # characters of a failing template quoted in its error
 
 
 def run_action(name: str, params: dict[str, Any] | None, state: dict[str, Any],
@@ -123,7 +123,7 @@ def run_action(name: str, params: dict[str, Any] | None, state: dict[str, Any],
     return _checked_run(action, render_params(action.schema, params, state, context), state, context)
 
 
-LLM_SETTINGS_ACTIONS = frozenset({"llm.call", "llm.chat", "llm.stream", "llm.tools"})
+LLM_SETTINGS_ACTIONS = frozenset({"llm.call", "llm.chat", "llm.stream"})
 
 
 def with_llm_settings(schema: ActionSchema, params: dict[str, Any] | None,
