@@ -340,7 +340,7 @@ class RunModel:
         self.record = record
         self.node_names = list(workflow.node_names) if workflow is not None else []
         self._fork_sizes = branch_counts(workflow) if workflow is not None else {}
-        self._branch_starts = {fork: [t for edge in edges for t in edge.targets]
+        self._branch_starts = {fork: [(t, edge.fan_in) for edge in edges for t in edge.targets]
                                for fork, edges in fork_edges(workflow).items()} if workflow is not None else {}
         self.nodes: dict[str, NodeRunInfo] = {name: NodeRunInfo() for name in self.node_names}
         self.lanes: dict[str, Lane] = {"": Lane("", key=())}
@@ -404,9 +404,12 @@ class RunModel:
         info.total_ms += event.timing_ms
         delta.executions = True
         if event.ok:  # a fork's branches wait for workers until each one starts
-            for start in self._branch_starts.get(event.node, ()):
+            prefix = f"{event.branch}/" if event.branch else ""
+            for index, (start, fan_in) in enumerate(self._branch_starts.get(event.node, ())):
                 if self._node(start).status not in (RUNNING, PAUSED):
                     self._set_status(delta, start, QUEUED)
+                self._lane(prefix + start, delta, ev.BranchStarted(t=event.t, branch=prefix + start, fork=event.node,
+                                                                   fan_in=fan_in, index=index))  # its row, empty
         if not event.ok:
             self._failed_nodes.add(event.node)
             self._log(delta, LogEntry(t, "error", event.node, event.branch, event.error or "failed", event.line))
@@ -515,6 +518,11 @@ class RunModel:
             execution.ok = False
         self._open.clear()
         self.paused.clear()
+        for name in [name for name, lane in self.lanes.items() if name and lane.start is None and lane.ok is None
+                     and not lane.executions]:
+            del self.lanes[name]  # a queued branch that never started (a stop, a failing sibling): no row
+            self.lane_order.remove(name)
+            delta.lanes = True
         stopped = self.error == STOPPED
         for name, info in self.nodes.items():
             status = info.status

@@ -8,6 +8,7 @@ from fixtures_window import *  # noqa: F403
 from PySide6.QtCore import Qt
 
 from tea_studio.engine.record import DONE, PAUSED, QUEUED
+from tea_studio.studio.panels.run_timeline import lane_label
 
 
 def test_branches_that_finish_during_a_pause_are_painted_done(make_window, example_file, qtbot):
@@ -48,6 +49,10 @@ def test_branches_waiting_for_a_worker_show_queued_until_they_run(make_window, e
         item = scene.node_item(name)
         assert item.run_status == QUEUED and item.badge_text() == "queued"
     assert scene.node_item("double").badge_text() == "paused"
+    timeline = tools.presenter.timeline
+    assert timeline.summary.text() == "3 branches"  # the queued ones have their rows, empty, saying so
+    assert [lane_label(lane).strip() for lane in tools.model.branch_lanes] == \
+        ["double", "square · queued", "negate · queued"]
     with qtbot.waitSignal(tools.run_ended, timeout=10000):
         qtbot.keyClick(window.view, Qt.Key.Key_F8)
     assert tools.presenter.progress.text() == "5 done"

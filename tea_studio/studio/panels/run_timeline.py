@@ -536,6 +536,8 @@ def lane_label(lane: Lane) -> str:
         label = "  › " + lane.branch.rpartition("/")[2][1:] + (f" ×{iterations}" if iterations > 1 else "")
     else:
         label = ("  " if lane.fork is not None else "") + (lane.branch or "main flow")
+        if lane.fork is not None and lane.start is None:
+            label += " · queued"  # forked, waiting for a worker (a run's end drops rows that never started)
     return ("✗ " + label) if lane.ok is False else label
 
 
