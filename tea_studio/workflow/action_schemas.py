@@ -9,6 +9,7 @@ the Python entry-point group ``tea_studio.actions``: each entry point loads an o
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,13 +139,17 @@ _MODEL_GPT4 = Param("model", "string", default="gpt-4", description="model name 
 
 BUILTIN_SCHEMAS: tuple[ActionSchema, ...] = (
     ActionSchema("llm.call", (*_PROMPT, *_LLM_COMMON), "Call a language model; returns {content, usage}",
-                 requires_trust=True, aliases=("llm.complete",), one_of=_ONE_PROMPT),
+                 requires_trust=True, aliases=("llm.complete", "actions.llm_call"), one_of=_ONE_PROMPT),
+    ActionSchema("llm.retry", (*_PROMPT, *(dataclasses.replace(p, default=3) if p.name == "max_retries" else p
+                                           for p in _LLM_COMMON)),
+                 "llm.call with max_retries 3 (TEA's deprecated spelling); returns {content, usage, attempts, "
+                 "total_delay}", requires_trust=True, one_of=_ONE_PROMPT),
     ActionSchema("llm.chat", (*_PROMPT, *_LLM_COMMON),
                  "Chat completion; returns {content, model, tokens_used}", requires_trust=True,
                  one_of=_ONE_PROMPT),
     ActionSchema("llm.stream", (*_PROMPT, *_LLM_COMMON),
                  "Stream a completion (tokens arrive as llm_token events); returns {content, usage, streamed, "
-                 "chunk_count}", requires_trust=True, one_of=_ONE_PROMPT),
+                 "chunk_count}", requires_trust=True, aliases=("actions.llm_stream",), one_of=_ONE_PROMPT),
     ActionSchema("llm.embed", (Param("text", "any", required=True, description="text (or list of texts) to embed"),
                                Param("model", "string", default="text-embedding-3-small"),
                                *(p for p in _LLM_COMMON if p.name in ("provider", "api_base", "timeout"))),
@@ -169,7 +174,7 @@ BUILTIN_SCHEMAS: tuple[ActionSchema, ...] = (
                                 Param("max_retries", "integer", default=1),
                                 Param("retry_delay", "number", default=0.0)),
                  "Validate, run a correction node, retry; sets _retry_count, _retry_errors, _retry_result, "
-                 "_retry_exhausted", requires_trust=True),
+                 "_retry_exhausted", requires_trust=True, aliases=("actions.retry_loop",)),
     ActionSchema("reflection.loop", (Param("generator", "object", required=True, raw=True),
                                      Param("evaluator", "object", required=True, raw=True),
                                      Param("corrector", "object", raw=True),

@@ -215,6 +215,12 @@ def llm_call(params: dict[str, Any], state: dict[str, Any], context: ActionConte
     return _unless_failed(result, ("content", "usage", "provider", "shell_provider", "attempts", "total_delay"))
 
 
+@builtin("llm.retry")
+def llm_retry(params: dict[str, Any], state: dict[str, Any], context: ActionContext) -> dict[str, Any]:
+    """TEA's deprecated llm.retry: llm.call whose ``max_retries`` defaults to 3."""
+    return llm_call(params, state, context)
+
+
 @builtin("llm.chat")
 def llm_chat(params: dict[str, Any], state: dict[str, Any], context: ActionContext) -> dict[str, Any]:
     """``{content, model, tokens_used}`` (the Rust engine's local-model action, here over the same providers)."""

@@ -121,7 +121,7 @@ def run_action(name: str, params: dict[str, Any] | None, state: dict[str, Any],
     return _checked_run(action, render_params(action.schema, params, state, context), state, context)
 
 
-LLM_SETTINGS_ACTIONS = frozenset({"llm.call", "llm.chat", "llm.stream"})
+LLM_SETTINGS_ACTIONS = frozenset({"llm.call", "llm.retry", "llm.chat", "llm.stream"})
 
 
 def with_llm_settings(schema: ActionSchema, params: dict[str, Any] | None,
