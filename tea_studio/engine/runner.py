@@ -45,6 +45,7 @@ from tea_studio.engine.expressions import (
     edge_condition_holds,
     goto_condition_holds,
     template_names,
+    workflow_names,
 )
 from tea_studio.engine.lua_vm import LuaNodeError, LuaVM, discard_vm, take_vm, warm_pool
 from tea_studio.engine.plan import UNSUPPORTED, Fork, Plan, PlanError, build_plan
@@ -297,7 +298,12 @@ class _Flow:
     # -- walking --------------------------------------------------------------------------------------------
     def walk(self, name: str, state: dict[str, Any], stop_at: frozenset[str], once: bool = False) -> dict[str, Any]:
         """Run from node ``name`` until __end__ or a node in ``stop_at`` (not run); returns the state. ``once``:
-        run node ``name`` alone (no fork, no route taken)."""
+        run node ``name`` alone (no fork, no route taken). Every template rendered meanwhile also sees the
+        workflow's ``settings`` and ``data``, as in TEA."""
+        with template_names(workflow_names(self.plan.settings, self.plan.sections)):
+            return self._walk(name, state, stop_at, once)
+
+    def _walk(self, name: str, state: dict[str, Any], stop_at: frozenset[str], once: bool) -> dict[str, Any]:
         plan = self.plan
         steps = plan.steps
         forks = plan.forks

@@ -95,11 +95,9 @@ def render_params(schema: ActionSchema, params: dict[str, Any] | None, state: di
 
 
 def template_context(context: ActionContext) -> contextlib.AbstractContextManager[None]:
-    """TEA's template names beyond state/variables/secrets/env: ``settings`` (the workflow's ``settings:``) and
-    ``data`` (its ``data:`` section), as yaml_templates.py puts them in every render."""
-    data = context.sections.get("data")
-    return expressions.template_names({"settings": context.settings or {},
-                                       "data": data if isinstance(data, dict) else {}})
+    """TEA's template names beyond state/variables/secrets/env (``settings``, ``data``) for an action run outside
+    a workflow run too (a run's flows set them for every template they render)."""
+    return expressions.template_names(expressions.workflow_names(context.settings, context.sections))
 
 
 TEMPLATE_SHOWN = 80  # characters of a failing template quoted in its error
