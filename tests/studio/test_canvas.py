@@ -194,7 +194,7 @@ def test_cut_duplicate_and_select_all(canvas):
     assert canvas.scene.selected_node_names() == ["first", "second", "third"]
     canvas.scene.select_nodes(["third"])
     assert canvas.scene.duplicate_selection() == ["third_1"]
-    assert canvas.document.position("third_1") == (640, 40)
+    assert canvas.document.position("third_1") == (640, 90)  # offset, then down clear of "third"
     canvas.scene.select_nodes(["first"])
     canvas.scene.cut_selection()
     assert canvas.document.workflow.node("first") is None

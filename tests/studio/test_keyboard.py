@@ -106,7 +106,11 @@ def test_paste_lands_at_the_pointer_and_new_nodes_never_land_on_top(make_window,
     item = palette.item_for_kind("lua")
     for _ in range(2):
         qtbot.mouseDClick(palette.viewport(), Qt.MouseButton.LeftButton, pos=palette.visualItemRect(item).center())
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_V, CTRL)  # the pointer is still over the first paste: this one goes below it
+    qtbot.keyClick(view, Qt.Key.Key_D, CTRL)  # a duplicate, too, lands clear of what is there
     boxes = [i.sceneBoundingRect().adjusted(8, 8, -8, -8) for i in scene.node_items()]
+    assert len(boxes) == 7
     for i, a in enumerate(boxes):
         assert not any(a.intersects(b) for b in boxes[i + 1:]), "two nodes on top of each other"
 

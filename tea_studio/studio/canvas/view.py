@@ -252,9 +252,7 @@ class WorkflowView(QGraphicsView):
         return clipboard.paste_text(self.workflow_scene, template_fragment(key), scene_pos)
 
     def _free_origin(self, origin: tuple[float, float]) -> tuple[float, float]:
-        boxes = [(r.x(), r.y(), r.width(), r.height()) for r in
-                 (item.mapRectToScene(item.box()) for item in self.workflow_scene.node_items())]
-        x, y = free_position(boxes, *origin)
+        x, y = free_position(self.workflow_scene.node_boxes(), *origin)
         return (x, self.snapped(y)) if self.snap and y != origin[1] else (x, y)
 
     def _node_origin(self, scene_pos: QPointF, left: bool = False) -> tuple[float, float]:
