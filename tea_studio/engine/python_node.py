@@ -137,8 +137,16 @@ def run_python_node(node: str, code: str, state: dict[str, Any], variables: dict
 def run_snippet(label: str, code: str, names: dict[str, Any], on_print: Callable[[str], None] | None = None) -> Any:
     """TEA's inline code inside an action (reflection.loop's generator, evaluator, corrector): the code runs in one
     namespace holding ``names``; its value is the variable ``result`` when it sets one, else ``output`` when it
-    changed it, else None. Code that says ``return`` runs as a function body and its returned value counts."""
-    compiled, offset = _compile(label, code)
+    changed it, else None. Code with a ``return`` statement (not merely the word) runs as a function body and its
+    returned value counts."""
+    filename = f"<node {label}>"
+    try:
+        compiled, offset = compile(textwrap.dedent(code), filename, "exec"), 0
+    except SyntaxError as exc:
+        if "outside function" not in str(exc.msg):
+            line = exc.lineno or 0
+            raise PythonNodeError(f"SyntaxError: {exc.msg}", line if line > 0 else None) from None
+        compiled, offset = _compile(label, code)
     scope = {"json": json, "re": re, **names, "__builtins__": builtins, "__name__": f"tea_{label}",
              "print": _printer(on_print)}
     try:
@@ -146,7 +154,7 @@ def run_snippet(label: str, code: str, names: dict[str, Any], on_print: Callable
         if offset:
             return scope[_FUNCTION]()
     except Exception as exc:  # noqa: BLE001 - user code
-        raise PythonNodeError(f"{type(exc).__name__}: {exc}", _error_line(exc, f"<node {label}>", offset)) from None
+        raise PythonNodeError(f"{type(exc).__name__}: {exc}", _error_line(exc, filename, offset)) from None
     if "result" in scope:
         return scope["result"]
     if "output" in scope and scope["output"] is not names.get("output"):
