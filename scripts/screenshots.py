@@ -26,11 +26,13 @@ PICTURES = (
     ("studio-run.png", "parallel_fanout", "light", ("--run", "--input", '{"value": 7}'), True),
     ("studio-notes.png", "notes_and_groups", "light", (), False),
     ("studio-failed-run.png", "failing_run", "light", ("--run",), False),
-    ("studio-big-graph.png", "support_triage", "light", (), False),
+    ("studio-big-graph.png", "support_triage", "light", ("--big-graph",), False),
     ("studio-node-io.png", "parallel_fanout", "light", ("--node-io", "double"), False),
     ("studio-compare.png", "parallel_fanout", "light", ("--compare",), False),
+    ("studio-paused.png", "parallel_fanout", "light", ("--paused", "double"), False),
 )
 
+BIG_GRAPH_SIZE = (1680, 1100)  # the window of the big-graph picture: a 40-node graph fits it whole at 60%
 EXPECTED_EXIT = {"studio-failed-run.png": 1}  # the picture of a run that fails on purpose (exit 1 = run failed)
 
 
@@ -40,7 +42,7 @@ def take(out_dir: Path, picture: str, example: str, theme: str, extra: tuple[str
                    TEA_STUDIO_CONFIG_DIR=str(Path(scratch) / "config"), TEA_STUDIO_DATA_DIR=str(Path(scratch) / "data"))
         command = [sys.executable, "-m", "tea_studio", "open", str(EXAMPLES / f"{example}.yaml"),
                    "--screenshot", str(out_dir / picture), *extra]
-        if extra[:1] in (("--node-io",), ("--compare",)):  # a scripted window, made by this script in the child
+        if extra[:1] in (("--node-io",), ("--compare",), ("--paused",), ("--big-graph",)):  # a scripted window, made by this script in the child
             command = [sys.executable, str(Path(__file__).resolve()), *extra, "--example", example,
                        "--out", str(out_dir / picture)]
         return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
@@ -117,17 +119,73 @@ def compare_picture(example: Path, out: Path) -> int:
     return 0 if _grab(app, window, out) else 1
 
 
+def paused_picture(example: Path, node: str, out: Path) -> int:
+    """Run ``example`` on one worker with a breakpoint before the branch ``node``: the picture shows the run paused
+    there while the other branches are queued for the worker the paused one holds."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from tea_studio.engine.record import PAUSED, QUEUED
+
+    with tempfile.TemporaryDirectory(prefix="tea-studio-paused-") as scratch:
+        copy = Path(scratch) / example.name
+        text = example.read_text(encoding="utf-8")
+        copy.write_text(text.replace("\nnodes:", f"\nsettings:\n  parallel:\n    max_workers: 1\n"
+                                                f"config:\n  interrupt_before: [{node}]\nnodes:", 1), encoding="utf-8")
+        opened = _scripted_window(copy)
+        if opened is None:
+            return 1
+        app, window = opened
+        tools = window.run_tools
+        loop = QEventLoop()
+        statuses = lambda: {item.run_status for item in window.scene.node_items()}  # noqa: E731 - as painted
+        poll = QTimer()
+        poll.timeout.connect(lambda: {PAUSED, QUEUED} <= statuses() and loop.quit())
+        poll.start(50)
+        tools.start_run({"value": 7}, trusted=True)
+        QTimer.singleShot(60_000, loop.quit)
+        loop.exec()
+        poll.stop()
+        window.fit_all()
+        written = _grab(app, window, out)
+        tools.stop()
+        return 0 if written else 1
+
+
+def big_graph_picture(example: Path, out: Path) -> int:
+    """Auto-layout ``example`` (Ctrl+L) with the canvas given the whole of a large window (the docks closed, as a user
+    does to look at a big graph) and picture it fitted: all of it, at a zoom where the names read."""
+    from PySide6.QtWidgets import QDockWidget
+
+    opened = _scripted_window(example)
+    if opened is None:
+        return 1
+    app, window = opened
+    window.resize(*BIG_GRAPH_SIZE)
+    for dock in window.findChildren(QDockWidget):
+        dock.hide()
+    app.processEvents()
+    window.actions["layout"].trigger()
+    window.fit_all()
+    return 0 if _grab(app, window, out) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPO / "docs"), help="folder for the pictures (default: docs/)")
     parser.add_argument("--node-io", help=argparse.SUPPRESS)  # child process: picture the Input / Output dock
     parser.add_argument("--compare", action="store_true", help=argparse.SUPPRESS)  # child: picture a comparison
+    parser.add_argument("--paused", help=argparse.SUPPRESS)  # child: picture a run paused with queued branches
+    parser.add_argument("--big-graph", action="store_true", help=argparse.SUPPRESS)  # child: a big graph, laid out
     parser.add_argument("--example", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.node_io:
         return node_io_picture(EXAMPLES / f"{args.example}.yaml", args.node_io, Path(args.out))
     if args.compare:
         return compare_picture(EXAMPLES / f"{args.example}.yaml", Path(args.out))
+    if args.big_graph:
+        return big_graph_picture(EXAMPLES / f"{args.example}.yaml", Path(args.out))
+    if args.paused:
+        return paused_picture(EXAMPLES / f"{args.example}.yaml", args.paused, Path(args.out))
     out_dir = Path(args.out)
     out_dir.mkdir(parents=True, exist_ok=True)
     failed = 0

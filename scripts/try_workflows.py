@@ -418,7 +418,8 @@ def _unreached(path: Path, finished: set[Any], started: set[Any]) -> list[str]:
     return reasons
 
 
-_READ_EVERYWHERE = frozenset({"description", "language", "type"})
+_READ_EVERYWHERE = frozenset({"description", "language", "type", "params", "outputs", "output_key", "streams",
+                              "parallel_each", "strategy"})  # read by the engine or refused by name
 
 
 def declared_capabilities(path: Path) -> list[str]:

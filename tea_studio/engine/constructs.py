@@ -8,11 +8,13 @@ executor (thread, process or dask), so items get the same branch events as stati
 
 from __future__ import annotations
 
+import json
 import time
 from typing import TYPE_CHECKING, Any
 
 from tea_studio.engine.actions.context import ActionError
 from tea_studio.engine.actions.registry import available_action
+from tea_studio.engine.errors import RunError, RunStopped
 from tea_studio.engine.events import (
     DynamicParallelFinished,
     DynamicParallelStarted,
@@ -30,7 +32,8 @@ from tea_studio.engine.python_node import PythonNodeError, evaluate_expression
 from tea_studio.workflow.constructs import DYNAMIC_PARALLEL, EXPRESSION, STEPS, WHILE_LOOP
 
 if TYPE_CHECKING:
-    from tea_studio.engine.runner import BranchOutcome, _Flow
+    from tea_studio.engine.branching import BranchOutcome
+    from tea_studio.engine.runner import _Flow
 
 
 class FlowResult(dict):
@@ -66,15 +69,11 @@ def run_construct(flow: _Flow, step: Step, state: dict[str, Any]) -> dict[str, A
 
 
 def _error(flow: _Flow, step: Step, message: str) -> Exception:
-    from tea_studio.engine.runner import RunError
-
     return RunError(message, step.name, flow.branch)
 
 
 def _run_inner(flow: _Flow, outer: Step, state: dict[str, Any], iteration: int = 0) -> dict[str, Any]:
     """Run ``outer``'s inner steps in order over ``state``; returns their merged update."""
-    from tea_studio.engine.runner import RunError, RunStopped
-
     update: dict[str, Any] = {}
     sink = flow.sink
     labels = [node.name for node in outer.construct.inner]
@@ -123,8 +122,6 @@ def _expression(flow: _Flow, step: Step, state: dict[str, Any]) -> dict[str, Any
 
 def _while_loop(flow: _Flow, step: Step, state: dict[str, Any]) -> dict[str, Any] | None:
     """TEA's loop: the condition before each iteration, the body in order, state carried to the next iteration."""
-    from tea_studio.engine.runner import RunStopped
-
     construct = step.construct
     limit = construct.max_iterations
     sink = flow.sink
@@ -165,12 +162,25 @@ def _items(flow: _Flow, step: Step, state: dict[str, Any]) -> list[Any]:
         raise _error(flow, step, f"items '{expression}' failed: {exc}") from None
     if items is None:
         return []
+    if isinstance(items, str) and items.strip().startswith("["):
+        items = _listed(items)
     if isinstance(items, dict):
         return list(items)
     if isinstance(items, (str, bytes)) or not hasattr(items, "__iter__"):
         raise _error(flow, step, f"items '{expression}' must give a list, not {type(items).__name__}"
                      + (f" ({items[:60]!r})" if isinstance(items, str) else ""))
     return list(items)
+
+
+def _listed(text: str) -> Any:
+    """Items rendered to the text of a JSON list (``"{{ state.xs | tojson }}"``, ``'[1, 2, 3]'``, a template
+    with text around it) are that list: the author meant a list, and a run that stops on its spelling helps no
+    one. Any other text stays text (and stops the run as not a list)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, list) else text
 
 
 def missing_capability(step: Step) -> str | None:
@@ -239,18 +249,13 @@ def run_item(flow: _Flow, fork: Fork, index: int, state: dict[str, Any]) -> dict
 
 def _run_subgraph(flow: _Flow, step: Step, state: dict[str, Any]) -> dict[str, Any]:
     """The subgraph file runs as its own flow (own Lua VM) from the ``input:`` mapping rendered over the item."""
-    from tea_studio.engine.runner import RunError, _Flow, _RunContext
-
     construct = step.construct
     subplan: Plan = step.subplan
     try:
         inputs = {key: render_value(value, state, flow.plan.variables) for key, value in construct.input.items()}
     except ExpressionError as exc:
         raise _error(flow, step, f"subgraph input failed: {exc}") from None
-    ctx = flow.ctx
-    sub_ctx = _RunContext(subplan, ctx.sink, ctx.control, ctx.record_states, None, "thread")
-    sub_ctx.remote_stop, sub_ctx.where, sub_ctx.entry_branch = ctx.remote_stop, ctx.where, ctx.entry_branch
-    sub_flow = _Flow(sub_ctx, flow.branch)
+    sub_flow = flow.subflow(subplan)
     try:
         return sub_flow.walk(subplan.entry, {**subplan.initial_state, **inputs}, frozenset())
     except RunError as exc:
@@ -258,7 +263,7 @@ def _run_subgraph(flow: _Flow, step: Step, state: dict[str, Any]) -> dict[str, A
         raise RunError(f"subgraph '{construct.subgraph}' {where}{exc.message}", step.name, flow.branch) from None
     finally:
         sub_flow.end_vm()
-        sub_ctx.close()
+        sub_flow.ctx.close()
 
 
 _RUNNERS = {WHILE_LOOP: _while_loop, STEPS: _steps, EXPRESSION: _expression, DYNAMIC_PARALLEL: _dynamic_parallel}

@@ -199,6 +199,13 @@ def template_names(names: dict[str, Any]) -> Iterator[None]:
         _names.reset(token)
 
 
+def workflow_names(settings: dict[str, Any] | None, sections: dict[str, Any] | None) -> dict[str, Any]:
+    """TEA's template names from the workflow itself (yaml_templates.py): ``settings`` (its ``settings:``) and
+    ``data`` (its ``data:`` section of reusable prompts and constants)."""
+    data = (sections or {}).get("data")
+    return {"settings": settings or {}, "data": data if isinstance(data, dict) else {}}
+
+
 def _compile_expression(source: str) -> _Compiled:
     ast = _ENV.parse("{{ " + source + " }}")
     return _Compiled(_ENV.compile_expression(source, undefined_to_none=True), ast)

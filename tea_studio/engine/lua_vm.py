@@ -41,9 +41,9 @@ _UNLIMITED = 0
 # (compile, invoke, sethook). Everything it captures stays in upvalues that node code cannot reach (no `debug`).
 _BOOTSTRAP = r"""
 local check, log, every, interval, max_depth, max_print = ...
-local sethook, clock = debug.sethook, os.clock
+local sethook, clock, getinfo, find = debug.sethook, os.clock, debug.getinfo, string.find
 local error, select, type, tostring, next, rawget, rawset = error, select, type, tostring, next, rawget, rawset
-local raw_pcall, raw_load, raw_setmetatable = pcall, load, setmetatable
+local raw_pcall, raw_xpcall, raw_load, raw_setmetatable = pcall, xpcall, load, setmetatable
 local co_create, co_resume, co_close = coroutine.create, coroutine.resume, coroutine.close
 local concat, rep, byte, sub, format = table.concat, string.rep, string.byte, string.sub, string.format
 local utf8_len, math_type, tointeger, huge, min = utf8.len, math.type, math.tointeger, math.huge, math.min
@@ -380,13 +380,31 @@ end
 -- Runs a node; returns the estimated size in bytes of its result once it is Python data (-1: no result). The
 -- result waits in `box` (its slot exists already, storing allocates nothing): Python takes it from there after
 -- lifting the memory limit, since handing a table over allocates outside Lua's protection.
+-- An error raised inside a C function (`ipairs(nil)`, `string.rep(nil)`, `assert`) has no position in its message:
+-- it gets the line of the innermost frame of node code, as Lua's traceback shows it (the bootstrap is stripped: no lines).
+local function locate(message)
+  if type(message) ~= "string" or find(message, "^[^\n]-:%d+: ") or getinfo(2, "f").func == error then
+    return message  -- placed already, or `error(message, 0)`: no position wanted
+  end
+  local level = 2
+  while true do
+    local info = getinfo(level, "Sl")
+    if info == nil then return message end
+    if info.currentline > 0 and sub(info.source, 1, 1) == "=" then
+      return sub(info.source, 2) .. ":" .. info.currentline .. ": " .. message
+    end
+    level = level + 1
+  end
+end
+
 local box = {false}
 local function invoke(fn, state, budget)
   tripped = false
   result_budget = budget
   next_check = clock() + interval
   sethook(tick, "", every)
-  local result = fn(state)
+  local ok, result = raw_xpcall(fn, locate, state)
+  if not ok then error(result, 0) end
   if result == nil then
     next_check = 0
     return -1

@@ -13,7 +13,7 @@ from typing import Any
 
 from tea_studio.workflow.action_schemas import action_call
 from tea_studio.workflow.constructs import construct_of
-from tea_studio.workflow.model import Workflow
+from tea_studio.workflow.model import DEFAULT_STRATEGY, Workflow
 from tea_studio.workflow.routes import RouteKind, entry_nodes, fork_edges, successors
 from tea_studio.workflow.validation import unsupported_code
 
@@ -75,7 +75,7 @@ class Limits:
     lua_timeout: float = 30.0
     lua_max_memory_mb: float = 256.0
     on_branch_error: str = "fail"  # fail | continue
-    strategy: str = "thread"
+    strategy: str = DEFAULT_STRATEGY
     max_workers: int = 0  # 0 = CPU count
     dask_scheduler: str | None = None
 
@@ -122,7 +122,7 @@ def build_limits(workflow: Workflow) -> Limits:
     parallel = workflow.setting("parallel", default={})
     parallel = parallel if isinstance(parallel, dict) else {}
     dask = parallel.get("dask") if isinstance(parallel.get("dask"), dict) else {}
-    strategy = str(parallel.get("strategy") or "thread")
+    strategy = str(parallel.get("strategy") or DEFAULT_STRATEGY)
     on_error = str(parallel.get("on_branch_error") or "fail").lower()
     workers = _number(parallel.get("max_workers"), 0)
     return Limits(

@@ -3,8 +3,9 @@
 - The code is rendered as a Jinja2 template first when it contains ``{{``, ``{%`` or ``${`` (``${name}`` =
   ``variables[name]``).
 - If the word ``return`` appears, the code is the body of a function; its result is the update.
-- Otherwise the code runs as a block and every local not starting with ``_`` becomes the update (imported
-  modules excepted: they cannot live in a state).
+- Otherwise the code runs as a block and every name it sets not starting with ``_`` becomes the update
+  (imported modules, functions and classes excepted: they cannot live in a state). Its top-level names are visible inside its
+  comprehensions and functions (TEA's separate locals dict hides them: NameError there).
 - A non-dict result becomes ``{"result": value}``; None changes nothing.
 - In-place writes to top-level keys (``state["k"] = v``) are kept, as TEA keeps them (the result wins).
 - Globals: ``state``, ``variables``, ``json`` and, when the state has it, ``parallel_results`` (a fan-in reads
@@ -27,6 +28,7 @@ from typing import Any
 from tea_studio.engine import expressions
 
 _RETURN = re.compile(r"\breturn\b")
+_NOT_DATA = (types.ModuleType, types.FunctionType, type)  # imports, helper functions, classes: never state
 _FUNCTION = "__tea_node__"
 _cache_lock = threading.Lock()
 _compiled: dict[tuple[str, str], tuple[Any, int]] = {}
@@ -116,11 +118,12 @@ def run_python_node(node: str, code: str, state: dict[str, Any], variables: dict
         if offset:
             exec(compiled, scope)
             result = scope[_FUNCTION]()
-        else:
-            local_scope: dict[str, Any] = {}
-            exec(compiled, scope, local_scope)
-            result = {key: value for key, value in local_scope.items()
-                      if not key.startswith("_") and not isinstance(value, types.ModuleType)}
+        else:  # one namespace, so that comprehensions and functions in the code see its top-level names
+            given = dict(scope)
+            exec(compiled, scope)
+            result = {key: value for key, value in scope.items()
+                      if not key.startswith("_") and not isinstance(value, _NOT_DATA)
+                      and (key not in given or given[key] is not value)}
     except Exception as exc:  # noqa: BLE001 - user code
         raise PythonNodeError(f"{type(exc).__name__}: {exc}", _error_line(exc, f"<node {node}>", offset)) from None
     written = {key: value for key, value in state.items() if key not in before or before[key] is not value}
@@ -129,6 +132,34 @@ def run_python_node(node: str, code: str, state: dict[str, Any], variables: dict
     if not isinstance(result, dict):
         result = {"result": result}
     return {**written, **result} if written and result is not state else result
+
+
+def run_snippet(label: str, code: str, names: dict[str, Any], on_print: Callable[[str], None] | None = None) -> Any:
+    """TEA's inline code inside an action (reflection.loop's generator, evaluator, corrector): the code runs in one
+    namespace holding ``names``; its value is the variable ``result`` when it sets one, else ``output`` when it
+    changed it, else None. Code with a ``return`` statement (not merely the word) runs as a function body and its
+    returned value counts."""
+    filename = f"<node {label}>"
+    try:
+        compiled, offset = compile(textwrap.dedent(code), filename, "exec"), 0
+    except SyntaxError as exc:
+        if "outside function" not in str(exc.msg):
+            line = exc.lineno or 0
+            raise PythonNodeError(f"SyntaxError: {exc.msg}", line if line > 0 else None) from None
+        compiled, offset = _compile(label, code)
+    scope = {"json": json, "re": re, **names, "__builtins__": builtins, "__name__": f"tea_{label}",
+             "print": _printer(on_print)}
+    try:
+        exec(compiled, scope)
+        if offset:
+            return scope[_FUNCTION]()
+    except Exception as exc:  # noqa: BLE001 - user code
+        raise PythonNodeError(f"{type(exc).__name__}: {exc}", _error_line(exc, filename, offset)) from None
+    if "result" in scope:
+        return scope["result"]
+    if "output" in scope and scope["output"] is not names.get("output"):
+        return scope["output"]
+    return None
 
 
 def evaluate_expression(node: str, expression: str, state: dict[str, Any],

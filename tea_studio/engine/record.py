@@ -18,7 +18,7 @@ from typing import Any
 
 from tea_studio.engine import events as ev
 from tea_studio.workflow.files import write_atomic
-from tea_studio.workflow.routes import branch_counts
+from tea_studio.workflow.routes import branch_counts, fork_edges
 
 # A background writer (the run history) works in slices of this long, then lets the GUI thread have the GIL.
 BACKGROUND_SLICE_S = 0.002
@@ -31,6 +31,7 @@ DONE = "done"
 FAILED = "failed"
 SKIPPED = "skipped"
 PAUSED = "paused"
+QUEUED = "queued"  # the first node of a parallel branch whose fork has run, waiting for a worker
 STOPPED = "stopped"  # running (or paused) when the user stopped the run: not a failure of the node
 
 
@@ -339,6 +340,8 @@ class RunModel:
         self.record = record
         self.node_names = list(workflow.node_names) if workflow is not None else []
         self._fork_sizes = branch_counts(workflow) if workflow is not None else {}
+        self._branch_starts = {fork: [(t, edge.fan_in) for edge in edges for t in edge.targets]
+                               for fork, edges in fork_edges(workflow).items()} if workflow is not None else {}
         self.nodes: dict[str, NodeRunInfo] = {name: NodeRunInfo() for name in self.node_names}
         self.lanes: dict[str, Lane] = {"": Lane("", key=())}
         self.lane_order: list[str] = [""]
@@ -352,6 +355,7 @@ class RunModel:
         self.ok: bool | None = None
         self.error: str | None = None
         self._open: dict[tuple[str, str], Execution] = {}
+        self._failed_nodes: set[str] = set()  # nodes whose failure is in the log
         self._applied = 0
 
     # feeding -------------------------------------------------------------------------------------------------
@@ -399,7 +403,15 @@ class RunModel:
         info.count += 1
         info.total_ms += event.timing_ms
         delta.executions = True
+        if event.ok:  # a fork's branches wait for workers until each one starts
+            prefix = f"{event.branch}/" if event.branch else ""
+            for index, (start, fan_in) in enumerate(self._branch_starts.get(event.node, ())):
+                if self._node(start).status not in (RUNNING, PAUSED):
+                    self._set_status(delta, start, QUEUED)
+                self._lane(prefix + start, delta, ev.BranchStarted(t=event.t, branch=prefix + start, fork=event.node,
+                                                                   fan_in=fan_in, index=index))  # its row, empty
         if not event.ok:
+            self._failed_nodes.add(event.node)
             self._log(delta, LogEntry(t, "error", event.node, event.branch, event.error or "failed", event.line))
 
     def _step_started(self, event: ev.StepStarted, t: float, index: int, delta: RunDelta) -> None:
@@ -457,7 +469,7 @@ class RunModel:
             fan_in.results.append(FanInResult(event.branch, event.index, event.ok, event.timing_ms, event.error,
                                               index))
             self._fan_in_changed(delta, fan_in)
-        if not event.ok:
+        if not event.ok and event.node not in self._failed_nodes:  # one log entry per failure
             self._log(delta, LogEntry(t, "error", event.node, event.branch,
                                       f"branch '{event.branch}' failed: {event.error}"))
 
@@ -493,7 +505,8 @@ class RunModel:
 
     def _run_failed(self, event: ev.RunFailed, t: float, index: int, delta: RunDelta) -> None:
         self.end, self.ok, self.error = t, False, event.error
-        self._log(delta, LogEntry(t, "error", event.node, event.branch, f"run failed: {event.error}", event.line))
+        if event.node is None or event.node not in self._failed_nodes:  # else its node's entry says it already
+            self._log(delta, LogEntry(t, "error", event.node, event.branch, f"run failed: {event.error}", event.line))
 
     def finish(self, delta: RunDelta | None = None) -> RunDelta:
         """The run is over: close open bars, mark never-run nodes skipped and running ones failed (stopped when the
@@ -505,10 +518,15 @@ class RunModel:
             execution.ok = False
         self._open.clear()
         self.paused.clear()
+        for name in [name for name, lane in self.lanes.items() if name and lane.start is None and lane.ok is None
+                     and not lane.executions]:
+            del self.lanes[name]  # a queued branch that never started (a stop, a failing sibling): no row
+            self.lane_order.remove(name)
+            delta.lanes = True
         stopped = self.error == STOPPED
         for name, info in self.nodes.items():
             status = info.status
-            if status == WAITING:
+            if status in (WAITING, QUEUED):
                 info.status = SKIPPED
             elif status in (RUNNING, PAUSED):
                 info.status = STOPPED if stopped else FAILED if self.ok is False else DONE
@@ -583,11 +601,6 @@ class RunModel:
     @property
     def has_open_executions(self) -> bool:
         return bool(self._open)
-
-    @property
-    def applied(self) -> int:
-        """How many events of the record have been folded in."""
-        return self._applied
 
     @property
     def branch_lanes(self) -> list[Lane]:

@@ -22,6 +22,7 @@ from tea_studio.engine.actions import ActionContext, ActionError, ActionStopped,
 from tea_studio.engine.branching import STOPPED, BranchOutcome, BranchStrategy, ForkRequest
 from tea_studio.engine.budget import BudgetExceeded, EngineCaps, FlowHeld, StateBudget, capped_limits
 from tea_studio.engine.constructs import CONSTRUCT_KINDS, run_construct, run_item
+from tea_studio.engine.errors import RunError, RunStopped
 from tea_studio.engine.events import (
     BranchFinished,
     BranchStarted,
@@ -43,6 +44,8 @@ from tea_studio.engine.expressions import (
     ExpressionLimitError,
     edge_condition_holds,
     goto_condition_holds,
+    template_names,
+    workflow_names,
 )
 from tea_studio.engine.lua_vm import LuaNodeError, LuaVM, discard_vm, take_vm, warm_pool
 from tea_studio.engine.plan import UNSUPPORTED, Fork, Plan, PlanError, build_plan
@@ -51,41 +54,6 @@ from tea_studio.engine.start import StartAt, walk_from
 from tea_studio.workflow.model import END, STRATEGIES, Workflow
 
 __all__ = ["BranchOutcome", "RunControl", "RunError", "RunStopped", "WorkflowRun", "run_workflow", "STOPPED"]
-
-
-class RunError(Exception):
-    """A run failed. ``message`` is the bare reason; ``str()`` names the branch, node and line."""
-
-    def __init__(self, message: str, node: str | None = None, branch: str = "", line: int | None = None,
-                 *, located: bool = True, detail: str | None = None) -> None:
-        self.message = message
-        self.node = node
-        self.branch = branch
-        self.line = line
-        if detail is None:
-            where = f"branch '{branch}' " if branch else ""
-            if located and node is not None:
-                where += f"node '{node}'" + (f" line {line}" if line else "") + ": "
-            elif where:
-                where = where.rstrip() + ": "
-            detail = where + message
-        self.detail = detail
-        super().__init__(detail)
-
-    def __str__(self) -> str:
-        return self.detail
-
-    def __reduce__(self):
-        return (_rebuild_run_error, (self.message, self.node, self.branch, self.line, self.detail))
-
-
-def _rebuild_run_error(message, node, branch, line, detail) -> RunError:
-    return RunError(message, node, branch, line, detail=detail)
-
-
-class RunStopped(RunError):
-    def __init__(self, node: str | None = None, branch: str = "") -> None:
-        super().__init__(STOPPED, node, branch, located=False, detail=STOPPED)
 
 
 class RunControl:
@@ -98,7 +66,14 @@ class RunControl:
         self._generation = 0
         self._on_stop: list[Any] = []
         self.auto_continue = auto_continue
-        self.breakpoints: set[tuple[str, str]] = set(breakpoints or ())
+        self.breakpoints: frozenset[tuple[str, str]] = frozenset(breakpoints or ())
+
+    def set_breakpoint(self, node: str, when: str, enabled: bool) -> None:
+        """Pause ``when`` ("before"/"after") ``node`` from now on, or no longer. The set is replaced, never changed
+        in place, so flows reading it on other threads see the old set or the new one."""
+        with self._cond:
+            point = {(node, when)}
+            self.breakpoints = self.breakpoints | point if enabled else self.breakpoints - point
 
     @property
     def stopped(self) -> bool:
@@ -227,10 +202,10 @@ class _RunContext:
     def strategy_for(self, fork: Fork) -> BranchStrategy:
         name = fork.strategy or self.strategy
         if name not in STRATEGIES:
-            raise RunError(f"parallel strategy '{name}' is not supported by TEA Studio (use thread, process or "
-                           "dask); export and run with tea", fork.node)
-        if self._given is not None and (name == "thread" or name == self.strategy):
-            return self._given
+            raise RunError(f"parallel strategy '{name}' is not supported by TEA Studio (use "
+                           f"{', '.join(STRATEGIES)}); export and run with tea", fork.node)
+        if self._given is not None and name == executors_mod.ThreadStrategy.name:
+            return self._given  # a caller's executor stands in for threads, never for what a file asks
         with self._lock:
             strategy = self._strategies.get(name)
             if strategy is None:
@@ -246,9 +221,7 @@ class _RunContext:
     def prepare(self) -> None:
         """Warm what the run's forks will need (process workers) while the main flow runs."""
         names = {fork.strategy or self.strategy for fork in self.plan.forks.values()}
-        if self._given is not None:
-            names.discard(self.strategy)
-        if names - {"thread"}:
+        if names - {executors_mod.ThreadStrategy.name}:
             try:
                 self.session.prepare(names, self.plan.limits)
             except executors_mod.ExecutorUnavailable:
@@ -280,6 +253,14 @@ class _Flow:
         self.deadline = 0.0  # the running node's: its route conditions count against its timeout
         self.siblings: frozenset[str] = frozenset()  # the other branch starts of this branch's fork
         self.join_at: str = END  # where this branch ends when its implicit next node is a sibling branch
+
+    def subflow(self, plan: Plan) -> _Flow:
+        """A flow of its own (own Lua VM, own thread strategy) running ``plan`` on this flow's branch and under
+        its stop: a dynamic_parallel item's subgraph. The caller ends it with :meth:`end_vm` and ``ctx.close()``."""
+        ctx = self.ctx
+        sub_ctx = _RunContext(plan, ctx.sink, ctx.control, ctx.record_states, None, "thread")
+        sub_ctx.remote_stop, sub_ctx.where, sub_ctx.entry_branch = ctx.remote_stop, ctx.where, ctx.entry_branch
+        return _Flow(sub_ctx, self.branch)
 
     # -- Lua VM ---------------------------------------------------------------------------------------------
     def ensure_vm(self) -> LuaVM:
@@ -317,7 +298,12 @@ class _Flow:
     # -- walking --------------------------------------------------------------------------------------------
     def walk(self, name: str, state: dict[str, Any], stop_at: frozenset[str], once: bool = False) -> dict[str, Any]:
         """Run from node ``name`` until __end__ or a node in ``stop_at`` (not run); returns the state. ``once``:
-        run node ``name`` alone (no fork, no route taken)."""
+        run node ``name`` alone (no fork, no route taken). Every template rendered meanwhile also sees the
+        workflow's ``settings`` and ``data``, as in TEA."""
+        with template_names(workflow_names(self.plan.settings, self.plan.sections)):
+            return self._walk(name, state, stop_at, once)
+
+    def _walk(self, name: str, state: dict[str, Any], stop_at: frozenset[str], once: bool) -> dict[str, Any]:
         plan = self.plan
         steps = plan.steps
         forks = plan.forks
@@ -375,7 +361,7 @@ class _Flow:
                     return state
                 name = fork.fan_in
                 continue
-            name = self.next_node(name, state)
+            name = self.next_node(name, state, update)
 
     def hold(self, update: dict[str, Any], node: str | None) -> None:
         """Count what ``update`` adds to the run's states against its memory budget."""
@@ -444,7 +430,9 @@ class _Flow:
         except ActionError as exc:
             raise RunError(exc.message, step.name, self.branch) from None
 
-    def next_node(self, name: str, state: dict[str, Any]) -> str:
+    def next_node(self, name: str, state: dict[str, Any], update: dict[str, Any] | None = None) -> str:
+        """The node after ``name``; a goto ``if:`` also sees the node's own update as ``result`` (TEA's
+        yaml_edges.py)."""
         for route in self.plan.routes[name]:
             if route.rule == "next":
                 # `to: [a, b, c]` forks: a branch never runs on into a sibling branch by list order
@@ -459,8 +447,12 @@ class _Flow:
             try:
                 if route.rule == "goto":
                     try:
-                        holds = route.condition is None or goto_condition_holds(
-                            route.condition, state, self.plan.variables, deadline=self.deadline)
+                        if route.condition is None:
+                            holds = True
+                        else:
+                            with template_names({"result": update or {}}):
+                                holds = goto_condition_holds(route.condition, state, self.plan.variables,
+                                                             deadline=self.deadline)
                     except ExpressionLimitError:
                         raise
                     except ExpressionError as exc:

@@ -17,12 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tea_studio.engine.errors import RunError
 from tea_studio.engine.plan import Fork, Plan
 from tea_studio.workflow.model import END
 
 FROM_NODE = "from"  # run from the node on
 ONLY_NODE = "node"  # run the node alone
-MODES = (FROM_NODE, ONLY_NODE)
 
 
 @dataclass(frozen=True)
@@ -74,8 +74,6 @@ def enclosing_branch(plan: Plan, node: str) -> tuple[Fork, str] | None:
 def walk_from(flow: Any, start: StartAt, state: dict[str, Any]) -> dict[str, Any]:
     """Run ``flow`` (the runner's main flow) from ``start``; returns the final state. Raises the runner's
     RunError for a node the workflow does not have."""
-    from tea_studio.engine.runner import RunError
-
     plan = flow.plan
     if start.node not in plan.steps:
         raise RunError(f"cannot start at '{start.node}': the workflow has no node of that name", None,

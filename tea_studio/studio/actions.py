@@ -31,6 +31,22 @@ def on_click(signal, slot: Callable[[], object]) -> None:
     signal.connect(lambda _checked=False: slot())
 
 
+def add_menu_item(menu: QMenu, text: str, name: str, slot: Callable, *, enabled: bool = True,
+                  checked: bool | None = None) -> QAction:
+    """One entry of a context menu (for what was clicked, so not a table command): named for tests, connected
+    like the table's actions (``checked`` not None: a check box whose slot gets the new state)."""
+    action = menu.addAction(text)
+    action.setObjectName(name)
+    action.setEnabled(enabled)
+    if checked is not None:
+        action.setCheckable(True)
+        action.setChecked(checked)
+        action.toggled.connect(slot)
+    else:
+        on_click(action.triggered, slot)
+    return action
+
+
 class ActionTable:
     """QActions by key. Window-wide shortcuts live on ``owner``; canvas ones on ``canvas``."""
 

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QApplication
 
 from tea_studio import __version__
 from tea_studio.studio.errors import install_exception_handler
+from tea_studio.studio.image_export import write_picture
 from tea_studio.studio.prompts import AnsweredPrompts
 from tea_studio.studio.resources import APPLICATION, ORGANIZATION, icon
 from tea_studio.workflow.inputs import InputError, parse_inputs
@@ -69,7 +70,8 @@ def take_screenshot(window, out: str) -> bool:
     _settle(app)
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    return window.grab().save(str(path), "PNG")
+    picture = window.grab()
+    return write_picture(str(path), lambda device: picture.save(device, "PNG"))
 
 
 def _select_first_code_node(window) -> None:
@@ -111,6 +113,12 @@ def run_studio(args) -> int:
         if run:
             result = _wait_for_run(window, inputs)
             ok = bool(result)
+            banner = window.run_tools.presenter.banner
+            if not ok and banner.node:  # the picture of a failure shows the failed node's code at its line
+                if banner.line:
+                    banner.line_requested.emit(banner.node, banner.line)
+                else:
+                    window.select_node(banner.node, centre=False)
         written = take_screenshot(window, screenshot)
         window.autosaver.stop()
         if not written:

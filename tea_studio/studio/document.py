@@ -12,7 +12,6 @@ such node still gets its own item; name-based methods address the first node of 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,8 +20,8 @@ from PySide6.QtGui import QUndoStack
 
 from tea_studio.studio.commands import WorkflowCommand
 from tea_studio.workflow.edits import Change, Edit, WorkflowEditor, apply_changes, as_list
-from tea_studio.workflow.model import Edge, GotoRule, Node, Workflow
-from tea_studio.workflow.routes import Route, RouteKind, fan_in_counts, list_routes
+from tea_studio.workflow.model import END, START, Edge, GotoRule, Node, Workflow
+from tea_studio.workflow.routes import Route, RouteStyle, fan_in_counts, flow_targets, list_routes
 
 
 class EditableWorkflow(QObject):
@@ -97,6 +96,11 @@ class EditableWorkflow(QObject):
     def route(self, route_id: str) -> Route | None:
         """The route with this id as it is now (None when it no longer exists)."""
         return self._routes.get(route_id)
+
+    def edge_entry(self, route_id: str) -> Edge | None:
+        """The ``edges`` entry that writes route ``route_id`` (None for a goto or implicit route, or a gone one)."""
+        route = self._routes.get(route_id)
+        return None if route is None or route.edge_index is None else self.workflow.edges[route.edge_index]
 
     def _existing(self, route_id: str) -> Route:
         route = self._routes.get(route_id)
@@ -249,30 +253,24 @@ class EditableWorkflow(QObject):
 
     # -- edges ---------------------------------------------------------------------------------------------
     def add_edge(self, edge: Edge) -> int:
-        self.push(self.editor.edges(f"Connect {edge.source}", [*self.workflow.edges, copy.deepcopy(edge)]))
+        self.push(self.editor.add_edge(edge))
         return len(self.workflow.edges) - 1
 
     def remove_edges(self, indexes: Iterable[int]) -> None:
-        drop = set(indexes)
-        if drop:
-            self.push(self.editor.edges("Delete routes", [e for i, e in enumerate(self.workflow.edges)
-                                                           if i not in drop]))
+        self.push(self.editor.remove_edges(indexes))
 
-    def set_edge(self, index: int, edge: Edge) -> None:
-        edges = list(self.workflow.edges)
-        if edges[index] != edge:
-            new = copy.deepcopy(edge)
-            new.line, new.col = edges[index].line, edges[index].col
-            edges[index] = new
-            self.push(self.editor.edges("Edit route", edges))
+    def set_edge(self, route_id: str, edge: Edge) -> None:
+        """Replace the ``edges`` entry that writes route ``route_id`` (one undo step)."""
+        self.push(self.editor.set_edge(self._existing(route_id), edge))
 
     # -- routes, addressed by id ---------------------------------------------------------------------------
     def connect(self, source: str, target: str) -> str | None:
         """A new route source -> target (a goto rule if the source uses goto, else a plain legacy edge); its id."""
+        before = set(self._routes)
         if not self.push(self.editor.connect(source, target)):
             return None
-        kind = RouteKind.RULE if isinstance(self.node(source).goto, list) else RouteKind.EDGE
-        return [r.id for r in self._routes.values() if (r.kind, r.source, r.target) == (kind, source, target)][-1]
+        added = [r.id for r in self._routes.values() if r.id not in before and (r.source, r.target) == (source, target)]
+        return added[-1] if added else None
 
     def remove_routes(self, route_ids: Iterable[str]) -> None:
         """Delete routes (implicit next-in-list routes are not stored and cannot be deleted)."""
@@ -282,18 +280,58 @@ class EditableWorkflow(QObject):
         """Move one end ("source" or "target") of a route to another node, as one undo step."""
         self.push(self.editor.reconnect_route(self._existing(route_id), end, node_name))
 
-    def insert_node_on_route(self, name: str, route_id: str) -> bool:
-        """Route a -> b becomes a -> name -> b (one undo step)."""
+    def insert_node_on_route(self, name: str, route_id: str,
+                             positions: dict[str, tuple[float, float]] | None = None) -> bool:
+        """Route a -> b becomes a -> name -> b (one undo step, with the moves in ``positions`` that make room)."""
         route = self.route(route_id)
-        return route is not None and self.push(self.editor.insert_node_on_route(name, route))
+        if route is None:
+            return False
+        edit = self.editor.insert_node_on_route(name, route)
+        if edit.changes and positions:
+            edit.changes.append(self.editor.positions(positions))
+        return self.push(edit)
 
     def set_route_condition(self, route_id: str, condition: str | None) -> None:
         """Make a route conditional (or unconditional with an empty condition)."""
         self.push(self.editor.set_route_condition(self._existing(route_id), condition))
 
-    def set_route_parallel(self, route_id: str, fan_in: str) -> None:
-        """Make a route a parallel fork branch joining at ``fan_in``."""
-        self.push(self.editor.set_route_parallel(self._existing(route_id), fan_in))
+    def set_routes_parallel(self, route_ids: Iterable[str], fan_in: str) -> None:
+        """Make routes out of one node the parallel branches of one fork joining at ``fan_in`` (one undo step)."""
+        self.push(self.editor.set_routes_parallel([self._existing(i) for i in route_ids], fan_in))
+
+    def plain_siblings(self, route_id: str) -> list[str]:
+        """The route and the other plain unconditional routes out of its node: the ones that only look like a fork
+        (``MULTIPLE_UNCONDITIONAL_ROUTES``), which "Make Parallel" turns into one."""
+        route = self._existing(route_id)
+        plain = (RouteStyle.SEQUENTIAL, RouteStyle.JOIN)
+        if route.style not in plain:
+            return [route_id]
+        return [r.id for r in self._routes.values() if r.source == route.source and r.kind.stored
+                and r.style in plain and r.target != END] or [route_id]
+
+    def join_candidates(self, source: str, targets: Iterable[str]) -> list[str]:
+        """Nodes that branches from ``source`` to ``targets`` could join at, best first: where every branch leads
+        (nearest first, fan-in nodes before others), then the other fan-in nodes, then the rest. Never the fork
+        or a node it routes to (a branch)."""
+        targets = list(targets)
+        ahead = flow_targets(self.workflow)
+        reach: list[dict[str, int]] = []
+        for start in targets:
+            seen, queue = {start: 0}, [start]
+            for name in queue:
+                for nxt in ahead.get(name, ()):
+                    if nxt not in seen and nxt != source:
+                        seen[nxt] = seen[name] + 1
+                        queue.append(nxt)
+            reach.append(seen)
+        excluded = {source, *targets, START, END, *(r.target for r in self._routes.values() if r.source == source)}
+        joins = set(self.fan_in_counts())
+        fan_ins = [n.name for n in self.workflow.nodes if n.name and (n.fan_in or n.name in joins)]
+        common = [name for name in reach[0] if name not in excluded and all(name in r for r in reach)] \
+            if reach else []
+        common.sort(key=lambda name: (name not in fan_ins, sum(r[name] for r in reach)))
+        rest = [n.name for n in self.workflow.nodes if n.name and n.name not in excluded and n.name not in common]
+        return common + [n for n in rest if n in fan_ins] + [n for n in rest if n not in fan_ins]
 
     def set_route_plain(self, route_id: str) -> None:
         """Make a route a plain unconditional route (no condition, not parallel)."""

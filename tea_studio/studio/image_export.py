@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRectF
 from PySide6.QtGui import QImage, QPainter
+
+from tea_studio.workflow.files import write_atomic
 
 MARGIN = 30
 
@@ -30,12 +32,26 @@ def render_scene_image(scene, scale: float = 2.0) -> QImage:
     return image
 
 
-def _write_svg(scene, path: str, title: str) -> bool:
+def write_picture(path: str, fill: Callable[[QIODevice], bool]) -> bool:
+    """Let ``fill`` write a picture into memory, then save it with ``write_atomic`` (an export that fails half-way
+    leaves the old file); False when ``fill`` made nothing, OSError when the file cannot be written."""
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    made = fill(buffer)
+    buffer.close()
+    if not made or data.isEmpty():
+        return False
+    write_atomic(path, data.data())
+    return True
+
+
+def _fill_svg(scene, device: QIODevice, title: str) -> bool:
     from PySide6.QtSvg import QSvgGenerator
 
     rect = scene_picture_rect(scene)
     generator = QSvgGenerator()
-    generator.setFileName(path)
+    generator.setOutputDevice(device)
     generator.setSize(rect.size().toSize())
     generator.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
     generator.setTitle(title)
@@ -44,8 +60,7 @@ def _write_svg(scene, path: str, title: str) -> bool:
         return False
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     scene.render(painter, QRectF(0, 0, rect.width(), rect.height()), rect)
-    painter.end()
-    return Path(path).is_file()
+    return painter.end()
 
 
 def export_scene_image(scene, path: str, fmt: str, title: str | None = None) -> bool:
@@ -55,8 +70,9 @@ def export_scene_image(scene, path: str, fmt: str, title: str | None = None) -> 
         item.setSelected(False)
     try:
         if fmt == "svg":
-            return _write_svg(scene, path, title or "TEA workflow")
-        return render_scene_image(scene).save(path)
+            return write_picture(path, lambda device: _fill_svg(scene, device, title or "TEA workflow"))
+        image = render_scene_image(scene)
+        return write_picture(path, lambda device: image.save(device, fmt.upper()))
     finally:
         for item in selected:
             item.setSelected(True)

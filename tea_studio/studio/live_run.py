@@ -128,7 +128,8 @@ class _QueueSink:
 
 
 class LiveRun(QObject):
-    """One run of a workflow in the studio: main flow on a worker thread, branches on a QThreadPool.
+    """One run of a workflow in the studio: main flow on a worker thread, thread-strategy branches on a QThreadPool
+    (process and dask forks run on the session's strategies, as headless).
 
     ``updated(RunDelta)`` is emitted at most once per tick with the coalesced changes; ``finished(bool ok)`` once
     every event is in :attr:`record` and every branch has returned.

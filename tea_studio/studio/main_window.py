@@ -38,6 +38,7 @@ from tea_studio.studio.resources import settings as studio_settings
 from tea_studio.studio.validation_controller import Validator
 from tea_studio.workflow.action_schemas import creatable_kinds
 from tea_studio.workflow.model import Workflow
+from tea_studio.workflow.routes import RouteKind
 
 # The menus and the main toolbar, by action key (None: a separator; "<...>": a submenu filled by the window).
 MENUS = (
@@ -164,11 +165,11 @@ class MainWindow(QMainWindow):
         add_canvas_actions(self.actions, self.view)
         add("find", "&Find Node…", lambda: self.find_edit.focus(), shortcut=key.Find, icon_name="find",
             tip="Find a node by name")
-        add("next_pane", "Next &Pane", lambda: focus_next_pane(self, True), shortcut="F6",
-            tip="Move the keyboard focus to the next pane: canvas, inspector, docks")
+        add("next_pane", "Next &Pane", lambda: focus_next_pane(self, self.view, self.inspector, True),
+            shortcut="F6", tip="Move the keyboard focus to the next pane: canvas, inspector, docks")
         self.actions["next_pane"].setShortcuts([QKeySequence("F6"), QKeySequence("Ctrl+Tab")])
-        add("previous_pane", "Previous Pa&ne", lambda: focus_next_pane(self, False), shortcut="Shift+F6",
-            tip="Move the keyboard focus to the previous pane")
+        add("previous_pane", "Previous Pa&ne", lambda: focus_next_pane(self, self.view, self.inspector, False),
+            shortcut="Shift+F6", tip="Move the keyboard focus to the previous pane")
         self.actions["previous_pane"].setShortcuts([QKeySequence("Shift+F6"), QKeySequence("Ctrl+Shift+Tab")])
         for name, text, default, tip in VIEW_OPTIONS:
             add(name, text, lambda on, n=name: self._set_view_option(n, on), tip=tip, checkable=True,
@@ -233,7 +234,6 @@ class MainWindow(QMainWindow):
         doc.reset.connect(self.inspector.show_workflow)
         self.scene.selectionChanged.connect(self._show_selection)
         self.inspector.set_document(doc)
-        doc.routes_changed.connect(self._routes_changed)  # after the scene re-indexed its route items
         self.view.zoom_changed.connect(lambda _zoom: self._update_status())
         self.view.rename_requested.connect(self.start_rename)
         self.view.condition_edit_requested.connect(lambda _ref: self.edit_condition())
@@ -256,7 +256,7 @@ class MainWindow(QMainWindow):
         return self.document.path
 
     def is_dirty(self) -> bool:
-        return not self.document.undo_stack.isClean()
+        return self.files.is_dirty()
 
     def load_file(self, path: str | os.PathLike) -> bool:
         """Open a workflow file in this window (replacing the current one without asking); False on error."""
@@ -283,11 +283,6 @@ class MainWindow(QMainWindow):
     def _document_changed(self) -> None:
         self._update_title()
         self._update_status()
-
-    def _routes_changed(self) -> None:
-        """Edge indexes shift when another edge is added or deleted: show the selected edge at its new index."""
-        if self.scene.selected_routes():
-            self._show_selection()
 
     def _show_selection(self) -> None:
         nodes, edges = self.selection()
@@ -336,16 +331,17 @@ class MainWindow(QMainWindow):
         self.log_message(f"{problem.code}: {problem.message}")
 
     # -- selection and navigation -------------------------------------------------------------------------------
-    def selection(self) -> tuple[list[str], list[int]]:
-        """(selected node names, selected entries of ``edges`` by index)."""
+    def selection(self) -> tuple[list[str], list[str]]:
+        """(selected node names, ids of the selected routes written in ``edges``, one route per entry)."""
         nodes = list(self.scene.selected_node_names())
-        edges = []
-        for ref in self.scene.selected_routes():
-            if ref.edge_index is not None:
-                edges.append(ref.edge_index)
-            elif ref.node and not nodes:
-                nodes.append(ref.node)  # a goto route: its rules are edited on the source node
-        return nodes, sorted(set(edges))
+        entries: dict[int, str] = {}  # id() of an edges entry -> the first selected route it writes
+        writers: dict[str, None] = {}  # a goto route's rules are edited on its source node
+        for route in self.scene.selected_routes():
+            if (entry := self.document.edge_entry(route.id)) is not None:
+                entries.setdefault(id(entry), route.id)
+            elif route.kind in (RouteKind.GOTO, RouteKind.RULE):
+                writers[route.source] = None
+        return nodes or list(writers), list(entries.values())
 
     def select_node(self, name: str, centre: bool = True) -> bool:
         item = self.scene.node_item(name)

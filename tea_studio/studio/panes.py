@@ -11,12 +11,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QWidget
 
 
-def panes(window: QMainWindow, canvas: QWidget) -> list[QWidget]:
+def panes(window: QMainWindow, canvas: QWidget, inspector: QWidget | None) -> list[QWidget]:
     """The canvas, the inspector, then the other visible docks top to bottom, the ones left of the canvas last
     (docks hidden behind a tab are left out)."""
     shown = [dock for dock in window.findChildren(QDockWidget)
              if dock.isVisible() and not dock.visibleRegion().isEmpty() and dock.widget() is not None]
-    inspector = getattr(window, "inspector", None)
 
     def rank(dock: QDockWidget) -> tuple:
         corner = dock.mapTo(window, dock.rect().topLeft())
@@ -37,9 +36,10 @@ def _first_focusable(widget: QWidget) -> QWidget:
     return widget
 
 
-def focus_next_pane(window, forward: bool = True) -> QWidget | None:
-    """Move the focus to the next (or previous) pane; returns the widget that got it."""
-    order = panes(window, window.view)
+def focus_next_pane(window: QMainWindow, canvas: QWidget, inspector: QWidget | None,
+                    forward: bool = True) -> QWidget | None:
+    """Move the focus to the next (or previous) pane of ``window``; returns the widget that got it."""
+    order = panes(window, canvas, inspector)
     focus = QApplication.focusWidget()
     current = next((i for i, pane in enumerate(order) if focus is not None and
                     (focus is pane or pane.isAncestorOf(focus))), -1)

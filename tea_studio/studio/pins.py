@@ -11,6 +11,9 @@ from typing import Any
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
+from tea_studio.studio.canvas.theme import current_theme
+from tea_studio.workflow.inputs import InputError, parse_inputs
+
 
 def execution_output(model: Any, execution: Any) -> dict | None:
     """The update a finished execution made (what pinning it replays), or None when it recorded none."""
@@ -30,10 +33,13 @@ def last_output(model: Any, name: str) -> dict | None:
 
 
 class JsonObjectDialog(QDialog):
-    """Edits a JSON object (a pinned output, a state to start a run with); OK only while the text is one."""
+    """Edits a JSON object (a run's inputs, a state to start a run with, a pinned output); OK only while the text
+    is one. The text is read by :func:`~tea_studio.workflow.inputs.parse_inputs`, the contract of ``--input``
+    (blank is ``{}``; NaN and runaway nesting are refused), so every entry point accepts the same objects.
+    ``source`` is the JSON text to start from, else ``value`` is shown as JSON."""
 
     def __init__(self, title: str, text: str, value: Any, what: str, parent: QWidget | None = None,
-                 name: str = "jsonObject") -> None:
+                 name: str = "jsonObject", *, source: str | None = None) -> None:
         super().__init__(parent)
         self.setObjectName(f"{name}Dialog")
         self.setWindowTitle(title)
@@ -42,12 +48,20 @@ class JsonObjectDialog(QDialog):
         label = QLabel(text)
         label.setWordWrap(True)
         layout.addWidget(label)
-        self.editor = QPlainTextEdit(json.dumps(value if value is not None else {}, indent=2, ensure_ascii=False,
-                                                default=repr))
+        if source is None:
+            source = json.dumps(value if value is not None else {}, indent=2, ensure_ascii=False, default=repr)
+        self.editor = QPlainTextEdit(source)
         self.editor.setObjectName(f"{name}Editor")
-        layout.addWidget(self.editor)
+        self.editor.setTabChangesFocus(True)
+        font = self.editor.font()
+        font.setStyleHint(font.StyleHint.Monospace)
+        font.setFamily("monospace")
+        self.editor.setFont(font)
+        layout.addWidget(self.editor, 1)
         self.error = QLabel("")
         self.error.setObjectName(f"{name}Error")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet(f"color: {current_theme().error.name()}")
         layout.addWidget(self.error)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.accept)
@@ -57,19 +71,21 @@ class JsonObjectDialog(QDialog):
         self.resize(520, 360)
         self._check()
 
-    def value(self) -> dict | None:
+    def text(self) -> str:
+        return self.editor.toPlainText()
+
+    def _parse(self) -> tuple[dict | None, str]:
         try:
-            value = json.loads(self.editor.toPlainText())
-        except json.JSONDecodeError:
-            return None
-        return value if isinstance(value, dict) else None
+            return parse_inputs(self.text(), where=self.what, files=False), ""
+        except InputError as exc:
+            message = str(exc)
+            return None, message[:1].upper() + message[1:]
+
+    def value(self) -> dict | None:
+        return self._parse()[0]
 
     def _check(self) -> None:
-        try:
-            value = json.loads(self.editor.toPlainText())
-            message = "" if isinstance(value, dict) else f"{self.what} must be a JSON object"
-        except json.JSONDecodeError as exc:
-            message = f"not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        message = self._parse()[1]
         self.error.setText(message)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(not message)
 

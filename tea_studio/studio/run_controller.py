@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QKeySequence
 
 from tea_studio.engine.record import RunModel, format_ms
 from tea_studio.engine.start import FROM_NODE, ONLY_NODE, StartAt, recorded_input
@@ -24,7 +25,6 @@ from tea_studio.studio.run_presenter import RunPresenter
 from tea_studio.workflow.constructs import python_code
 
 MAX_LISTED_ERRORS = 12
-RUN_KEYS = ("run", "stop", "pause", "step", "continue")  # the Run toolbar
 
 
 class RunController(QObject):
@@ -69,7 +69,8 @@ class RunController(QObject):
         add = self.actions.add
         add("run", "&Run…", self.run, shortcut="F5", icon_name="run", tip="Run the workflow with inputs")
         add("stop", "&Stop", self.stop, shortcut="Shift+F5", icon_name="stop", tip="Stop the run")
-        add("pause", "&Pause", self.pause, shortcut="F6", icon_name="pause", tip="Pause every flow at its next node")
+        add("pause", "&Pause", self.pause, shortcut="F7", icon_name="pause", tip="Pause every flow at its next node")
+        self.actions["pause"].setShortcuts([QKeySequence("F7"), QKeySequence("Pause")])  # F6 moves between panes
         add("step", "S&tep", self.step, shortcut="F10", icon_name="step", tip="Run the next node, then pause again")
         add("continue", "&Continue", self.resume, shortcut="F8", icon_name="continue", tip="Continue a paused run")
         add("run_from_here", "Run &From Here…", lambda: self.run_from_selected(FROM_NODE), name="runFromHere",
@@ -162,8 +163,7 @@ class RunController(QObject):
 
         run_workflow = workflow.clone()
         run_workflow.path = self.path
-        control = RunControl()
-        control.auto_continue = auto_continue
+        control = RunControl(auto_continue=auto_continue)
         self._detach_live()
         self.live = LiveRun(run_workflow, inputs, control=control, tap=self.event_tap, start=start, parent=self)
         self.live.updated.connect(self._apply)
@@ -280,8 +280,7 @@ class RunController(QObject):
         """Set or clear one breakpoint in the document; a live run follows at once."""
         self.document.set_breakpoint(name, when, enabled)
         if self.running:
-            breakpoints = self.live.control.breakpoints
-            (breakpoints.add if enabled else breakpoints.discard)((name, when))
+            self.live.control.set_breakpoint(name, when, enabled)
 
     # -- a live run -----------------------------------------------------------------------------------------
     def _apply(self, delta) -> None:

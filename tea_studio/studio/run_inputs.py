@@ -1,7 +1,7 @@
 """What a run starts from: the inputs typed for each file, and the files whose Python code the user trusted.
 
 Both are small JSON stores in the data folder, keyed by the workflow's absolute path. :class:`InputDialog` edits
-the inputs as JSON and accepts only a JSON object.
+the inputs as JSON (the pin and start-state dialog, with ``--input``'s contract).
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialogButtonBox, QWidget
 
-from tea_studio.studio.canvas.theme import current_theme
-from tea_studio.studio.panels.runs import data_dir
+from tea_studio.studio.pins import JsonObjectDialog
+from tea_studio.studio.resources import app_data_dir
 from tea_studio.workflow.constructs import python_code
 from tea_studio.workflow.files import write_atomic
 from tea_studio.workflow.inputs import InputError
@@ -35,7 +35,7 @@ class _JsonStore:
 
     @property
     def file(self) -> Path:
-        return (self._folder if self._folder is not None else data_dir()) / self.name
+        return (self._folder if self._folder is not None else app_data_dir()) / self.name
 
     def read(self) -> dict[str, Any]:
         try:
@@ -97,45 +97,17 @@ def parse_inputs(text: str) -> tuple[dict | None, str | None]:
     try:
         return parse_run_inputs(text, where="the inputs", files=False), None
     except InputError as exc:
-        return None, exc.problem.removeprefix("is not valid JSON: ")
+        return None, str(exc)
 
 
-class InputDialog(QDialog):
-    """Edit the run's inputs as JSON; OK is enabled only while the text is a valid JSON object."""
+class InputDialog(JsonObjectDialog):
+    """Edit the run's inputs as JSON; Run is enabled only while the text is a JSON object."""
 
     def __init__(self, title: str, text: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(f"Run {title}")
-        self.editor = QPlainTextEdit()
-        self.editor.setPlainText(text)
-        self.editor.setTabChangesFocus(True)
-        font = self.editor.font()
-        font.setStyleHint(font.StyleHint.Monospace)
-        font.setFamily("monospace")
-        self.editor.setFont(font)
-        self.status = QLabel()
-        self.status.setWordWrap(True)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        super().__init__(f"Run {title}", "Initial state (JSON object, merged over the workflow's initial_state):",
+                         None, "the initial state", parent, name="inputs", source=text)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Run")
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Initial state (JSON object, merged over the workflow's initial_state):"))
-        layout.addWidget(self.editor, 1)
-        layout.addWidget(self.status)
-        layout.addWidget(self.buttons)
         self.resize(480, 320)
-        self.editor.textChanged.connect(self._check)
-        self._check()
 
     def inputs(self) -> dict | None:
-        return parse_inputs(self.editor.toPlainText())[0]
-
-    def text(self) -> str:
-        return self.editor.toPlainText()
-
-    def _check(self) -> None:
-        _value, error = parse_inputs(self.editor.toPlainText())
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(error is None)
-        colour = current_theme().error.name()
-        self.status.setText(f"<span style='color:{colour}'>Invalid JSON: {error}</span>" if error else "")
+        return self.value()

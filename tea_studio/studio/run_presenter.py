@@ -19,6 +19,7 @@ from tea_studio.engine.record import (
     DONE,
     FAILED,
     PAUSED,
+    QUEUED,
     RUNNING,
     SKIPPED,
     STOPPED,
@@ -40,15 +41,17 @@ from tea_studio.studio.throttle import LIVE_REPAINT_S, RepaintThrottle
 
 CANVAS_BUSY_REPAINT_S = 0.3  # with many node statuses pending (each repaint redraws the edges under them)...
 CANVAS_BUSY_NODES = 40  # ...the canvas interval grows up to this, by pending nodes / this
+STATUS_WORDS = {PAUSED: "paused", QUEUED: "queued"}  # states a colour alone does not tell apart: said on the badge
 TIMELINE_HEIGHT = 240  # room for the axis and five lanes the first time a run shows
 
 
 def progress_text(model: RunModel) -> str:
-    """The run's progress for the status bar: how many nodes are done, running, paused, failed and not run yet."""
+    """The run's progress for the status bar: how many nodes are done, running, paused, queued (a branch waiting
+    for a worker), failed and not run yet."""
     counts: dict[str, int] = {}
     for info in model.nodes.values():
         counts[info.status] = counts.get(info.status, 0) + 1
-    words = ((DONE, "done"), (RUNNING, "running"), (PAUSED, "paused"), (FAILED, "failed"), (STOPPED, "stopped"),
+    words = ((DONE, "done"), (RUNNING, "running"), (PAUSED, "paused"), (QUEUED, "queued"), (FAILED, "failed"), (STOPPED, "stopped"),
              (WAITING, "waiting"), (SKIPPED, "not run"))
     return " · ".join(f"{counts[status]} {word}" for status, word in words if counts.get(status))
 
@@ -86,7 +89,8 @@ class RunPresenter(QObject):
         self.banner = RunBanner(view)
         self.progress = QLabel()
         self.progress.setObjectName("runProgress")
-        self.progress.setToolTip("Nodes of the run shown: done, running, paused, failed, not run yet")
+        self.progress.setToolTip("Nodes of the run shown: done, running, paused, queued (a branch waiting for a "
+                                 "worker), failed, not run yet")
         host.statusBar().addPermanentWidget(self.progress)
         self.banner.show_log_requested.connect(self.show_log)
         self.banner.line_requested.connect(self.open_node_line)
@@ -175,7 +179,8 @@ class RunPresenter(QObject):
             item.clear_run_info()
             return
         fan_in = self.model.fan_ins.get(name)
-        item.set_run_info(info.status, info.badge, fan_in.progress if fan_in is not None else None,
+        badge = " · ".join(text for text in (STATUS_WORDS.get(info.status), info.badge) if text) or None
+        item.set_run_info(info.status, badge, fan_in.progress if fan_in is not None else None,
                           self._node_error(name, info.status))
 
     def _node_error(self, name: str, status: str) -> str | None:

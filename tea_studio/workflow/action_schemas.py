@@ -9,6 +9,7 @@ the Python entry-point group ``tea_studio.actions``: each entry point loads an o
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,6 +127,10 @@ _LLM_COMMON = (
     Param("timeout", "number", default=300, description="seconds before the request (or CLI) is abandoned"),
     Param("shell_provider", "string", description="with provider: shell, a CLI from settings.llm.shell_providers "
                                                   "or claude | gemini | qwen"),
+    Param("max_retries", "integer", default=0,
+          description="tries again after HTTP 429/5xx, timeouts and refused connections (0: never)"),
+    Param("base_delay", "number", default=1.0, description="seconds before the first retry, doubled each time"),
+    Param("max_delay", "number", default=60.0, description="longest wait between retries"),
 )
 
 _LLM_OPTIONS = tuple(p for p in _LLM_COMMON if p.name in ("provider", "api_base", "timeout", "shell_provider",
@@ -134,13 +139,17 @@ _MODEL_GPT4 = Param("model", "string", default="gpt-4", description="model name 
 
 BUILTIN_SCHEMAS: tuple[ActionSchema, ...] = (
     ActionSchema("llm.call", (*_PROMPT, *_LLM_COMMON), "Call a language model; returns {content, usage}",
-                 requires_trust=True, aliases=("llm.complete",), one_of=_ONE_PROMPT),
+                 requires_trust=True, aliases=("llm.complete", "actions.llm_call"), one_of=_ONE_PROMPT),
+    ActionSchema("llm.retry", (*_PROMPT, *(dataclasses.replace(p, default=3) if p.name == "max_retries" else p
+                                           for p in _LLM_COMMON)),
+                 "llm.call with max_retries 3 (TEA's deprecated spelling); returns {content, usage, attempts, "
+                 "total_delay}", requires_trust=True, one_of=_ONE_PROMPT),
     ActionSchema("llm.chat", (*_PROMPT, *_LLM_COMMON),
                  "Chat completion; returns {content, model, tokens_used}", requires_trust=True,
                  one_of=_ONE_PROMPT),
     ActionSchema("llm.stream", (*_PROMPT, *_LLM_COMMON),
                  "Stream a completion (tokens arrive as llm_token events); returns {content, usage, streamed, "
-                 "chunk_count}", requires_trust=True, one_of=_ONE_PROMPT),
+                 "chunk_count}", requires_trust=True, aliases=("actions.llm_stream",), one_of=_ONE_PROMPT),
     ActionSchema("llm.embed", (Param("text", "any", required=True, description="text (or list of texts) to embed"),
                                Param("model", "string", default="text-embedding-3-small"),
                                *(p for p in _LLM_COMMON if p.name in ("provider", "api_base", "timeout"))),
@@ -165,7 +174,7 @@ BUILTIN_SCHEMAS: tuple[ActionSchema, ...] = (
                                 Param("max_retries", "integer", default=1),
                                 Param("retry_delay", "number", default=0.0)),
                  "Validate, run a correction node, retry; sets _retry_count, _retry_errors, _retry_result, "
-                 "_retry_exhausted", requires_trust=True),
+                 "_retry_exhausted", requires_trust=True, aliases=("actions.retry_loop",)),
     ActionSchema("reflection.loop", (Param("generator", "object", required=True, raw=True),
                                      Param("evaluator", "object", required=True, raw=True),
                                      Param("corrector", "object", raw=True),
@@ -415,14 +424,14 @@ def action_call(node: Any) -> ActionCall | None:
     """The action a node runs: ``uses:`` (the model's action kind) or the Rust engine's ``action:`` spelling
     (kept in ``extra`` with ``with:``/``params:`` and ``output:``). None for any other node."""
     uses = getattr(node, "uses", None)
-    if getattr(node, "kind", None) == "action" or uses is not None:
-        return ActionCall(uses, node.with_args, node.output)
     extra = getattr(node, "extra", None) or {}
+    if getattr(node, "kind", None) == "action" or uses is not None:
+        return ActionCall(uses, node.with_args, node.output if node.output is not None else extra.get("outputs"))
     if "action" in extra and isinstance(extra.get("action"), str) and getattr(node, "kind", None) == "noop":
         key = "params" if "params" in extra and "with" not in extra else "with"
         params = extra.get(key)
-        return ActionCall(extra["action"], params if isinstance(params, dict) else None,
-                          extra.get("output", extra.get("output_key")), "action", key)
+        output = next((extra[k] for k in ("output", "output_key", "outputs") if extra.get(k) is not None), None)
+        return ActionCall(extra["action"], params if isinstance(params, dict) else None, output, "action", key)
     return None
 
 

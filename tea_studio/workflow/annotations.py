@@ -163,6 +163,5 @@ class AnnotationsChange:
     def absorbs(self, later: Any) -> bool:
         return isinstance(later, AnnotationsChange)
 
-    def absorb(self, later: Any) -> bool:
+    def absorb(self, later: Any) -> None:
         self.new = later.new
-        return True

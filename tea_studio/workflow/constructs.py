@@ -17,7 +17,6 @@ from tea_studio.workflow.model import DYNAMIC_PARALLEL, NOOP, WHILE_LOOP, Node
 
 STEPS = "steps"
 EXPRESSION = "expression"
-CONSTRUCT_KINDS = (WHILE_LOOP, DYNAMIC_PARALLEL, STEPS, EXPRESSION)
 MAX_LOOP_ITERATIONS = 1000  # TEA's range for while_loop max_iterations: 1..1000
 DEFAULT_OUTPUT = "parallel_results"
 FAIL_FAST_CANCELLED = "Cancelled due to fail_fast"  # TEA's error text for items never started after a failure

@@ -18,8 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tea_studio.workflow.action_schemas import ACTION_KIND, starter_params
+from tea_studio.workflow.annotations import AnnotationsChange, groups_of, renamed_in_groups, with_annotations
+from tea_studio.workflow.constructs import implicit_next
 from tea_studio.workflow.model import (
     ACTION,
+    END,
     FAN_IN,
     FORM_LANGUAGE,
     KINDS,
@@ -284,14 +287,27 @@ class RouteDraft:
         return out
 
     def connect(self, source: Node, target: str) -> None:
-        """A new unconditional route: a goto rule when the source uses goto, else a plain legacy edge."""
+        """A new unconditional route: a goto rule when the source uses goto, else a plain legacy edge. A bare
+        ``goto: __end__`` (see :meth:`end_last_node`) is replaced: the node now goes on to ``target``."""
         goto = self.goto(source)
-        if isinstance(goto, str):
+        if goto == END:
+            self.set_goto(source, target)
+        elif isinstance(goto, str):
             self.set_goto(source, [GotoRule(to=goto), GotoRule(to=target)])
         elif isinstance(goto, list):
             self.set_goto(source, [*goto, GotoRule(to=target)])
         else:
             self.edges.append(Edge(source=source.name, target=target))
+
+    def end_last_node(self) -> None:
+        """Before nodes are appended to the list: a last node that ends the flow only by being last gets an explicit
+        ``goto: __end__``, or it would flow into the first appended node (a new node must not change the flow)."""
+        nodes = self.workflow.nodes
+        last = nodes[-1] if nodes else None
+        if last is None or self.goto(last) is not None or implicit_next(last) is not None \
+                or any(edge.source == last.name for edge in self.edges):
+            return
+        self.set_goto(last, END)
 
     def _replace_rule(self, route: Route, **fields: Any) -> None:
         node = self.node(route.source)
@@ -365,19 +381,21 @@ class RouteDraft:
             self.edges[route.edge_index] = replace_edge(self.edges[route.edge_index], parallel=False, fan_in=None,
                                                         parallel_strategy=None, condition=None, when=None)
 
-    def make_parallel(self, route: Route, fan_in: str) -> None:
-        """A parallel fork branch joining at ``fan_in``, with the edge to the fan-in a new branch needs."""
-        if route.kind is RouteKind.EDGE:
-            self.edges[route.edge_index] = replace_edge(self.edges[route.edge_index], parallel=True, fan_in=fan_in,
-                                                        condition=None, when=None)
-        else:
-            self.drop([route])
-            self.edges.append(Edge(source=route.source, target=route.target, parallel=True, fan_in=fan_in))
-        branch = self._node_of(route.target)
-        if branch is None or route.target == fan_in or branch.goto is not None:
-            return
-        if not any(edge.source == route.target for edge in self.edges):  # TEA needs the join edge (FORMAT §5)
-            self.edges.append(Edge(source=route.target, target=fan_in))
+    def make_parallel(self, routes: list[Route], fan_in: str) -> None:
+        """Parallel fork branches joining at ``fan_in``, with the edges to the fan-in new branches need."""
+        self.drop([route for route in routes if route.kind is not RouteKind.EDGE])  # goto rules: in one go
+        for route in routes:
+            if route.kind is RouteKind.EDGE:
+                self.edges[route.edge_index] = replace_edge(self.edges[route.edge_index], parallel=True,
+                                                            fan_in=fan_in, condition=None, when=None)
+            else:
+                self.edges.append(Edge(source=route.source, target=route.target, parallel=True, fan_in=fan_in))
+        for route in routes:
+            branch = self._node_of(route.target)
+            if branch is None or route.target == fan_in or branch.goto is not None:
+                continue
+            if not any(edge.source == route.target for edge in self.edges):  # TEA needs the join edge (FORMAT §5)
+                self.edges.append(Edge(source=route.target, target=fan_in))
 
     def rename(self, mapping: dict[str, str]) -> None:
         """Every route naming a node in ``mapping`` follows it."""
@@ -499,7 +517,10 @@ class WorkflowEditor:
         if name is not None and (name in RESERVED_NAMES or self.node(name) is not None):
             raise ValueError(f"a node named {name!r} exists or the name is reserved")
         node = new_node(self.workflow, kind, name)
-        changes: list[Change] = [NodeInsert(len(self.workflow.nodes), node), self.positions({node.name: pos})]
+        draft = self.draft()
+        draft.end_last_node()
+        changes: list[Change] = [*draft.changes(), NodeInsert(len(self.workflow.nodes), node),
+                                 self.positions({node.name: pos})]
         return Edit(f"Add {node.name}", changes), node.name
 
     def add_connected_node(self, kind: str, pos: tuple[float, float], source: str) -> tuple[Edit, str]:
@@ -507,6 +528,7 @@ class WorkflowEditor:
         node = new_node(self.workflow, kind)
         draft = self.draft()
         draft.connect(source_node, node.name)
+        draft.end_last_node()
         changes: list[Change] = [NodeInsert(len(self.workflow.nodes), node), self.positions({node.name: pos}),
                                  *draft.changes()]
         return Edit(f"Add {node.name} after {source}", changes), node.name
@@ -555,6 +577,11 @@ class WorkflowEditor:
         pins = self.workflow.layout.pins
         if old in pins:  # the pin follows its node
             changes.append(Pins(dict(pins), {(new if k == old else k): v for k, v in pins.items()}, [new]))
+        extra = self.workflow.layout.extra
+        groups = groups_of(extra)
+        renamed = renamed_in_groups(groups, {old: new})
+        if renamed != groups:  # so does its place in a group frame
+            changes.append(AnnotationsChange(extra, with_annotations(extra, groups=renamed)))
         return Edit(f"Rename {old} to {new}", changes)
 
     def set_node_code(self, name: str, code: str) -> Edit:
@@ -632,6 +659,28 @@ class WorkflowEditor:
     def edges(self, text: str, edges: list[Edge]) -> Edit:
         return Edit(text, [EdgeList(list(self.workflow.edges), edges)])
 
+    def add_edge(self, edge: Edge) -> Edit:
+        """Append a copy of ``edge`` to ``edges``."""
+        return self.edges(f"Connect {edge.source}", [*self.workflow.edges, copy.deepcopy(edge)])
+
+    def remove_edges(self, indexes: Iterable[int]) -> Edit:
+        drop = set(indexes)
+        if not drop:
+            return Edit("", [])
+        return self.edges("Delete routes", [e for i, e in enumerate(self.workflow.edges) if i not in drop])
+
+    def set_edge(self, route: Route, edge: Edge) -> Edit:
+        """Replace the ``edges`` entry that writes ``route`` (its place in the file stays)."""
+        if route.edge_index is None:
+            raise KeyError(f"route {route.id!r} is not written in edges")
+        edges = list(self.workflow.edges)
+        old = edges[route.edge_index]
+        if old == edge:
+            return Edit("", [])
+        edges[route.edge_index] = new = copy.deepcopy(edge)
+        new.line, new.col = old.line, old.col
+        return self.edges("Edit route", edges)
+
     def connect(self, source: str, target: str) -> Edit:
         """A goto rule if the source uses goto, else a plain legacy edge."""
         draft = self.draft()
@@ -677,10 +726,11 @@ class WorkflowEditor:
         draft.set_condition(route, condition or None)
         return Edit("Edit condition", draft.changes())
 
-    def set_route_parallel(self, route: Route, fan_in: str) -> Edit:
+    def set_routes_parallel(self, routes: list[Route], fan_in: str) -> Edit:
+        """Routes out of one node become the branches of one fork joining at ``fan_in`` (one edit)."""
         draft = self.draft()
-        draft.make_parallel(route, fan_in)
-        return Edit("Make route parallel", draft.changes())
+        draft.make_parallel(routes, fan_in)
+        return Edit("Make route parallel" if len(routes) == 1 else "Make routes parallel", draft.changes())
 
     def set_route_plain(self, route: Route) -> Edit:
         draft = self.draft()
@@ -720,7 +770,9 @@ class WorkflowEditor:
             fresh_edge.line = fresh_edge.col = 0
             new_edges.append(fresh_edge)
         start = len(self.workflow.nodes)
-        changes: list[Change] = [NodeInsert(start + i, node) for i, node in enumerate(fresh)]
+        draft = self.draft()
+        draft.end_last_node()
+        changes: list[Change] = [*draft.changes(), *(NodeInsert(start + i, node) for i, node in enumerate(fresh))]
         if new_edges:
             changes.append(EdgeList(list(self.workflow.edges), [*self.workflow.edges, *new_edges]))
         dx, dy = offset

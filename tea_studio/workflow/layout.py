@@ -57,10 +57,12 @@ def free_position(boxes: list[tuple[float, float, float, float]], x: float, y: f
     return x, top
 
 
-def auto_layout(workflow: Workflow, width_of: Callable[[str], float] | None = None) -> dict[str, tuple[int, int]]:
+def auto_layout(workflow: Workflow, width_of: Callable[[str], float] | None = None,
+                canvas: tuple[float, float] = CANVAS_SIZE) -> dict[str, tuple[int, int]]:
     """``{node name: (x, y)}`` for every named node (first of duplicates); deterministic for a given workflow.
 
     ``width_of(name)`` gives a node's box width (the canvas passes its measured boxes); default :func:`node_width`.
+    ``canvas`` is the size (pixels) the wrapped rows are made to fit: the studio passes its canvas.
     """
     names, successors = layout_graph(workflow)
     if not names:
@@ -74,7 +76,8 @@ def auto_layout(workflow: Workflow, width_of: Callable[[str], float] | None = No
     widths = [max(math.ceil(width_of(name)) for name in column) for column in columns]
     positions: dict[str, tuple[int, int]] = {}
     band_top = 0
-    for band in wrap_columns([len(column) for column in columns], widths, _crossings(columns, forward, layer)):
+    for band in wrap_columns([len(column) for column in columns], widths, _crossings(columns, forward, layer),
+                             canvas):
         tallest = max(len(columns[i]) for i in band)
         x = 0
         for index in band:

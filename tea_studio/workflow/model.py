@@ -65,6 +65,7 @@ def kind_label(kind: str) -> str:
 
 # Where parallel branches run (FORMAT.md §5 `settings.parallel.strategy`, `parallel_strategy`).
 STRATEGIES = ("thread", "process", "dask")
+DEFAULT_STRATEGY = STRATEGIES[0]  # a file that names none runs its branches on threads
 
 # How a node's code was written, so that saving keeps the author's form.
 FORM_LANGUAGE = "language"  # language: lua|python + run: |   (what the studio writes)

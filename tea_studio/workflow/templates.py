@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tea_studio.workflow.model import WHILE_LOOP, kind_label
+
 
 @dataclass(frozen=True)
 class Template:
@@ -55,7 +57,7 @@ edges:
   - {from: branch_b, to: join}
   - {from: branch_c, to: join}
 """),
-    Template("while_loop", "While loop", "TEA's while_loop: runs its body while a condition holds, at most "
+    Template(WHILE_LOOP, kind_label(WHILE_LOOP), "TEA's while_loop: runs its body while a condition holds, at most "
              "max_iterations times", "template-loop", """\
 nodes:
   - name: repeat_while

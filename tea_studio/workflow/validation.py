@@ -150,6 +150,11 @@ def unsupported_code(node: Node) -> str | None:
     run = node.extra.get("run")
     if isinstance(run, dict) and run.get("type") not in (None, "expression", LUA, PYTHON):
         return f"language {run.get('type')!r} is not supported by TEA Studio; export and run with tea"
+    if node.extra.get("streams"):  # TEA pipes stdin/stdout between processes; here the data would never arrive
+        return "`streams:` (stdin/stdout piped between nodes) is not supported by TEA Studio; export and run with tea"
+    if "parallel_each" in node.extra:  # TEA fans the node out over a list; running it once would skip the rest
+        return "`parallel_each:` is not supported by TEA Studio (type: dynamic_parallel does the same); " \
+               "export and run with tea"
     strategy = node.extra.get("strategy")
     if isinstance(strategy, dict) and "matrix" in strategy:
         return "a matrix `strategy:` is not supported by TEA Studio; export and run with tea"

@@ -153,6 +153,13 @@ def compose(text: str, path: str | None = None) -> yaml.Node:
             root = loader.get_single_node()
         finally:
             loader.dispose()
+    except yaml.composer.ComposerError as exc:
+        if exc.problem and "found another document" in exc.problem and exc.problem_mark is not None:
+            # say where the second workflow starts, so the user knows what to split off
+            raise WorkflowError("YAML_PARSE", "a second YAML document starts here (`---`): a workflow file holds "
+                                "one workflow; move each one to its own file",
+                                path, exc.problem_mark.line + 1, exc.problem_mark.column + 1) from None
+        raise _marked_error(exc, "invalid YAML", path) from None
     except yaml.MarkedYAMLError as exc:
         raise _marked_error(exc, "invalid YAML", path) from None
     except yaml.reader.ReaderError as exc:

@@ -284,6 +284,16 @@ def test_a_custom_executor_is_used_without_changes_to_the_runner():
     assert executor.submitted >= 1
 
 
+def test_a_file_asking_for_processes_gets_them_even_when_the_caller_brings_a_thread_pool():
+    """The studio passes its QThreadPool executor: it stands in for threads, never for the file's strategy."""
+    text = fan_out_yaml(2) + "settings:\n  parallel: {strategy: process, max_workers: 2}\n"
+    sink = ListSink()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        state = WorkflowRun(workflow(text), executor=pool, sink=sink).run()
+    assert state["parts"] == [100, 101]
+    assert [e.where.split()[0] for e in sink.of_type(BranchStarted)] == ["process", "process"]
+
+
 def test_process_strategy_runs_branches_in_other_processes():
     text = fan_out_yaml(3, "print(\"p{i}\") return { part = {i} }") + "settings:\n  parallel: {strategy: process, max_workers: 2}\n"
     sink = ListSink()

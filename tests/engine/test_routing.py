@@ -302,6 +302,20 @@ def test_studio_breakpoints_pause_step_and_stop():
     assert [e.node for e in sink.inner.of_type(NodeFinished)] == ["n0", "n1"]
 
 
+def test_a_breakpoint_set_while_paused_is_honoured_and_a_cleared_one_is_not():
+    text = "nodes:\n" + "".join(f"  - {{name: n{i}}}\n" for i in range(4))
+    control, sink = RunControl(breakpoints={("n0", "before"), ("n3", "before")}), PauseWatcher()
+    thread, outcome = _start(text, control, sink)
+    assert sink.paused.acquire(timeout=5)
+    control.set_breakpoint("n2", "before", True)
+    control.set_breakpoint("n3", "before", False)
+    control.resume()
+    assert sink.paused.acquire(timeout=5)
+    control.resume()
+    thread.join(timeout=5)
+    assert [e.node for e in sink.inner.of_type(Paused)] == ["n0", "n2"] and "error" not in outcome
+
+
 def test_pause_request_pauses_before_the_next_node():
     text = "nodes:\n  - {name: a}\n  - {name: b}\n"
     control, sink = RunControl(), PauseWatcher()

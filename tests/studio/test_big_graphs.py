@@ -81,6 +81,27 @@ def test_the_40_node_example_opens_laid_out_and_fits_at_a_readable_zoom(make_win
     assert visible_rect(window.view).contains(window.scene.node_item("receive_ticket").sceneBoundingRect())
 
 
+def test_with_the_docks_closed_auto_layout_uses_the_room_and_the_40_nodes_fit_whole_and_readable(
+        make_window, example_file, qtbot):
+    from PySide6.QtWidgets import QDockWidget
+
+    window = make_window(example_file("support_triage"))
+    window.resize(1680, 1100)  # the README picture's window
+    for dock in window.findChildren(QDockWidget):
+        dock.close()
+    qtbot.waitUntil(lambda: window.view.viewport().height() > 900)
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)  # laid out for this canvas
+    press_fit(window, qtbot)
+    assert window.view.zoom() >= READABLE_ZOOM
+    shown = visible_rect(window.view)
+    assert all(shown.contains(item.sceneBoundingRect()) for item in window.scene.node_items())
+    assert not window.view.minimap.isVisible()  # all in sight: no map over the nodes
+    labels = [e.label for e in window.scene.edge_items() if e.label is not None]
+    nodes = [item.mapRectToScene(item.box()) for item in window.scene.node_items()]
+    assert labels and not any(label.sceneBoundingRect().intersects(box) for label in labels for box in nodes)
+
+
 def test_find_node_zooms_to_the_node(make_window, tmp_path, qtbot):
     window = open_big(make_window, tmp_path, forking_text(300))
     window.view.set_zoom(0.2)

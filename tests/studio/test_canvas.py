@@ -167,7 +167,7 @@ def test_dropping_a_free_node_onto_a_route_inserts_it(canvas):
 def test_dragging_a_selected_route_end_reconnects_it(canvas):
     route = next(e for e in canvas.scene.edge_items() if e.route.source == "first" and e.route.target == "second")
     canvas.click(canvas.at(route.path().pointAtPercent(0.5)))
-    assert canvas.scene.selected_route() == route.route
+    assert canvas.scene.selected_routes() == [route.route]
     _, end = route.end_points()
     canvas.drag(canvas.at(end), canvas.node_point("third"))
     assert canvas.document.workflow.edges[0].target == "third"
@@ -194,7 +194,7 @@ def test_cut_duplicate_and_select_all(canvas):
     assert canvas.scene.selected_node_names() == ["first", "second", "third"]
     canvas.scene.select_nodes(["third"])
     assert canvas.scene.duplicate_selection() == ["third_1"]
-    assert canvas.document.position("third_1") == (640, 40)
+    assert canvas.document.position("third_1") == (640, 90)  # offset, then down clear of "third"
     canvas.scene.select_nodes(["first"])
     canvas.scene.cut_selection()
     assert canvas.document.workflow.node("first") is None
@@ -229,7 +229,7 @@ def test_a_route_edit_updates_that_route_item_only(canvas, qtbot):
     others = {item.route.id: item for item in canvas.scene.edge_items() if item is not edge}
     canvas.scene.clearSelection()
     edge.setSelected(True)
-    route = canvas.scene.selected_route()
+    [route] = canvas.scene.selected_routes()
     with qtbot.waitSignal(canvas.document.routes_changed) as changed:
         canvas.document.set_route_condition(route.id, "state.n == 1")
     assert changed.args == [[route.id]]

@@ -73,7 +73,7 @@ def test_node_menu_duplicates_deletes_and_toggles_breakpoints_and_fan_in(canvas,
 def test_route_menu_deletes_makes_parallel_and_plain_and_asks_for_the_condition(canvas, qtbot):
     original = canvas.text()
     menu = menu_for(canvas, route_point(canvas, "first", "second"))
-    assert canvas.scene.selected_route().id == "edge:first->second"
+    assert [r.id for r in canvas.scene.selected_routes()] == ["edge:first->second"]
     action(menu, "deleteRoute").trigger()
     assert canvas.document.workflow.edges == []
     canvas.document.undo_stack.undo()
@@ -193,6 +193,10 @@ def test_minimap_is_a_small_translucent_corner_overlay_that_moves_the_view(canva
     view.set_minimap_visible(True)
     view.resize(1000, 700)
     mini = view.minimap
+    view.fit_all()
+    assert not mini.isVisible()  # everything in sight: no map over the nodes
+    view.set_zoom(3.0)
+    assert mini.isVisible()
     mini.place()
     assert mini.width() <= 200 and mini.height() <= 130
     assert mini.width() * mini.height() < view.viewport().width() * view.viewport().height() / 20

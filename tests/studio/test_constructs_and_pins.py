@@ -118,7 +118,7 @@ def test_pin_output_from_the_menu_is_used_by_runs_and_saved_in_the_studio_block(
     assert not window.document.pinned("ask")
 
 
-@pytest.mark.parametrize("text,ok", [('{"a": 1}', True), ("[1]", False), ("{oops", False)])
+@pytest.mark.parametrize("text,ok", [('{"a": 1}', True), ("[1]", False), ("{oops", False), ('{"a": NaN}', False)])
 def test_the_pin_dialog_accepts_only_a_json_object(qtbot, text, ok):
     dialog = PinDialog("n", {}, "typed")
     qtbot.addWidget(dialog)

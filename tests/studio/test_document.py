@@ -180,6 +180,8 @@ def test_connect_uses_goto_rules_when_the_source_uses_goto(document):
     route = document.route(document.connect("start", "merge"))
     assert route.kind is RouteKind.RULE
     assert [r.to for r in document.workflow.node("start").goto] == ["work", "merge"]
+    again = document.route(document.connect("start", "merge"))  # a second rule to the same node: its own id
+    assert again.kind is RouteKind.RULE and again.rule_index == 2 and again.id != route.id
     undo_all(document)
     assert text(document) == ROUTED
 
@@ -188,7 +190,7 @@ def test_route_condition_parallel_and_plain(document):
     ref = "edge:work->merge"
     document.set_route_condition(ref, "state.done")
     assert document.workflow.edges[1].condition == "state.done"
-    document.set_route_parallel(ref, "merge")
+    document.set_routes_parallel([ref], "merge")
     assert document.workflow.edges[1].parallel and document.workflow.edges[1].fan_in == "merge"
     document.set_route_plain(ref)
     edge = document.workflow.edges[1]
@@ -309,7 +311,7 @@ def test_add_connected_node_follows_the_source_routing_in_one_step():
 def test_making_a_route_parallel_adds_the_join_edge_tea_needs():
     document = EditableWorkflow(yaml_io.load_workflow_text("nodes:\n  - name: fork\n  - name: branch\n  - name: merge\n"))
     ref = document.connect("fork", "branch")
-    document.set_route_parallel(ref, "merge")
+    document.set_routes_parallel([ref], "merge")
     edges = [(e.source, e.target, e.parallel, e.fan_in) for e in document.workflow.edges]
     assert edges == [("fork", "branch", True, "merge"), ("branch", "merge", False, None)]
     document.undo_stack.undo()  # one step: the fork edge and its join go together

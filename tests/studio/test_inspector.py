@@ -234,14 +234,36 @@ def test_edge_form_follows_its_edge_when_an_earlier_edge_is_deleted(make_window,
     window.scene.clearSelection()
     window.scene.edge_item(f"edge:{edges[last].source}->{edges[last].target}").setSelected(True)
     shown = window.inspector.edge_page.route_label.text()
+    route_id = window.inspector.route_id
     for index in (1, 0):  # the form must never show (or edit) another edge, nor fail on a stale index
         window.document.remove_edges([index])
-        assert window.inspector.mode == "edge"
-        assert window.inspector.edge_index == len(window.workflow.edges) - 1
+        assert window.inspector.mode == "edge" and window.inspector.route_id == route_id
         assert window.inspector.edge_page.route_label.text() == shown
     window.inspector.edge_page.condition_edit.setText("state.ok")
     window.inspector.edge_page.commit()
     assert window.workflow.edges[-1].condition == "state.ok"
+
+
+def test_the_edge_form_shows_what_undo_puts_back_even_when_no_route_looks_different(make_window, example_file):
+    window = make_window(example_file("parallel_fanout"))
+    window.document.add_node("lua", (0, 400), name="join2")
+    window.scene.clearSelection()
+    window.scene.edge_item("edge:split->square").setSelected(True)
+    page = window.inspector.edge_page
+    page.fan_in_combo.setCurrentText("join2")
+    page.fan_in_combo.activated.emit(page.fan_in_combo.currentIndex())
+    assert window.workflow.edges[1].fan_in == "join2"
+    window.actions["undo"].trigger()  # the route is drawn the same either way: the form still follows the file
+    assert window.workflow.edges[1].fan_in == "merge" and page.fan_in_combo.currentText() == "merge"
+
+
+def test_selecting_a_goto_route_shows_the_node_whose_rules_write_it(make_window, example_file):
+    window = make_window(example_file("loop"))
+    window.scene.clearSelection()
+    window.scene.edge_item("goto:step->check").setSelected(True)
+    assert window.inspector.mode == "node" and window.inspector.node_name == "step"
+    window.scene.clearSelection()
+    assert window.inspector.mode == "workflow"
 
 
 def test_yaml_fields_refuse_text_the_file_cannot_hold(make_window, small_file):

@@ -81,6 +81,15 @@ def test_f6_moves_the_focus_between_panes_and_back(make_window, small_file, qtbo
     assert window.inspector.isAncestorOf(seen[0])
     qtbot.keyClick(window.view, Qt.Key.Key_F6, Qt.KeyboardModifier.ShiftModifier)
     assert QApplication.focusWidget() is seen[-2]
+    window.select_node("start")  # Ctrl+Tab leaves the code editor, which keeps Tab for indenting
+    editor = window.inspector.node_page.code_form.code_editor
+    editor.setFocus()
+    qtbot.waitUntil(editor.hasFocus)
+    code = editor.toPlainText()
+    qtbot.keyClick(editor, Qt.Key.Key_Tab, CTRL)
+    assert not window.inspector.isAncestorOf(QApplication.focusWidget()) and editor.toPlainText() == code
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Backtab, CTRL | Qt.KeyboardModifier.ShiftModifier)
+    assert window.inspector.isAncestorOf(QApplication.focusWidget())
 
 
 def test_paste_lands_at_the_pointer_and_new_nodes_never_land_on_top(make_window, small_file, qtbot):
@@ -97,6 +106,39 @@ def test_paste_lands_at_the_pointer_and_new_nodes_never_land_on_top(make_window,
     item = palette.item_for_kind("lua")
     for _ in range(2):
         qtbot.mouseDClick(palette.viewport(), Qt.MouseButton.LeftButton, pos=palette.visualItemRect(item).center())
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_V, CTRL)  # the pointer is still over the first paste: this one goes below it
+    qtbot.keyClick(view, Qt.Key.Key_D, CTRL)  # a duplicate, too, lands clear of what is there
     boxes = [i.sceneBoundingRect().adjusted(8, 8, -8, -8) for i in scene.node_items()]
+    assert len(boxes) == 7
     for i, a in enumerate(boxes):
         assert not any(a.intersects(b) for b in boxes[i + 1:]), "two nodes on top of each other"
+
+
+
+SPIN = """\
+name: spin
+nodes:
+  - name: spin
+    language: lua
+    run: |
+      while true do end
+"""
+
+
+def test_during_a_run_f6_still_moves_between_panes_and_f7_pauses(make_window, tmp_path, qtbot):
+    path = tmp_path / "spin.yaml"
+    path.write_text(SPIN, encoding="utf-8")
+    window = make_window(path)
+    window.prompts.answers["inputs"] = lambda *_args: ({}, "{}")
+    tools, view = window.run_tools, window.view
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key.Key_F5)
+    qtbot.waitUntil(lambda: window.scene.node_item("spin").run_status == "running", timeout=10000)
+    assert window.actions["pause"].isEnabled()
+    qtbot.keyClick(view, Qt.Key.Key_F6)  # Pause is enabled now: the keys must not clash
+    assert window.inspector.isAncestorOf(QApplication.focusWidget())
+    with qtbot.waitSignal(window.actions["pause"].triggered, timeout=2000):
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_F7)
+    with qtbot.waitSignal(tools.run_ended, timeout=10000):
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_F5, Qt.KeyboardModifier.ShiftModifier)

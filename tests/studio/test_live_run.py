@@ -5,7 +5,7 @@ import time
 
 from PySide6.QtCore import Qt, QThreadPool, QTimer
 
-from tea_studio.engine.events import ListSink, NodeStarted
+from tea_studio.engine.events import BranchStarted, ListSink, NodeStarted
 from tea_studio.engine.record import DONE, FAILED, PAUSED, RUNNING, STOPPED
 from tea_studio.studio.live_run import LiveRun, QtPoolExecutor
 from tea_studio.studio.panels.log_view import LogView
@@ -131,6 +131,15 @@ def test_fan_out_runs_off_the_gui_thread_and_fills_the_views(qtbot):
     assert len(tap.events) == len(live.record.events)
     assert views.ticks < len(live.record.events)
     assert live.worker_thread_id not in (None, threading.get_ident())  # the main flow ran on a worker thread
+
+
+def test_a_live_run_of_a_file_that_asks_for_processes_runs_its_branches_in_processes(qtbot):
+    tap = ListSink()
+    live, _views = start(qtbot, FAN_OUT + "settings:\n  parallel: {strategy: process}\n", tap=tap)
+    with qtbot.waitSignal(live.finished, timeout=30000) as ended:
+        live.start()
+    assert ended.args == [True] and live.result["order"] == "slow,medium,fast"
+    assert {e.where.split()[0] for e in tap.of_type(BranchStarted)} == {"process"}
 
 
 def test_clicking_a_timeline_bar_selects_that_execution_and_its_state_diff(qtbot):

@@ -30,3 +30,10 @@ def test_selecting_a_node_after_a_run_shows_what_it_received_and_returned(make_w
     dock.show()
     dock.raise_()
     assert dock.windowTitle() == "Input / Output" and io.isVisible()
+    timeline = tools.presenter.timeline.canvas  # a bar on the timeline: that execution
+    tools.presenter.docks["timeline"].raise_()
+    execution = tools.model.lanes["negate"].executions[0]
+    bar = timeline.bar_rect(timeline.lane_row("negate"), execution)
+    QTest.mouseClick(timeline, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, bar.center().toPoint())
+    assert io.title.text().startswith("negate") and io.returned.item_for("part").text(1) == "-3"
+    assert window.scene.selected_node_names() == ["negate"]

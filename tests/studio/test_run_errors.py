@@ -122,3 +122,58 @@ def test_a_max_iterations_failure_marks_the_node_it_stopped_at(window, qtbot, tm
     assert item.run_error is not None and "max iterations (5)" in item.run_error
     assert "max iterations (5)" in window.run_tools.presenter.banner.text()
     assert window.scene.node_item("a").run_error is None
+
+
+C_FUNCTION = """\
+name: cfunc
+nodes:
+  - name: count
+    language: lua
+    run: |
+      local n = 0
+      for _, v in ipairs(state.nothing) do n = n + 1 end
+      return { n = n }
+"""
+
+
+def test_an_error_raised_inside_a_lua_library_function_still_names_its_line(window, qtbot, tmp_path):
+    path = tmp_path / "cfunc.yaml"
+    path.write_text(C_FUNCTION, encoding="utf-8")
+    assert window.load_file(path)
+    run(window, qtbot)
+    banner = window.run_tools.presenter.banner
+    assert "line 2" in banner.text() and banner.line_button.isVisible()
+    QTest.mouseClick(banner.line_button, Qt.MouseButton.LeftButton)
+    assert window.inspector.node_page.code_form.code_editor.marked_line == 2
+
+
+BRANCH_FAILS = """\
+name: fork_fails
+nodes:
+  - name: split
+  - name: bad
+    language: lua
+    run: |
+      local x = nil
+      return { y = x.field }
+  - name: good
+  - name: merge
+    fan_in: true
+edges:
+  - {from: split, to: [bad, good], parallel: true, fan_in: merge}
+  - {from: bad, to: merge}
+  - {from: good, to: merge}
+  - {from: merge, to: __end__}
+"""
+
+
+def test_a_failing_branch_is_one_entry_in_the_log(window, qtbot, tmp_path):
+    path = tmp_path / "fork_fails.yaml"
+    path.write_text(BRANCH_FAILS, encoding="utf-8")
+    assert window.load_file(path)
+    run(window, qtbot)
+    log = window.run_tools.presenter.log_view
+    errors = [e for e in log.visible_entries() if e.level == "error"]
+    assert [(e.node, e.branch, e.line) for e in errors] == [("bad", "bad", 2)]
+    assert "attempt to index a nil value" in errors[0].text
+    assert "bad" in window.run_tools.presenter.banner.text()

@@ -266,9 +266,11 @@ def test_the_input_dialog_validates_json_and_inputs_are_remembered_per_file(qtbo
     ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
     assert ok.isEnabled()
     dialog.editor.setPlainText('{"value": ')
-    assert not ok.isEnabled() and "line 1" in dialog.status.text()
+    assert not ok.isEnabled() and "line 1" in dialog.error.text()
     dialog.editor.setPlainText("[1, 2]")
-    assert not ok.isEnabled() and "object" in dialog.status.text()
+    assert not ok.isEnabled() and "object" in dialog.error.text()
+    dialog.editor.setPlainText('{"x": NaN}')  # what --input refuses, the dialog refuses
+    assert not ok.isEnabled() and dialog.inputs() is None
     assert parse_inputs("  ") == ({}, None)
 
     open_text(window, tmp_path, LOOP)

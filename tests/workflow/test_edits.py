@@ -3,6 +3,7 @@
 import textwrap
 
 from tea_studio.workflow import yaml_io
+from tea_studio.workflow.annotations import Group, groups_of, with_annotations
 from tea_studio.workflow.edits import NodeAttr, Positions, WorkflowEditor, apply_changes, merge_changes
 from tea_studio.workflow.routes import list_routes
 
@@ -32,6 +33,17 @@ def test_an_edit_applies_and_undoes_without_qt():
     assert workflow.node("a").goto[0].to == "middle" and workflow.edges[0].source == "middle"
     apply_changes(workflow, edit.changes, forward=False)
     assert yaml_io.dump_workflow(workflow) == TEXT
+
+
+def test_a_renamed_node_stays_in_its_group_frame():
+    workflow = yaml_io.load_workflow_text(TEXT)
+    workflow.layout.extra = with_annotations(workflow.layout.extra, groups=[Group("g", nodes=("a", "b"))])
+    before = yaml_io.dump_workflow(workflow)
+    edit = WorkflowEditor(workflow).rename_node("b", "middle")
+    apply_changes(workflow, edit.changes)
+    assert [g.nodes for g in groups_of(workflow.layout.extra)] == [("a", "middle")]
+    apply_changes(workflow, edit.changes, forward=False)
+    assert yaml_io.dump_workflow(workflow) == before
 
 
 def test_route_edits_address_routes_by_their_listing():

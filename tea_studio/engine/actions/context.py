@@ -18,9 +18,11 @@ POLL_S = 0.05  # how often a flow waiting on an action's worker looks at the sto
 class ActionError(Exception):
     """An action failed; the run reports ``message`` on the node (one line, no traceback)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, retryable: bool = False, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.retryable = retryable  # a try again may succeed: HTTP 429/5xx, a timeout, a refused connection
+        self.retry_after = retry_after  # seconds the server asked to wait (Retry-After)
 
 
 class ActionStopped(Exception):

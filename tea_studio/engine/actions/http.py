@@ -51,9 +51,10 @@ class HttpCall:
             return self.context.call_cancellable(work, self.cancel)
         except httpx.TimeoutException as exc:
             raise ActionError(f"{method} {url}: no answer within {self.client.timeout.read:g} s "
-                              f"({type(exc).__name__})") from None
+                              f"({type(exc).__name__})", retryable=True) from None
         except httpx.HTTPError as exc:
-            raise ActionError(f"{method} {url}: {type(exc).__name__}: {exc}") from None
+            raise ActionError(f"{method} {url}: {type(exc).__name__}: {exc}",
+                              retryable=isinstance(exc, httpx.TransportError)) from None
         finally:
             self.client.close()
 
@@ -64,8 +65,13 @@ def raise_for_status(response: httpx.Response) -> None:
         return
     response.read()
     body = response.text.strip().replace("\n", " ")
+    try:
+        retry_after = float(response.headers.get("Retry-After", ""))
+    except ValueError:
+        retry_after = None
     raise ActionError(f"{response.request.method} {response.request.url}: HTTP {response.status_code} "
-                      f"{response.reason_phrase}" + (f": {body[:300]}" if body else ""))
+                      f"{response.reason_phrase}" + (f": {body[:300]}" if body else ""),
+                      retryable=response.status_code == 429 or response.status_code >= 500, retry_after=retry_after)
 
 
 def _body(response: httpx.Response) -> Any:

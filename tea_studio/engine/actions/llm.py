@@ -126,7 +126,6 @@ def _complete(params: dict[str, Any], context: ActionContext, stream: bool) -> d
         return run_shell_provider(params, messages, context)
     target = endpoint(provider, params)
     body = _request_body(params, messages, stream)
-    call = HttpCall(context, float(params["timeout"]))
     url = target.url("chat/completions")
 
     def plain(response: httpx.Response) -> dict[str, Any]:
@@ -171,8 +170,36 @@ def _complete(params: dict[str, Any], context: ActionContext, stream: bool) -> d
                               f"({chunks} chunks received, no [DONE])")
         return {"content": "".join(parts), "usage": usage, "model": model, "chunk_count": chunks}
 
-    return call.run("POST", url, streamed if stream else plain, json=body, headers=target.headers,
-                    params=target.query)
+    return with_retries(params, context, lambda: HttpCall(context, float(params["timeout"])).run(
+        "POST", url, streamed if stream else plain, json=body, headers=target.headers, params=target.query))
+
+
+def with_retries(params: dict[str, Any], context: ActionContext, attempt: Any) -> dict[str, Any]:
+    """TEA's llm.call retries: with ``max_retries`` > 0, an HTTP 429/5xx, a timeout or a refused connection is
+    tried again after ``base_delay`` * 2^n seconds (at most ``max_delay``; a server's Retry-After wins); the result
+    then tells ``attempts`` and ``total_delay``, and running out is a result ``{error, success: false, ...}``.
+    Other failures (HTTP 4xx) fail at once."""
+    max_retries = int(params.get("max_retries") or 0)
+    if max_retries <= 0:
+        return attempt()
+    attempts, total_delay = 0, 0.0
+    while True:
+        try:
+            result = attempt()
+        except ActionError as exc:
+            if not exc.retryable:
+                raise
+            attempts += 1
+            if attempts > max_retries:
+                return {"error": f"Max retries ({max_retries}) exceeded. Last error: {exc.message}", "success": False,
+                        "attempts": attempts, "total_delay": total_delay}
+            delay = min(exc.retry_after if exc.retry_after is not None
+                        else float(params["base_delay"]) * 2 ** (attempts - 1), float(params["max_delay"]))
+            context.log(f"attempt {attempts} failed ({exc.message}); trying again in {delay:g} s", "warning")
+            context.pause(delay)
+            total_delay += delay
+            continue
+        return {**result, "attempts": attempts + 1, "total_delay": total_delay}
 
 
 def _unless_failed(result: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
@@ -185,7 +212,13 @@ def _unless_failed(result: dict[str, Any], keys: tuple[str, ...]) -> dict[str, A
 def llm_call(params: dict[str, Any], state: dict[str, Any], context: ActionContext) -> dict[str, Any]:
     """``{content, usage}`` (the shell provider adds ``provider`` and ``shell_provider``)."""
     result = _complete(params, context, stream=False)
-    return _unless_failed(result, ("content", "usage", "provider", "shell_provider"))
+    return _unless_failed(result, ("content", "usage", "provider", "shell_provider", "attempts", "total_delay"))
+
+
+@builtin("llm.retry")
+def llm_retry(params: dict[str, Any], state: dict[str, Any], context: ActionContext) -> dict[str, Any]:
+    """TEA's deprecated llm.retry: llm.call whose ``max_retries`` defaults to 3."""
+    return llm_call(params, state, context)
 
 
 @builtin("llm.chat")

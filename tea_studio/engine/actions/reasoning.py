@@ -14,7 +14,7 @@ from typing import Any
 from tea_studio.engine import expressions
 from tea_studio.engine.actions.context import ActionContext, ActionError
 from tea_studio.engine.actions.llm import ask, json_answer
-from tea_studio.engine.actions.registry import builtin, call_action, get_action
+from tea_studio.engine.actions.registry import builtin, call_action, get_action, template_context, template_failed
 
 LLM_OPTIONS = ("provider", "api_base", "timeout", "shell_provider", "max_tokens", "temperature")
 
@@ -177,10 +177,10 @@ def reason_react(params: dict[str, Any], state: dict[str, Any], context: ActionC
 def render_raw(template: Any, state: dict[str, Any], context: ActionContext, **names: Any) -> Any:
     """A parameter kept unrendered until the action knows more names (``output``, ``goal``, ``subtask``...)."""
     try:
-        with expressions.template_names(names):
+        with template_context(context), expressions.template_names(names):
             return expressions.render_value(template, state, context.variables)
     except expressions.ExpressionError as exc:
-        raise ActionError(f"template {exc.expression!r} failed: {exc}") from None
+        raise template_failed("prompt", exc) from None
 
 
 @builtin("reason.self_correct")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,23 +73,41 @@ def _load_builtins() -> None:
 
 def render_params(schema: ActionSchema, params: dict[str, Any] | None, state: dict[str, Any],
                   context: ActionContext) -> dict[str, Any]:
-    """``with:`` as TEA renders it: Jinja2 over state/variables (a lone ``{{ expr }}`` keeps its type); ``raw``
-    parameters are passed as written; defaults fill what is missing or rendered to null (a template over a missing
-    state key gives null, where TEA's ``| default(...)`` would have given a value)."""
+    """``with:`` as TEA renders it: Jinja2 over state/variables/settings/data (TEA's template context; a lone
+    ``{{ expr }}`` keeps its type); ``raw`` parameters are passed as written; defaults fill what is missing or
+    rendered to null (a template over a missing state key gives null, where TEA's ``| default(...)`` would have
+    given a value)."""
     rendered: dict[str, Any] = {}
-    for key, value in (params or {}).items():
-        spec = schema.param(key)
-        if spec is not None and spec.raw:
-            rendered[key] = value
-            continue
-        try:
-            rendered[key] = expressions.render_value(value, state, context.variables)
-        except expressions.ExpressionError as exc:
-            raise ActionError(f"parameter '{key}': template {exc.expression!r} failed: {exc}") from None
+    with template_context(context):
+        for key, value in (params or {}).items():
+            spec = schema.param(key)
+            if spec is not None and spec.raw:
+                rendered[key] = value
+                continue
+            try:
+                rendered[key] = expressions.render_value(value, state, context.variables)
+            except expressions.ExpressionError as exc:
+                raise template_failed(f"parameter '{key}'", exc) from None
     for spec in schema.params:
         if rendered.get(spec.name) is None and spec.default is not None:
             rendered[spec.name] = spec.default
     return rendered
+
+
+def template_context(context: ActionContext) -> contextlib.AbstractContextManager[None]:
+    """TEA's template names beyond state/variables/secrets/env (``settings``, ``data``) for an action run outside
+    a workflow run too (a run's flows set them for every template they render)."""
+    return expressions.template_names(expressions.workflow_names(context.settings, context.sections))
+
+
+TEMPLATE_SHOWN = 80  # characters of a failing template quoted in its error
+
+
+def template_failed(where: str, exc: expressions.ExpressionError) -> ActionError:
+    """One short line for a template that failed: where, why, then the template's start (a prompt can be long)."""
+    text = " ".join(str(exc.expression).split())
+    shown = text if len(text) <= TEMPLATE_SHOWN else text[:TEMPLATE_SHOWN - 1] + "…"
+    return ActionError(f"{where}: template failed: {exc} (in {shown!r})")
 
 
 def run_action(name: str, params: dict[str, Any] | None, state: dict[str, Any],
@@ -98,7 +117,22 @@ def run_action(name: str, params: dict[str, Any] | None, state: dict[str, Any],
     :class:`~tea_studio.engine.actions.context.ActionStopped`."""
     context = context or ActionContext()
     action = available_action(name)
+    params = with_llm_settings(action.schema, params, context)
     return _checked_run(action, render_params(action.schema, params, state, context), state, context)
+
+
+LLM_SETTINGS_ACTIONS = frozenset({"llm.call", "llm.retry", "llm.chat", "llm.stream"})
+
+
+def with_llm_settings(schema: ActionSchema, params: dict[str, Any] | None,
+                      context: ActionContext) -> dict[str, Any] | None:
+    """TEA's default LLM settings: each key of ``settings.llm`` that an llm.* action takes (provider, model,
+    api_base, temperature, ...) fills the node's ``with:`` where the node does not give it (yaml_nodes.py)."""
+    llm = context.settings.get("llm") if schema.name in LLM_SETTINGS_ACTIONS else None
+    if not isinstance(llm, dict):
+        return params
+    defaults = {key: value for key, value in llm.items() if schema.param(key) is not None}
+    return {**defaults, **(params or {})} if defaults else params
 
 
 def call_action(name: str, values: dict[str, Any], state: dict[str, Any], context: ActionContext) -> Any:
@@ -132,8 +166,21 @@ def _checked_run(action: Action, values: dict[str, Any], state: dict[str, Any], 
 
 
 def node_update(result: Any, output: Any, state: dict[str, Any], context: ActionContext) -> dict[str, Any]:
-    """What an action node merges into the state (TEA's rule): ``{output: result}`` when ``output`` names a key,
-    else the result itself when it is a mapping, else ``{"result": result}``."""
+    """What an action node merges into the state (TEA's rule): ``{output: result}`` when ``output`` names a key;
+    when ``output`` (or the Rust spelling ``outputs``) is a mapping, each of its keys gets its template rendered
+    with the result as ``result`` (and ``action_result``), null as ""; else the result itself when it is a
+    mapping, else ``{"result": result}``."""
+    if isinstance(output, dict):
+        names = {"result": result, "action_result": result}
+        update = {}
+        with expressions.template_names(names), template_context(context):
+            for key, template in output.items():
+                try:
+                    value = expressions.render_value(template, state, context.variables)
+                except expressions.ExpressionError as exc:
+                    raise template_failed(f"output '{key}'", exc) from None
+                update[str(key)] = "" if value is None else value
+        return update
     if output is not None:
         key = output
         if isinstance(output, str) and ("{{" in output or "{%" in output):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from PySide6.QtCore import QEvent, QLineF, QObject, QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QKeySequence, QMouseEvent, QPainter, QPen, QTextOption
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QMouseEvent, QPainter, QPen, QTextOption
 from PySide6.QtWidgets import (
     QApplication,
     QGraphicsItem,
@@ -459,5 +459,3 @@ class AnnotationLayer(QObject):
     def colours_for(self, item: NoteItem | GroupItem) -> tuple[str, ...]:
         return NOTE_COLOURS if isinstance(item, NoteItem) else GROUP_COLOURS
 
-
-GROUP_SHORTCUT = QKeySequence("Ctrl+G")

@@ -13,6 +13,7 @@ from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QApplication
 
 from tea_studio.studio.document import EditableWorkflow
+from tea_studio.workflow.layout import NODE_H, free_position, node_width
 from tea_studio.workflow.routes import Route
 
 
@@ -24,6 +25,7 @@ class CanvasScene(Protocol):
     def selected_node_names(self) -> list[str]: ...
     def selected_routes(self) -> list[Route]: ...
     def select_nodes(self, names: Iterable[str]) -> None: ...
+    def node_boxes(self) -> list[tuple[float, float, float, float]]: ...
 
 PASTE_OFFSET = 40.0
 
@@ -93,9 +95,21 @@ def paste_text(scene: CanvasScene, text: str, at: QPointF | None = None) -> list
         offset = (at.x(), at.y())
     else:
         offset = (PASTE_OFFSET, PASTE_OFFSET)
-    names = scene.document.paste_fragment(nodes, edges, positions, offset=offset)
+    names = scene.document.paste_fragment(nodes, edges, positions, offset=_clear_of_nodes(scene, nodes, positions,
+                                                                                       offset))
     scene.select_nodes(names)
     return names
+
+
+def _clear_of_nodes(scene: CanvasScene, nodes, positions, offset: tuple[float, float]) -> tuple[float, float]:
+    """``offset`` moved down until the pasted nodes land on none of the nodes already there."""
+    boxes = [(x, y, node_width(n.name), NODE_H) for n in nodes for x, y in [positions.get(n.name) or (0.0, 0.0)]]
+    left, top = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    width = max(b[0] + b[2] for b in boxes) - left
+    height = max(b[1] + b[3] for b in boxes) - top
+    dx, dy = offset
+    _x, y = free_position(scene.node_boxes(), left + dx, top + dy, width, height)
+    return dx, y - top
 
 
 def paste(scene: CanvasScene, at: QPointF | None = None) -> list[str]:

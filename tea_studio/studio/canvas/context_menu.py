@@ -13,7 +13,7 @@ from __future__ import annotations
 from PySide6.QtCore import QPoint, QPointF
 from PySide6.QtWidgets import QMenu
 
-from tea_studio.studio.actions import ActionTable, add_canvas_actions, on_click
+from tea_studio.studio.actions import ActionTable, add_canvas_actions, add_menu_item
 from tea_studio.studio.canvas.edge_item import EdgeItem, EdgeLabel
 from tea_studio.studio.canvas.node_item import NodeItem
 from tea_studio.workflow.model import CREATABLE_KINDS, START, kind_label
@@ -68,19 +68,6 @@ class CanvasContextMenu:
                 return item
         return None
 
-    @staticmethod
-    def _add(menu: QMenu, text: str, name: str, slot, enabled: bool = True, checked: bool | None = None):
-        action = menu.addAction(text)
-        action.setObjectName(name)
-        action.setEnabled(enabled)
-        if checked is not None:
-            action.setCheckable(True)
-            action.setChecked(checked)
-            action.toggled.connect(slot)
-        else:
-            on_click(action.triggered, slot)
-        return action
-
     # -- on a node -----------------------------------------------------------------------------------------
     def _node_menu(self, menu: QMenu, item: NodeItem) -> None:
         if not item.isSelected():
@@ -88,19 +75,23 @@ class CanvasContextMenu:
             item.setSelected(True)
         name = item.name
         view, document, actions = self.view, self.document, self.actions
-        self._add(menu, "Rename…", "renameNode", lambda: view.rename_requested.emit(name), enabled=bool(name))
+        add_menu_item(menu, "Rename…", "renameNode", lambda: view.rename_requested.emit(name), enabled=bool(name))
         actions.fill(menu, ["duplicate", "delete", "group", None])
         for when, on in zip(("before", "after"), document.breakpoints(name), strict=True):
             action = actions[f"breakpoint_{when}"]
             action.setChecked(on)  # shows the clicked node's state; triggering toggles the selection's
             menu.addAction(action)
         menu.addSeparator()
-        self._add(menu, "Fan-in (collects parallel results)", "makeFanIn",
+        add_menu_item(menu, "Fan-in (collects parallel results)", "makeFanIn",
                   lambda checked: document.set_node_fields(name, fan_in=bool(checked)), enabled=bool(name),
                   checked=bool(item.node.fan_in))
+        plain = next((r.id for r in document.routes() if r.source == name and r.kind.stored
+                      and len(document.plain_siblings(r.id)) > 1), None)
+        if plain is not None:  # several plain routes out: only the first would ever run
+            self._make_parallel_menu(menu, document.plain_siblings(plain))
         menu.addSeparator()
-        self._add(menu, "Pin Output…", "pinOutput", lambda: view.pin_requested.emit(name), enabled=bool(name))
-        self._add(menu, "Unpin Output", "unpinOutput", lambda: document.clear_pin(name),
+        add_menu_item(menu, "Pin Output…", "pinOutput", lambda: view.pin_requested.emit(name), enabled=bool(name))
+        add_menu_item(menu, "Unpin Output", "unpinOutput", lambda: document.clear_pin(name),
                   enabled=bool(name) and document.pinned(name))
         actions.fill(menu, [None, "run_from_here", "rerun_node"])  # the window's run commands (none on a bare canvas)
 
@@ -113,18 +104,13 @@ class CanvasContextMenu:
         ref = route.id
         document, view = self.document, self.view
         stored = route.kind.stored
-        self._add(menu, "Delete Route", "deleteRoute", lambda: document.remove_routes([ref]), enabled=stored)
-        parallel = menu.addMenu("Make Parallel, Joining At")
-        parallel.setObjectName("makeParallel")
-        candidates = self._fan_in_candidates(route.source, route.target)
-        parallel.setEnabled(route.kind is not RouteKind.ENTRY and route.source != START and bool(candidates))
-        for fan_in in candidates:
-            self._add(parallel, fan_in, f"fanIn:{fan_in}",
-                      lambda f=fan_in: document.set_route_parallel(ref, f))
-        self._add(menu, "Make Plain", "makePlain", lambda: document.set_route_plain(ref),
+        add_menu_item(menu, "Delete Route", "deleteRoute", lambda: document.remove_routes([ref]), enabled=stored)
+        self._make_parallel_menu(menu, document.plain_siblings(ref) if stored else [ref],
+                                 route.kind is not RouteKind.ENTRY and route.source != START)
+        add_menu_item(menu, "Make Plain", "makePlain", lambda: document.set_route_plain(ref),
                   enabled=route.kind in (RouteKind.RULE, RouteKind.EDGE)
                   and route.style in (RouteStyle.FORK, RouteStyle.CONDITIONAL))
-        self._add(menu, "Edit Condition…", "editCondition", lambda: view.condition_edit_requested.emit(ref),
+        add_menu_item(menu, "Edit Condition…", "editCondition", lambda: view.condition_edit_requested.emit(ref),
                   enabled=route.kind is not RouteKind.ENTRY)
 
     # -- on a note or a group frame ------------------------------------------------------------------------
@@ -135,31 +121,38 @@ class CanvasContextMenu:
         is_note = hasattr(item, "note")
         key = item.note.id if is_note else item.group.id
         setter = layer.set_note if is_note else layer.set_group
-        self._add(menu, "Edit Text…" if is_note else "Rename Group…", "editAnnotation", lambda: layer.edit(item))
+        add_menu_item(menu, "Edit Text…" if is_note else "Rename Group…", "editAnnotation", lambda: layer.edit(item))
         colours = menu.addMenu("Colour")
         colours.setObjectName("annotationColour")
         current = item.note.colour if is_note else item.group.colour
         for colour in layer.colours_for(item):
-            self._add(colours, colour.capitalize(), f"colour:{colour}",
+            add_menu_item(colours, colour.capitalize(), f"colour:{colour}",
                       lambda _checked, c=colour: setter(key, colour=c), checked=colour == current)
         menu.addSeparator()
-        self._add(menu, "Delete Note" if is_note else "Ungroup (Keep Nodes)", "deleteAnnotation",
+        add_menu_item(menu, "Delete Note" if is_note else "Ungroup (Keep Nodes)", "deleteAnnotation",
                   layer.delete_selected)
 
-    def _fan_in_candidates(self, source: str, target: str) -> list[str]:
-        """Nodes a parallel branch could join at: fan-in nodes first, then the others (not the route's ends)."""
-        nodes = [n for n in self.document.workflow.nodes if n.name and n.name not in (source, target)]
-        joins = set(self.document.fan_in_counts())
-        first = [n.name for n in nodes if n.fan_in or n.name in joins]
-        return first + [n.name for n in nodes if n.name not in first]
+    def _make_parallel_menu(self, menu: QMenu, route_ids: list[str], enabled: bool = True) -> None:
+        """"Make Parallel, Joining At ▸": the routes (a node's plain routes that only look like a fork) become one
+        fork's branches in one step, joining at the node chosen; where they all lead comes first."""
+        document = self.document
+        routes = [document.route(i) for i in route_ids]
+        title = "Make Parallel, Joining At" if len(routes) == 1 else f"Make {len(routes)} Routes Parallel, Joining At"
+        parallel = menu.addMenu(title)
+        parallel.setObjectName("makeParallel")
+        candidates = document.join_candidates(routes[0].source, [r.target for r in routes])
+        parallel.setEnabled(enabled and bool(candidates))
+        for fan_in in candidates:
+            add_menu_item(parallel, fan_in, f"fanIn:{fan_in}",
+                      lambda f=fan_in: document.set_routes_parallel(route_ids, f))
 
     # -- on empty canvas -----------------------------------------------------------------------------------
     def _canvas_menu(self, menu: QMenu, scene_pos: QPointF) -> None:
         view, scene = self.view, self.scene
         for kind in CREATABLE_KINDS:
-            self._add(menu, f"Add {kind_label(kind)} Node", f"add:{kind}", lambda k=kind: view.add_node_at(k, scene_pos))
+            add_menu_item(menu, f"Add {kind_label(kind)} Node", f"add:{kind}", lambda k=kind: view.add_node_at(k, scene_pos))
         menu.addSeparator()
-        self._add(menu, "Paste Here", "paste", lambda: scene.paste(scene_pos))
-        self._add(menu, "Add Note Here", "addNote", lambda: view.annotations.add_note(scene_pos))
+        add_menu_item(menu, "Paste Here", "paste", lambda: scene.paste(scene_pos))
+        add_menu_item(menu, "Add Note Here", "addNote", lambda: view.annotations.add_note(scene_pos))
         menu.addSeparator()
         self.actions.fill(menu, ["fit", "layout"])

@@ -30,6 +30,8 @@ from tea_studio.workflow.routes import Route, RouteStyle
 STUB = 46.0
 ARRIVE = QPointF(PORT_RADIUS + 1.5, 0)  # arrows stop just before the in port so it does not hide them
 LABEL_WIDTH = 130  # pixels; longer conditions are elided (the tooltip has the full text)
+LABEL_MIN_WIDTH = 48  # a label always shows this much of its condition
+LABEL_CLEARANCE = 8  # between a label and the ports at the ends of its route
 SKIP_DISTANCE = NODE_W + 160.0
 LABEL_LOD = 0.5
 HANDLE_RADIUS = 6.0
@@ -107,9 +109,11 @@ class EdgeLabel(QGraphicsItem):
         self.setZValue(2.0)
         self.setAcceptHoverEvents(True)
 
-    def set_text(self, full: str, centre: QPointF) -> None:
+    def set_text(self, full: str, centre: QPointF, room: float = LABEL_WIDTH) -> None:
+        """Show ``full`` at ``centre``, elided to ``room`` (the gap between the route's ends: over a node's port
+        the label would hide it)."""
         font, metrics = _font()
-        text = metrics.elidedText(full, Qt.TextElideMode.ElideRight, LABEL_WIDTH)
+        text = metrics.elidedText(full, Qt.TextElideMode.ElideRight, max(LABEL_MIN_WIDTH, min(LABEL_WIDTH, room)))
         width = metrics.horizontalAdvance(text) + 12
         self.prepareGeometryChange()
         self.text = text
@@ -203,7 +207,9 @@ class EdgeItem(QGraphicsItem):
                 self.label = EdgeLabel(self)
                 if self.scene() is not None:
                     self.scene().addItem(self.label)
-            self.label.set_text(self.route.label, self._path.pointAtPercent(0.5))
+            start, end = self._path.pointAtPercent(0), self._path.pointAtPercent(1)
+            room = end.x() - start.x() - 12 - 2 * LABEL_CLEARANCE if end.x() > start.x() else LABEL_WIDTH
+            self.label.set_text(self.route.label, self._path.pointAtPercent(0.5), room)
         elif self.label is not None:
             self.drop_label()
         self._bounds = self._path.boundingRect().united(self._arrow.boundingRect()).adjusted(

@@ -16,9 +16,11 @@ from tea_studio.studio.canvas.edge_item import EdgeItem, EdgeLabel, route_curve
 from tea_studio.studio.canvas.node_item import NODE_H, NODE_W, NodeItem
 from tea_studio.studio.canvas.port_item import OUT
 from tea_studio.studio.canvas.scene import WorkflowScene
+from tea_studio.workflow.model import END
 from tea_studio.workflow.routes import RouteKind, RouteStyle
 
 DRAG_THRESHOLD = 4
+INSERT_GAP = 60  # between a node inserted onto a route and its neighbours
 
 
 class CanvasView(Protocol):
@@ -236,15 +238,31 @@ class DragNodesInteraction(Interaction):
 
     def _insert_onto_route(self) -> None:
         item = self.grabbed
-        if item.edges and any(e.route.style is not RouteStyle.CHAIN for e in item.edges):
-            return  # only a node without routes of its own is inserted
+        if any(e.route.style is not RouteStyle.CHAIN and e.route.target != END for e in item.edges):
+            return  # only a node without routes of its own (an end it was given aside) is inserted
         centre = item.pos() + QPointF(NODE_W / 2, NODE_H / 2)
         probe = QRectF(centre - QPointF(6, 6), centre + QPointF(6, 6))
         for other in self.scene.items(probe, Qt.ItemSelectionMode.IntersectsItemShape):
             if isinstance(other, EdgeItem) and other not in item.edges and other.route.kind is not RouteKind.ENTRY \
                     and other.target_item is not None and other.source_item is not None:
-                self.document.insert_node_on_route(item.name, other.route.id)
+                self.document.insert_node_on_route(item.name, other.route.id,
+                                                   self._room_between(other.source_item, item, other.target_item))
                 return
+
+    def _room_between(self, source: NodeItem, item: NodeItem, target: NodeItem) -> dict[str, tuple[float, float]]:
+        """Where the inserted node goes so that it overlaps neither end: right after ``source``, on its row; when
+        ``target`` lies ahead on that row, it and every node from its column on move right to make the room."""
+        x, y = source.pos().x() + source.width + INSERT_GAP, source.pos().y()
+        moves = {item.name: (x, y)}
+        tx = target.pos().x()
+        shift = x + item.width + INSERT_GAP - tx
+        if tx > source.pos().x() and abs(target.pos().y() - y) < NODE_H and shift > 0:
+            for other in self.scene.node_items():
+                if other is not item and other.pos().x() >= tx - 1:
+                    moves[other.name] = (other.pos().x() + shift, other.pos().y())
+        elif not (tx > source.pos().x() and abs(target.pos().y() - y) < NODE_H):
+            moves[item.name] = self.view._free_origin((x, y))
+        return moves
 
 
 class _RubberRoute:

@@ -1,4 +1,5 @@
 """A small translucent minimap overlay in the bottom-right corner of the view: every node as a small rectangle and the visible area as a frame.
+It shows only while part of the graph is out of view: with everything in sight it would only cover nodes.
 
 The node picture is cached in a pixmap rebuilt (at most every 100 ms) when nodes change; the viewport frame is
 drawn on top at every scroll. Clicking or dragging on the minimap centres the view there.
@@ -6,6 +7,7 @@ drawn on top at every scroll. Clicking or dragging on the minimap centres the vi
 
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsView, QWidget
@@ -38,11 +40,24 @@ class Minimap(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(100)
         self._timer.timeout.connect(self.invalidate_nodes)
+        self.wanted = True  # View > Minimap
         scene = self.scene
         scene.nodes_changed.connect(self._timer.start)
         scene.theme_changed.connect(lambda _name: self.invalidate_nodes())
         view.horizontalScrollBar().valueChanged.connect(self.update)
         view.verticalScrollBar().valueChanged.connect(self.update)
+
+    def set_wanted(self, wanted: bool) -> None:
+        self.wanted = bool(wanted)
+        self.follow_view()
+
+    def follow_view(self) -> None:
+        """Show the map (when wanted) only while some node is out of view (the view calls this as it scrolls)."""
+        if not shiboken6.isValid(self.scene):  # the window is going away
+            return
+        nodes = self.scene.nodes_rect()
+        seen = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
+        self.setVisible(self.wanted and not nodes.isNull() and not seen.contains(nodes))
 
     def place(self) -> None:
         """Keep to the bottom-right corner of the view's viewport."""
@@ -57,6 +72,7 @@ class Minimap(QWidget):
 
     def invalidate_nodes(self) -> None:
         self._pixmap = None
+        self.follow_view()
         self.update()
 
     def _frame(self) -> None:

@@ -73,10 +73,10 @@ class WorkflowScene(QGraphicsScene):
         routes = (self.document.route(item.route.id) for item in self.selectedItems() if isinstance(item, EdgeItem))
         return [route for route in routes if route is not None]
 
-    def selected_route(self) -> Route | None:
-        """The selected route (for the inspector), or None when no single route is selected."""
-        routes = self.selected_routes()
-        return routes[0] if len(routes) == 1 else None
+    def node_boxes(self) -> list[tuple[float, float, float, float]]:
+        """Every node's box in scene coordinates as (x, y, width, height): where a new node must not land."""
+        return [(r.x(), r.y(), r.width(), r.height()) for r in (item.mapRectToScene(item.box())
+                                                                for item in self.node_items())]
 
     def nodes_rect(self) -> QRectF:
         """The scene rectangle covering every node."""

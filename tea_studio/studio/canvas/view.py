@@ -58,6 +58,7 @@ class WorkflowView(QGraphicsView):
         self.setMouseTracking(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.minimap = Minimap(self, scene)
+        self.zoom_changed.connect(lambda _zoom: self.minimap.follow_view())
         self.search_popup = NodeSearchPopup(self.viewport())
         self.search_popup.kind_chosen.connect(self._add_kind)
         self.search_popup.template_chosen.connect(self.add_template_at)
@@ -158,7 +159,8 @@ class WorkflowView(QGraphicsView):
         self.viewport().update()
 
     def set_minimap_visible(self, visible: bool) -> None:
-        self.minimap.setVisible(bool(visible))
+        """View > Minimap: the map shows when wanted and part of the graph is out of view."""
+        self.minimap.set_wanted(visible)
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802 - Qt's name
         theme = self.workflow_scene.theme
@@ -250,9 +252,7 @@ class WorkflowView(QGraphicsView):
         return clipboard.paste_text(self.workflow_scene, template_fragment(key), scene_pos)
 
     def _free_origin(self, origin: tuple[float, float]) -> tuple[float, float]:
-        boxes = [(r.x(), r.y(), r.width(), r.height()) for r in
-                 (item.mapRectToScene(item.box()) for item in self.workflow_scene.node_items())]
-        x, y = free_position(boxes, *origin)
+        x, y = free_position(self.workflow_scene.node_boxes(), *origin)
         return (x, self.snapped(y)) if self.snap and y != origin[1] else (x, y)
 
     def _node_origin(self, scene_pos: QPointF, left: bool = False) -> tuple[float, float]:
@@ -269,12 +269,14 @@ class WorkflowView(QGraphicsView):
         return name
 
     def auto_layout(self) -> None:
-        """Arrange the nodes left to right (one undo step) and show them all."""
+        """Arrange the nodes in wrapped rows made to fit this canvas as it is now (one undo step) and fit them."""
         from tea_studio.workflow.layout import auto_layout
 
         scene = self.workflow_scene
         widths = {item.name: item.width for item in scene.node_items()}
-        scene.document.apply_layout(auto_layout(scene.document.workflow, lambda name: widths.get(name, NODE_W)))
+        canvas = self.viewport().size()
+        scene.document.apply_layout(auto_layout(scene.document.workflow, lambda name: widths.get(name, NODE_W),
+                                                (max(canvas.width(), 400), max(canvas.height(), 300))))
         self.fit_all()
 
     def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt's name
@@ -370,6 +372,7 @@ class WorkflowView(QGraphicsView):
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().resizeEvent(event)
         self.minimap.place()
+        self.minimap.follow_view()
 
     def focusOutEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.space_held = False
@@ -377,4 +380,4 @@ class WorkflowView(QGraphicsView):
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 - Qt's name
         super().scrollContentsBy(dx, dy)
-        self.minimap.update()
+        self.minimap.follow_view()

@@ -1,4 +1,5 @@
-"""The inspector's form for one entry of ``edges``: condition, when, parallel flag and fan-in."""
+"""The inspector's form for one entry of ``edges``: condition, when, parallel flag and fan-in (the nodes the branch
+could join at, where it leads first; never the fork or the branch itself)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ from tea_studio.workflow.model import Edge
 
 
 class EdgeForm(QWidget):
-    """Shows ``edges[index]`` of the document's workflow and writes changes back as one edit."""
+    """Shows the ``edges`` entry that writes one route (by the route's stable id, so edits of other edges never
+    point it elsewhere) and writes changes back as one edit."""
 
     def __init__(self) -> None:
         super().__init__()
         self.document = None
-        self.index: int | None = None
+        self.route_id: str | None = None
+        self.shown: Edge | None = None  # the entry as the form shows it
         self._showing = False
         form = QFormLayout(self)
         form.setContentsMargins(6, 6, 6, 6)
@@ -41,13 +44,21 @@ class EdgeForm(QWidget):
         form.addRow("", self.parallel_check)
         form.addRow("Fan-in", self.fan_in_combo)
 
-    def show_edge(self, document, index: int) -> bool:
-        """Fill the form from ``edges[index]``; False when there is no such edge."""
-        self.document, self.index = document, index
-        workflow = document.workflow
-        if index is None or not 0 <= index < len(workflow.edges):
+    def _edge(self) -> Edge | None:
+        """The ``edges`` entry writing the shown route as it is now (None when the route is gone)."""
+        return self.document.edge_entry(self.route_id) if self.document is not None and self.route_id else None
+
+    def is_current(self) -> bool:
+        """Whether the form still shows its entry as the file has it (an undo may change what no route shows)."""
+        return self.shown is not None and self._edge() == self.shown
+
+    def show_edge(self, document, route_id: str) -> bool:
+        """Fill the form from the entry writing route ``route_id``; False when there is no such route in
+        ``edges``."""
+        self.document, self.route_id = document, route_id
+        self.shown = edge = self._edge()
+        if edge is None:
             return False
-        edge = workflow.edges[index]
         self._showing = True
         try:
             self.route_label.setText(f"{edge.source} \u2192 {', '.join(edge.targets)}")
@@ -56,7 +67,7 @@ class EdgeForm(QWidget):
                                    else yaml.safe_dump(edge.when).removesuffix("\n...\n").strip())
             self.parallel_check.setChecked(edge.parallel)
             self.fan_in_combo.clear()
-            self.fan_in_combo.addItems(["", *workflow.node_names])
+            self.fan_in_combo.addItems(["", *document.join_candidates(edge.source, edge.targets)])
             if edge.fan_in and self.fan_in_combo.findText(edge.fan_in) < 0:
                 self.fan_in_combo.addItem(edge.fan_in)
             self.fan_in_combo.setCurrentText(edge.fan_in or "")
@@ -67,23 +78,22 @@ class EdgeForm(QWidget):
 
     def release(self) -> None:
         """The inspector shows something else: a late focus-out must not write this form into an edge."""
-        self.index = None
+        self.route_id = self.shown = None
 
     def commit(self, *_args) -> None:
         """Write the form into the edge (one undo step; nothing when unchanged)."""
-        if self._showing or self.document is None or self.index is None:
+        edge = None if self._showing else self._edge()
+        if edge is None:
             return
-        edges = self.document.workflow.edges
-        if not 0 <= self.index < len(edges):
-            return
-        edge: Edge = edges[self.index]
         parallel = self.parallel_check.isChecked()
-        fan_in = (self.fan_in_combo.currentText() or None) if parallel else None
+        fan_in = None
+        if parallel:  # ticking "parallel" joins where the branch leads at once: no step with a fork that has no fan-in
+            fan_in = self.fan_in_combo.currentText() or (self.fan_in_combo.itemText(1) or None)
         changed = dataclasses.replace(edge, condition=self.condition_edit.text().strip() or None,
                                       when=parse_scalar(self.when_edit.text()), parallel=parallel, fan_in=fan_in,
                                       extra=copy.deepcopy(edge.extra))
         if changed != edge:
-            self.document.set_edge(self.index, changed)
+            self.document.set_edge(self.route_id, changed)
 
     def focus_condition(self) -> None:
         self.condition_edit.setFocus(Qt.FocusReason.OtherFocusReason)

@@ -51,7 +51,7 @@ class Inspector(QWidget):
         self.setObjectName("inspector")
         self.binding = NodeBinding()
         self.mode = self.WORKFLOW
-        self.edge_index: int | None = None
+        self.route_id: str | None = None  # in edge mode: the selected route, whose edges entry is shown
         self._refreshing = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -100,7 +100,7 @@ class Inspector(QWidget):
     def _connections(self):
         doc = self.document
         return [(doc.node_changed, self._on_node_changed), (doc.node_renamed, self._on_node_renamed),
-                (doc.node_removed, self._on_node_removed), (doc.routes_changed, self.refresh),
+                (doc.node_removed, self._on_node_removed),
                 (doc.node_added, self._on_node_added), (doc.settings_changed, self.refresh),
                 (doc.workflow_changed, self._on_workflow_changed), (doc.reset, self.show_workflow)]
 
@@ -126,26 +126,26 @@ class Inspector(QWidget):
     def _on_workflow_changed(self) -> None:
         if self.mode == self.WORKFLOW:
             self.refresh()
-        elif self.mode == self.EDGE and (self.edge_index is None or self.edge_index >= len(self.workflow.edges)):
-            self.show_workflow()
+        elif self.mode == self.EDGE and not self.edge_page.is_current():
+            self.refresh()  # the entry changed (or is gone: the workflow is shown)
 
     # -- what is shown ----------------------------------------------------------------------------------------
-    def show_selection(self, node_names: list[str], edge_indexes: list[int] | None = None) -> None:
-        """Show the single selected node, else the single selected edge, else the workflow."""
-        edge_indexes = edge_indexes or []
+    def show_selection(self, node_names: list[str], route_ids: list[str] | None = None) -> None:
+        """Show the single selected node, else the edge of the single selected route, else the workflow."""
+        route_ids = route_ids or []
         if len(node_names) == 1:
             self.show_node(node_names[0])
-        elif not node_names and len(edge_indexes) == 1:
-            self.show_edge(edge_indexes[0])
+        elif not node_names and len(route_ids) == 1:
+            self.show_edge(route_ids[0])
         else:
             self.show_workflow()
 
-    def _show(self, mode: str, node_name: str | None = None, edge_index: int | None = None) -> None:
+    def _show(self, mode: str, node_name: str | None = None, route_id: str | None = None) -> None:
         if mode != self.NODE or node_name != self.node_name:
             self.node_page.node_form.name_message.hide()
         if mode != self.EDGE:
             self.edge_page.release()
-        self.mode, self.binding.node_name, self.edge_index = mode, node_name, edge_index
+        self.mode, self.binding.node_name, self.route_id = mode, node_name, route_id
         self.stack.setCurrentIndex((self.NODE, self.EDGE, self.WORKFLOW).index(mode))
         self.refresh()
 
@@ -155,11 +155,12 @@ class Inspector(QWidget):
             return
         self._show(self.NODE, node_name=name)
 
-    def show_edge(self, index: int) -> None:
-        if self.workflow is None or not 0 <= index < len(self.workflow.edges):
+    def show_edge(self, route_id: str) -> None:
+        """Show the ``edges`` entry that writes this route."""
+        if self.document is None or self.document.edge_entry(route_id) is None:
             self.show_workflow()
             return
-        self._show(self.EDGE, edge_index=index)
+        self._show(self.EDGE, route_id=route_id)
 
     def show_workflow(self) -> None:
         self._show(self.WORKFLOW)
@@ -188,7 +189,7 @@ class Inspector(QWidget):
             self.node_page.show_node(node)
         elif self.mode == self.EDGE:
             self.title.setText("Edge")
-            return self.edge_page.show_edge(self.document, self.edge_index)
+            return self.edge_page.show_edge(self.document, self.route_id)
         else:
             self.title.setText("Workflow")
             self.workflow_page.show_workflow(self.document)

@@ -24,9 +24,7 @@ class RunBanner(QFrame):
     def __init__(self, canvas: QWidget) -> None:
         super().__init__(canvas)
         self.setObjectName("runBanner")
-        self.setAutoFillBackground(True)
-        self.setStyleSheet("#runBanner { background: #fdecea; border-bottom: 1px solid #e0a39c; }"
-                           "#runBanner QLabel { color: #8a1c12; }")
+        self.setAutoFillBackground(True)  # its colours are the theme's (resources/themes/*.qss, #runBanner)
         self.canvas = canvas
         self.node: str | None = None
         self.line: int | None = None

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from tea_studio.engine.events import BranchStarted
 from tea_studio.engine.record import Execution, Lane, RunDelta, RunModel, format_ms
-from tea_studio.studio.actions import on_click
+from tea_studio.studio.actions import add_menu_item, on_click
 from tea_studio.studio.canvas.theme import BAR_STATUS, CanvasTheme, canvas_theme
 from tea_studio.studio.throttle import RepaintThrottle
 
@@ -368,17 +368,13 @@ class TimelineCanvas(QWidget):
         if execution is None:
             return
         menu = QMenu(self)
-        action = menu.addAction(f"Pin This Output of {execution.node}")
-        action.setObjectName("pinExecutionOutput")
-        action.setEnabled(bool(execution.ok) and execution.node in (self.model.nodes if self.model else {}))
-        on_click(action.triggered, lambda: self.pin_requested.emit(execution))
+        known = execution.node in (self.model.nodes if self.model else {})
+        add_menu_item(menu, f"Pin This Output of {execution.node}", "pinExecutionOutput",
+                      lambda: self.pin_requested.emit(execution), enabled=bool(execution.ok) and known)
         menu.addSeparator()
         for text, name, mode in (("Run From Here…", "runFromExecution", "from"),
                                  ("Re-run This Node…", "rerunExecution", "node")):
-            action = menu.addAction(text)
-            action.setObjectName(name)
-            action.setEnabled(execution.node in (self.model.nodes if self.model else {}))
-            on_click(action.triggered, lambda m=mode: self.start_requested.emit(execution, m))
+            add_menu_item(menu, text, name, lambda m=mode: self.start_requested.emit(execution, m), enabled=known)
         menu.exec(event.globalPos())
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
@@ -508,10 +504,10 @@ class TimelineView(QWidget):
             self.summary.setText("")
             return
         branches = sum(1 for lane in model.branch_lanes if not is_step_row(lane))
-        text = f"{branches} branch{'es' if branches != 1 else ''}"
+        parts = [f"{branches} branch{'es' if branches != 1 else ''}"] if branches else []
         if model.end is not None:
-            text += f" · {format_ms(model.end * 1000)}"
-        self.summary.setText(text)
+            parts.append(format_ms(model.end * 1000))
+        self.summary.setText(" · ".join(parts))
 
     def _sync_scrollbar(self) -> None:
         canvas = self.canvas
@@ -540,6 +536,8 @@ def lane_label(lane: Lane) -> str:
         label = "  › " + lane.branch.rpartition("/")[2][1:] + (f" ×{iterations}" if iterations > 1 else "")
     else:
         label = ("  " if lane.fork is not None else "") + (lane.branch or "main flow")
+        if lane.fork is not None and lane.start is None:
+            label += " · queued"  # forked, waiting for a worker (a run's end drops rows that never started)
     return ("✗ " + label) if lane.ok is False else label
 
 

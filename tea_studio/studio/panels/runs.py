@@ -27,19 +27,13 @@ from PySide6.QtWidgets import (
 )
 
 from tea_studio.engine.record import RunRecord, format_ms
-from tea_studio.studio.actions import on_click
+from tea_studio.studio.actions import add_menu_item, on_click
 from tea_studio.studio.panels.state_view import preview
+from tea_studio.studio.resources import app_data_dir
 from tea_studio.workflow.files import write_atomic
 
 HISTORY_LIMIT = 20
 INDEX = "index.json"
-
-
-def data_dir() -> Path:
-    """The studio's data folder (``TEA_STUDIO_DATA_DIR`` when set)."""
-    from tea_studio.studio.resources import app_data_dir
-
-    return app_data_dir()
 
 
 def _file_key(workflow_path: str | None) -> str:
@@ -58,7 +52,7 @@ class RunHistory:
 
     @property
     def root(self) -> Path:
-        return self._root if self._root is not None else data_dir() / "runs"
+        return self._root if self._root is not None else app_data_dir() / "runs"
 
     def folder(self, workflow_path: str | None) -> Path:
         return self.root / _file_key(workflow_path)
@@ -244,10 +238,7 @@ class RunsPanel(QWidget):
                 ("Open", "openRun", lambda: self._emit(self.open_requested, item), True),
                 ("Compare Selected Runs", "compareRuns", self.compare_selected, len(self.tree.selectedItems()) == 2),
                 ("Save as NDJSON…", "saveRun", lambda: self._emit(self.save_requested, item), True)):
-            action = menu.addAction(text)
-            action.setObjectName(name)
-            action.setEnabled(enabled)
-            on_click(action.triggered, slot)
+            add_menu_item(menu, text, name, slot, enabled=enabled)
         self.menu = menu  # a test reaches the shown menu here
         menu.popup(self.tree.viewport().mapToGlobal(pos))
 

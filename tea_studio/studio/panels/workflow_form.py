@@ -8,7 +8,7 @@ from typing import Any
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QLineEdit, QSpinBox, QWidget
 
 from tea_studio.studio.panels.fields import TextField, YamlField
-from tea_studio.workflow.model import STRATEGIES
+from tea_studio.workflow.model import DEFAULT_STRATEGY, STRATEGIES
 
 BRANCH_ERROR_POLICIES = ("fail", "continue")
 
@@ -63,7 +63,7 @@ class WorkflowForm(QWidget):
 
     def _build_settings(self) -> None:
         self.strategy_combo = QComboBox()
-        self.strategy_combo.addItems(["(default: thread)", *STRATEGIES])
+        self.strategy_combo.addItems([f"(default: {DEFAULT_STRATEGY})", *STRATEGIES])
         self.strategy_combo.activated.connect(self.commit_settings)
         self.max_workers_spin = QSpinBox()
         self.max_workers_spin.setRange(0, 1024)

@@ -4,6 +4,7 @@ routes for http.get/post). What it answers depends on the model name, so a workf
 - ``echo`` (any other name too): the content is ``echo: <last user message>``
 - ``seq:a|b|c``: successive calls answer ``a``, then ``b``, then ``c`` (then ``c`` again)
 - ``fail-500``: HTTP 500 with an OpenAI-style error body
+- ``flaky:N``: the first N calls get HTTP 503 (``Retry-After: 0``), later ones answer like ``echo``
 - ``slow``: no answer until the test ends (for timeouts and Stop)
 - ``cut``: streams two chunks, then closes the connection without ``[DONE]``
 - ``script``: the next answer of ``server.script`` (a test fills it; the last one repeats)
@@ -121,6 +122,15 @@ class LlmServer:
         if model == "fail-500":
             handler.send_json(500, {"error": {"message": "the model is on fire", "type": "server_error"}})
             return
+        if model.startswith("flaky:"):
+            with self._lock:
+                seen = self._counters[model] = self._counters.get(model, 0) + 1
+            if seen <= int(model[6:]):
+                handler.send_response(503)
+                handler.send_header("Retry-After", "0")
+                handler.send_header("Content-Length", "0")
+                handler.end_headers()
+                return
         if model == "slow":
             self.release.wait(30)
             return
