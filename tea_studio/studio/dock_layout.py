@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QTabBar
 
-WINDOW_STATE_VERSION = 2
+WINDOW_STATE_VERSION = 3
 BOTTOM_DOCK_HEIGHT = 240  # room for the timeline's axis and five lanes
 RIGHT, BOTTOM, LEFT = (Qt.DockWidgetArea.RightDockWidgetArea, Qt.DockWidgetArea.BottomDockWidgetArea,
                        Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -41,7 +41,8 @@ def arrange_docks(window: QMainWindow, palette: QDockWidget, inspector: QDockWid
         if problems not in window.tabifiedDockWidgets(run_docks["log"]):
             window.tabifyDockWidget(run_docks["log"], problems)
         run_docks["state"].raise_()
-        window.resizeDocks([inspector, run_docks["state"]], [560, 260], Qt.Orientation.Vertical)
+        # the state a run leaves is what a debugging user reads most: about as tall as the inspector
+        window.resizeDocks([inspector, run_docks["state"]], [460, 400], Qt.Orientation.Vertical)
     problems.raise_()
     for dock in window.findChildren(QDockWidget):
         dock.dockLocationChanged.connect(lambda _area: QTimer.singleShot(0, lambda: hide_stray_tab_bars(window)))

@@ -57,6 +57,9 @@ def test_default_layout_inspector_over_state_and_tabbed_bottom_docks(qtbot, make
     assert window.dockWidgetArea(docks["state"]) == RIGHT
     assert window.inspector_dock.geometry().bottom() < docks["state"].geometry().top()
     assert docks["runs"] in window.tabifiedDockWidgets(docks["state"])
+    # the state view is big by default: at least 40% of the right column
+    column = docks["state"].geometry().bottom() - window.inspector_dock.geometry().top()
+    assert docks["state"].height() >= 0.4 * column
     timeline, log, io, problems = bottom_docks(window)
     assert all(window.dockWidgetArea(dock) == BOTTOM for dock in (timeline, log, io, problems))
     assert set(window.tabifiedDockWidgets(timeline)) == {log, io, docks["compare"], problems}
