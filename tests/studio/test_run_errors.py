@@ -38,14 +38,17 @@ def window(qtbot, tmp_path, monkeypatch):
     win.resize(1200, 800)
     win.show()
     qtbot.waitExposed(win)
-    path = tmp_path / "broken.yaml"
-    path.write_text(BROKEN, encoding="utf-8")
-    assert win.load_file(path)
+    open_text(win, tmp_path / "broken.yaml", BROKEN)
     yield win
     tools = win.run_tools
     if tools.running:
         with qtbot.waitSignal(tools.run_ended, timeout=5000):
             tools.stop()
+
+
+def open_text(window, path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")
+    assert window.load_file(path)
 
 
 def run(window, qtbot) -> None:
@@ -97,9 +100,7 @@ nodes:
 
 
 def test_stop_marks_the_interrupted_node_stopped_not_failed_and_shows_no_failure(window, qtbot, tmp_path):
-    path = tmp_path / "spin.yaml"
-    path.write_text(SPIN, encoding="utf-8")
-    assert window.load_file(path)
+    open_text(window, tmp_path / "spin.yaml", SPIN)
     tools = window.run_tools
     window.actions["run"].trigger()
     qtbot.waitUntil(lambda: window.scene.node_item("spin").run_status == "running", timeout=10000)
@@ -113,10 +114,8 @@ def test_stop_marks_the_interrupted_node_stopped_not_failed_and_shows_no_failure
 
 
 def test_a_max_iterations_failure_marks_the_node_it_stopped_at(window, qtbot, tmp_path):
-    path = tmp_path / "cycle.yaml"
-    path.write_text("settings:\n  max_iterations: 5\nnodes:\n  - name: a\n    goto: b\n  - name: b\n    goto: a\n",
-                    encoding="utf-8")
-    assert window.load_file(path)
+    open_text(window, tmp_path / "cycle.yaml",
+              "settings:\n  max_iterations: 5\nnodes:\n  - name: a\n    goto: b\n  - name: b\n    goto: a\n")
     run(window, qtbot)
     item = window.scene.node_item("b")
     assert item.run_error is not None and "max iterations (5)" in item.run_error
@@ -137,9 +136,7 @@ nodes:
 
 
 def test_an_error_raised_inside_a_lua_library_function_still_names_its_line(window, qtbot, tmp_path):
-    path = tmp_path / "cfunc.yaml"
-    path.write_text(C_FUNCTION, encoding="utf-8")
-    assert window.load_file(path)
+    open_text(window, tmp_path / "cfunc.yaml", C_FUNCTION)
     run(window, qtbot)
     banner = window.run_tools.presenter.banner
     assert "line 2" in banner.text() and banner.line_button.isVisible()
@@ -168,9 +165,7 @@ edges:
 
 
 def test_a_failing_branch_is_one_entry_in_the_log(window, qtbot, tmp_path):
-    path = tmp_path / "fork_fails.yaml"
-    path.write_text(BRANCH_FAILS, encoding="utf-8")
-    assert window.load_file(path)
+    open_text(window, tmp_path / "fork_fails.yaml", BRANCH_FAILS)
     run(window, qtbot)
     log = window.run_tools.presenter.log_view
     errors = [e for e in log.visible_entries() if e.level == "error"]
