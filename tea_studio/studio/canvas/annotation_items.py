@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from tea_studio.studio.canvas.theme import CanvasTheme, canvas_theme
 from tea_studio.workflow.annotations import (
     GROUP_COLOURS,
     NOTE_COLOURS,
@@ -40,10 +41,6 @@ TITLE_H = 28.0  # the frame's title bar, above the members
 NOTE_PAD = 10.0
 ANNOTATION_MOVE_ID = 3  # consecutive drag steps of the same notes/frames merge into one undo step
 
-# (light, dark) fills of notes; frame colours are one hue drawn translucent
-NOTE_FILLS = {"yellow": ("#fff3b0", "#5b5220"), "green": ("#d9f2d0", "#2f4a2a"), "blue": ("#d6e6fb", "#24384f"),
-              "pink": ("#fadbe6", "#4f2a37"), "grey": ("#e8e8e8", "#3c3c3c")}
-GROUP_HUES = {"blue": "#3b78d8", "green": "#3a9a5b", "purple": "#8a4fc0", "orange": "#d07a1e", "grey": "#7d7d7d"}
 _fonts: dict[str, QFont] = {}
 
 
@@ -56,9 +53,9 @@ def _font(role: str) -> QFont:
     return _fonts[role]
 
 
-def _dark(item: QGraphicsItem) -> bool:
-    theme = getattr(item.scene(), "theme", None)
-    return getattr(theme, "name", "light") == "dark"
+def _theme(item: QGraphicsItem) -> CanvasTheme:
+    """The theme of the item's scene (light before it is in one)."""
+    return getattr(item.scene(), "theme", None) or canvas_theme("light")
 
 
 class NoteItem(QGraphicsItem):
@@ -87,19 +84,18 @@ class NoteItem(QGraphicsItem):
         return self.rect().adjusted(-2, -2, 2, 2)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
-        light, dark = NOTE_FILLS.get(self.note.colour, NOTE_FILLS["yellow"])
-        fill = QColor(dark if _dark(self) else light)
+        theme = _theme(self)
+        fill = theme.note_fills.get(self.note.colour, theme.note_fills["yellow"])
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         selected = self.isSelected()
-        theme = self.scene().theme if self.scene() is not None else None
-        border = theme.node_selected if (selected and theme is not None) else fill.darker(125)
+        border = theme.node_selected if selected else fill.darker(125)
         painter.setPen(QPen(border, 2.4 if selected else 1.0))
         painter.setBrush(fill)
         painter.drawRoundedRect(self.rect(), 4, 4)
         if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.35:
             return
         painter.setFont(_font("note"))
-        painter.setPen(QColor("#f0f0f0") if _dark(self) else QColor("#3a3520"))
+        painter.setPen(theme.note_text)
         text_rect = self.rect().adjusted(NOTE_PAD, NOTE_PAD, -NOTE_PAD, -NOTE_PAD)
         wrap = QTextOption(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         wrap.setWrapMode(QTextOption.WrapMode.WordWrap)
@@ -163,10 +159,11 @@ class GroupItem(QGraphicsItem):
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         if self._frame.isNull():
             return
-        hue = QColor(GROUP_HUES.get(self.group.colour, GROUP_HUES["blue"]))
+        theme = _theme(self)
+        hue = theme.group_hues.get(self.group.colour, theme.group_hues["blue"])
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         fill = QColor(hue)
-        fill.setAlpha(38 if not _dark(self) else 60)
+        fill.setAlpha(theme.group_alpha)
         selected = self.isSelected()
         painter.setPen(QPen(hue, 2.6 if selected else 1.4))
         painter.setBrush(fill)

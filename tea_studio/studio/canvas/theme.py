@@ -45,8 +45,14 @@ class CanvasTheme:
     warning: QColor
     vm_ready: QColor  # the timeline's mark where a branch's Lua VM was ready
     bar_selected: QColor  # the timeline's selected execution
+    note_text: QColor  # text on a sticky note
+    marked_line: QColor  # the code editor's line a "jump to line" marked
     kind_colours: dict[str, QColor] = field(default_factory=dict)
     status_colours: dict[str, QColor] = field(default_factory=dict)
+    syntax_colours: dict[str, QColor] = field(default_factory=dict)  # code tokens: keyword, builtin, string, …
+    note_fills: dict[str, QColor] = field(default_factory=dict)  # by annotations.NOTE_COLOURS
+    group_hues: dict[str, QColor] = field(default_factory=dict)  # by annotations.GROUP_COLOURS; frames are translucent
+    group_alpha: int = 38
 
 
 _STATUS_LIGHT = {"waiting": "#9aa0a6", "running": "#1a73e8", "done": "#1e8e3e", "failed": "#d93025",
@@ -59,6 +65,20 @@ _KINDS_LIGHT = {"lua": "#2c5aa0", "python": "#3b7a57", "action": "#8e5b00", "noo
                 "fan_in": "#7b3fa0", "while_loop": "#a0522d", "dynamic_parallel": "#a0522d"}
 _KINDS_DARK = {"lua": "#6ea0f0", "python": "#6cc08e", "action": "#e0a64a", "noop": "#9ca3af",
                "fan_in": "#c08ae0", "while_loop": "#e09070", "dynamic_parallel": "#e09070"}
+_SYNTAX_LIGHT = {"keyword": "#7c3aed", "builtin": "#0e7490", "string": "#15803d", "number": "#b45309",
+                 "comment": "#6b7280"}
+_SYNTAX_DARK = {"keyword": "#c792ea", "builtin": "#82aaff", "string": "#c3e88d", "number": "#f78c6c",
+                "comment": "#7f8c98"}
+_NOTES_LIGHT = {"yellow": "#fff3b0", "green": "#d9f2d0", "blue": "#d6e6fb", "pink": "#fadbe6", "grey": "#e8e8e8"}
+_NOTES_DARK = {"yellow": "#5b5220", "green": "#2f4a2a", "blue": "#24384f", "pink": "#4f2a37", "grey": "#3c3c3c"}
+_GROUP_HUES = {"blue": "#3b78d8", "green": "#3a9a5b", "purple": "#8a4fc0", "orange": "#d07a1e", "grey": "#7d7d7d"}
+# How a state key differs between two states (state_view's ADDED/CHANGED/REMOVED), as a translucent row tint.
+DIFF_TINTS = {"added": QColor(76, 175, 80, 70), "changed": QColor(255, 179, 0, 80), "removed": QColor(229, 57, 53, 70)}
+
+
+def _colours(table: dict[str, str]) -> dict[str, QColor]:
+    return {key: _c(value) for key, value in table.items()}
+
 
 LIGHT = CanvasTheme(
     name="light", background=_c("#f6f7f9"), grid_minor=_c("#e8eaee"), grid_major=_c("#d9dce2"),
@@ -67,9 +87,10 @@ LIGHT = CanvasTheme(
     edge_sequential=_c("#5f6670"), edge_conditional=_c("#b06000"), edge_fork=_c("#8430ce"),
     edge_join=_c("#0b8043"), edge_implicit=_c("#a8aeb6"), edge_selected=_c("#1a73e8"),
     label_fill=_c("#fff8e6"), label_text=_c("#5c3c00"), breakpoint=_c("#d93025"), error=_c("#d93025"),
-    warning=_c("#e37400"), vm_ready=_c("#7e57c2"), bar_selected=_c("#ffb300"),
-    kind_colours={k: _c(v) for k, v in _KINDS_LIGHT.items()},
-    status_colours={k: _c(v) for k, v in _STATUS_LIGHT.items()},
+    warning=_c("#e37400"), vm_ready=_c("#7e57c2"), bar_selected=_c("#ffb300"), note_text=_c("#3a3520"),
+    marked_line=QColor(250, 200, 40, 70),
+    kind_colours=_colours(_KINDS_LIGHT), status_colours=_colours(_STATUS_LIGHT), syntax_colours=_colours(_SYNTAX_LIGHT),
+    note_fills=_colours(_NOTES_LIGHT), group_hues=_colours(_GROUP_HUES),
 )
 
 DARK = CanvasTheme(
@@ -79,9 +100,10 @@ DARK = CanvasTheme(
     edge_sequential=_c("#a0a6ad"), edge_conditional=_c("#f0a040"), edge_fork=_c("#c58af9"),
     edge_join=_c("#5bd08a"), edge_implicit=_c("#5a5f66"), edge_selected=_c("#4c8df6"),
     label_fill=_c("#3a3020"), label_text=_c("#f5d9a8"), breakpoint=_c("#f05545"), error=_c("#f05545"),
-    warning=_c("#fbbc04"), vm_ready=_c("#b39ddb"), bar_selected=_c("#ffca28"),
-    kind_colours={k: _c(v) for k, v in _KINDS_DARK.items()},
-    status_colours={k: _c(v) for k, v in _STATUS_DARK.items()},
+    warning=_c("#fbbc04"), vm_ready=_c("#b39ddb"), bar_selected=_c("#ffca28"), note_text=_c("#f0f0f0"),
+    marked_line=QColor(250, 200, 40, 70),
+    kind_colours=_colours(_KINDS_DARK), status_colours=_colours(_STATUS_DARK), syntax_colours=_colours(_SYNTAX_DARK),
+    note_fills=_colours(_NOTES_DARK), group_hues=_colours(_GROUP_HUES), group_alpha=60,
 )
 
 THEMES = {"light": LIGHT, "dark": DARK}

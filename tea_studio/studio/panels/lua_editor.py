@@ -24,7 +24,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
 
-from tea_studio.studio.canvas.theme import current_theme
+from tea_studio.studio.canvas.theme import canvas_theme, current_theme
 
 LUA_KEYWORDS = (
     "and break do else elseif end false for function goto if in local nil not or repeat return then true "
@@ -40,23 +40,13 @@ PYTHON_BUILTINS = "state variables json print len range dict list str int float 
 
 SYNTAX_CHECK_DELAY_MS = 300
 
-# (light, dark) colours of each token class.
-_COLOURS = {
-    "keyword": ("#7c3aed", "#c792ea"),
-    "builtin": ("#0e7490", "#82aaff"),
-    "string": ("#15803d", "#c3e88d"),
-    "number": ("#b45309", "#f78c6c"),
-    "comment": ("#6b7280", "#7f8c98"),
-}
-
-
 def _is_dark(palette: QPalette) -> bool:
     return palette.color(QPalette.ColorRole.Base).lightness() < 128
 
 
-def _format(colour: str, bold: bool = False, italic: bool = False) -> QTextCharFormat:
+def _format(colour: QColor, bold: bool = False, italic: bool = False) -> QTextCharFormat:
     fmt = QTextCharFormat()
-    fmt.setForeground(QColor(colour))
+    fmt.setForeground(colour)
     if bold:
         fmt.setFontWeight(QFont.Weight.Bold)
     fmt.setFontItalic(italic)
@@ -72,9 +62,9 @@ class CodeHighlighter(QSyntaxHighlighter):
     def __init__(self, document, language: str, dark: bool = False):
         super().__init__(document)
         self.language = language
-        pick = 1 if dark else 0
-        self.formats = {key: _format(colours[pick], bold=key == "keyword", italic=key == "comment")
-                        for key, colours in _COLOURS.items()}
+        colours = canvas_theme("dark" if dark else "light").syntax_colours
+        self.formats = {key: _format(colour, bold=key == "keyword", italic=key == "comment")
+                        for key, colour in colours.items()}
         if language == "python":
             words, builtins, comment = keyword.kwlist, PYTHON_BUILTINS, r"#[^\n]*"
         else:
@@ -237,7 +227,7 @@ class CodeEditor(QPlainTextEdit):
         marked = self.document().findBlockByNumber(self.marked_line - 1) if self.marked_line else None
         if marked is not None and marked.isValid():
             selection = QTextEdit.ExtraSelection()
-            selection.format.setBackground(QColor(250, 200, 40, 70))
+            selection.format.setBackground(current_theme().marked_line)
             selection.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
             selection.cursor = QTextCursor(marked)
             selections.append(selection)
@@ -252,7 +242,9 @@ class CodeEditor(QPlainTextEdit):
                 cursor.movePosition(QTextCursor.MoveOperation.EndOfBlock, QTextCursor.MoveMode.KeepAnchor)
                 if not cursor.hasSelection():  # an empty line: underline the whole row
                     selection.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
-                    selection.format.setBackground(QColor(229, 72, 77, 40))
+                    error = QColor(current_theme().error)
+                    error.setAlpha(40)
+                    selection.format.setBackground(error)
                 selection.cursor = cursor
                 selections.append(selection)
         self.setExtraSelections(selections)

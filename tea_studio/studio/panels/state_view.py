@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QFont
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -21,10 +21,10 @@ from PySide6.QtWidgets import (
 )
 
 from tea_studio.engine.record import FanInInfo, FanInResult, RunDelta, RunModel, format_ms
-from tea_studio.studio.canvas.theme import current_theme
+from tea_studio.studio.canvas.theme import DIFF_TINTS, current_theme
 
 ADDED, CHANGED, REMOVED, SAME = "added", "changed", "removed", "same"
-DIFF_COLOURS = {ADDED: QColor(76, 175, 80, 70), CHANGED: QColor(255, 179, 0, 80), REMOVED: QColor(229, 57, 53, 70)}
+DIFF_COLOURS = {kind: DIFF_TINTS[kind] for kind in (ADDED, CHANGED, REMOVED)}
 MAX_CHILDREN = 500
 _MISSING = object()
 
