@@ -140,12 +140,15 @@ class LiveRun(QObject):
     _worker_done = Signal()  # emitted from the worker thread, delivered queued: drain at once, not on the next tick
 
     def __init__(self, workflow, inputs: dict | None = None, *, control=None, pool: QThreadPool | None = None,
-                 tick_ms: int = TICK_MS, tap=None, start=None, parent: QObject | None = None) -> None:
+                 tick_ms: int = TICK_MS, tap=None, start=None, caps=None, strategies=None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         from tea_studio.engine.runner import RunControl
 
         self.workflow = workflow
         self.start_at = start  # an engine.start.StartAt: begin at that node with its state
+        self.caps = caps  # engine.budget.EngineCaps: the user's caps on the file's limits
+        self.strategies = strategies  # engine.executors.Strategies for process and dask forks (None: the session's)
         self.inputs = dict(start.state if start is not None else inputs or {})
         self.control = control if control is not None else RunControl()
         self.record = RunRecord(path=workflow.path, inputs=self.inputs)
@@ -207,7 +210,7 @@ class LiveRun(QObject):
 
             run = WorkflowRun(self.workflow, self.inputs, executor=self.executor, sink=self._sink,
                               control=self.control, record_states=True, pins=self.workflow.layout.pins,
-                              start=self.start_at)
+                              start=self.start_at, caps=self.caps, strategies=self.strategies)
             self.result = run.run()
         except BaseException as exc:  # noqa: BLE001 - reported as the run's failure
             self._error = exc

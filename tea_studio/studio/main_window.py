@@ -31,6 +31,7 @@ from tea_studio.studio.panels.palette import NodePalette
 from tea_studio.studio.panels.problems import ProblemsPanel
 from tea_studio.studio.panes import focus_next_pane
 from tea_studio.studio.pins import ask_pin
+from tea_studio.studio.preferences import load_preferences, save_preferences
 from tea_studio.studio.prompts import Prompts
 from tea_studio.studio.recent_menu import RecentFilesMenu
 from tea_studio.studio.resources import THEMES, icon
@@ -45,7 +46,7 @@ MENUS = (
     ("&File", ("new", "open", "<recent>", None, "save", "save_as", None, "export", "export_png", "export_svg", None,
                "quit")),
     ("&Edit", ("undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete", None, "rename", "connect_to",
-               "group", "note", None, "select_all", "find", None, "next_pane", "previous_pane")),
+               "group", "note", None, "select_all", "find", None, "next_pane", "previous_pane", None, "preferences")),
     ("&View", ("zoom_in", "zoom_out", "fit", None, "layout", None, "grid", "snap", "minimap", None, "<themes>", None,
                "<panels>")),
     ("&Run", ("run", "stop", "pause", "step", "continue", None, "run_from_here", "rerun_node", None,
@@ -115,7 +116,7 @@ class MainWindow(QMainWindow):
                                      log=self.log_message, panels_menu=self.panels_menu, history=history)
             tools = RunController(self.document, presenter, self.actions, self.prompts,
                                   problems_for=self.validator.problems_for, log=self.log_message, history=history,
-                                  parent=self)
+                                  preferences=lambda: load_preferences(self.settings), parent=self)
         except Exception as exc:  # noqa: BLE001 - shown; editing must stay possible even if running is broken
             traceback.print_exc()
             self.log_message(f"Run tools unavailable: {exc}")
@@ -171,6 +172,8 @@ class MainWindow(QMainWindow):
         add("previous_pane", "Previous Pa&ne", lambda: focus_next_pane(self, self.view, self.inspector, False),
             shortcut="Shift+F6", tip="Move the keyboard focus to the previous pane")
         self.actions["previous_pane"].setShortcuts([QKeySequence("Shift+F6"), QKeySequence("Ctrl+Shift+Tab")])
+        add("preferences", "P&references…", self.edit_preferences, shortcut="Ctrl+,",
+            tip="The Dask scheduler and the caps on a file's timeout and memory")
         for name, text, default, tip in VIEW_OPTIONS:
             add(name, text, lambda on, n=name: self._set_view_option(n, on), tip=tip, checkable=True,
                 checked=self.settings.value(f"view/{name}", default, type=bool))
@@ -381,6 +384,17 @@ class MainWindow(QMainWindow):
         self._show_inspector()
         self._show_selection()
         self.inspector.focus_condition()
+
+    def edit_preferences(self) -> bool:
+        """Edit → Preferences…: change the Dask scheduler and the caps; True when they were changed and kept."""
+        changed = self.prompts.preferences(load_preferences(self.settings))
+        if changed is None:
+            return False
+        if not save_preferences(self.settings, changed):
+            self.prompts.error("Preferences not saved", f"Could not write {self.settings.fileName()}")
+            return False
+        self.log_message("Preferences saved: they apply from the next run")
+        return True
 
     def _pin_output(self, name: str, output: dict | None = None) -> bool:
         """Pin a node's output (the canvas menu's Pin Output…, a timeline bar's menu), prefilled with ``output``

@@ -156,6 +156,15 @@ class Prompts:
                                   self.parent)
         return dialog.value() if dialog.exec() == QDialog.DialogCode.Accepted else None
 
+    def preferences(self, current):
+        """The run preferences (studio.preferences.RunPreferences) edited from ``current``; None when cancelled."""
+        if self._nobody_to_ask("preferences?", "cancel") is not None:
+            return None
+        from tea_studio.studio.preferences import PreferencesDialog
+
+        dialog = PreferencesDialog(current, self.parent)
+        return dialog.preferences() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
     def error(self, title: str, message: str) -> None:
         """Something the user asked for failed."""
         if self._nobody_to_ask(f"{title}: {message}", "ok") is None:
@@ -171,12 +180,13 @@ class AnsweredPrompts(Prompts):
     """Answers every question from ``answers`` and records it in ``asked``; errors and warnings go to ``shown``.
 
     ``answers`` keys are the question names (``save_changes``, ``reload``, ``restore``, ``open_path``,
-    ``save_path``, ``trust``, ``inputs``, ``pin_output``, ``start_state``); a value may be a function of the question's arguments. With ``echo``
+    ``save_path``, ``trust``, ``inputs``, ``pin_output``, ``start_state``, ``preferences``); a value may be a function of the question's arguments. With ``echo``
     the messages are also printed to stderr (``--screenshot`` does this).
     """
 
     DEFAULTS = {"save_changes": CANCEL, "reload": KEEP, "restore": LATER, "open_path": None, "save_path": None,
-                "trust": False, "inputs": None, "pin_output": None, "start_state": None}
+                "trust": False, "inputs": None, "pin_output": None, "start_state": None,
+                "preferences": None}
 
     def __init__(self, echo: bool = False, **answers) -> None:
         super().__init__(None)
@@ -216,6 +226,9 @@ class AnsweredPrompts(Prompts):
 
     def start_state(self, node, state, mode):
         return self._answer("start_state", node, state, mode)
+
+    def preferences(self, current):
+        return self._answer("preferences", current)
 
     def error(self, title, message):
         self._show(title, message)

@@ -19,6 +19,7 @@ from tea_studio.engine.start import FROM_NODE, ONLY_NODE, StartAt, recorded_inpu
 from tea_studio.studio.actions import ActionTable
 from tea_studio.studio.live_run import LiveRun
 from tea_studio.studio.panels.runs import RunHistory
+from tea_studio.studio.preferences import RunPreferences, strategies_for
 from tea_studio.studio.prompts import Prompts
 from tea_studio.studio.run_inputs import InputStore, TrustStore, parse_inputs, python_fingerprint
 from tea_studio.studio.run_presenter import RunPresenter
@@ -31,7 +32,8 @@ class RunController(QObject):
     """Runs the document's workflow and shows it through ``presenter``.
 
     ``problems_for(workflow)`` validates (the problems dock's result when it checked this very revision);
-    ``prompts`` asks for inputs and trust and shows what blocked a run; ``log(text)`` reports in the status bar.
+    ``prompts`` asks for inputs and trust and shows what blocked a run; ``log(text)`` reports in the status bar;
+    ``preferences()`` gives the user's caps and Dask scheduler for the next run.
     """
 
     run_started = Signal()
@@ -43,7 +45,7 @@ class RunController(QObject):
     def __init__(self, document, presenter: RunPresenter, actions: ActionTable, prompts: Prompts, *,
                  problems_for: Callable, log: Callable[[str], None], history: RunHistory,
                  inputs_store: InputStore | None = None, trust_store: TrustStore | None = None,
-                 parent: QObject | None = None) -> None:
+                 preferences: Callable[[], RunPreferences] | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.document = document
         self.presenter = presenter
@@ -54,6 +56,7 @@ class RunController(QObject):
         self.history = history
         self.inputs_store = inputs_store or InputStore()
         self.trust_store = trust_store or TrustStore()
+        self.preferences = preferences or RunPreferences  # read at every start: a change applies to the next run
         self.live: LiveRun | None = None
         self.event_tap = None  # an extra sink seeing every event (benchmarks count with it)
         self._storer: concurrent.futures.ThreadPoolExecutor | None = None
@@ -165,7 +168,9 @@ class RunController(QObject):
         run_workflow.path = self.path
         control = RunControl(auto_continue=auto_continue)
         self._detach_live()
-        self.live = LiveRun(run_workflow, inputs, control=control, tap=self.event_tap, start=start, parent=self)
+        preferences = self.preferences()
+        self.live = LiveRun(run_workflow, inputs, control=control, tap=self.event_tap, start=start,
+                            caps=preferences.caps(), strategies=strategies_for(preferences), parent=self)
         self.live.updated.connect(self._apply)
         self.live.finished.connect(self._finished)
         self.live.start()  # the engine starts while the views are prepared (its first tick comes after this)

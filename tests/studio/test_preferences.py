@@ -1,0 +1,134 @@
+"""Edit → Preferences…: the Dask scheduler studio runs use and the caps on what an opened file may ask for."""
+
+import sys
+from pathlib import Path
+
+import pytest
+from fixtures_window import *  # noqa: F403
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QDialogButtonBox
+
+from tea_studio.studio.preferences import (
+    PreferencesDialog,
+    RunPreferences,
+    load_preferences,
+    scheduler_problem,
+    strategies_for,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
+
+ASKS_FOR_A_LONG_TIMEOUT = """\
+name: greedy
+settings:
+  lua: {timeout: 100}
+nodes:
+  - name: spin
+    language: lua
+    run: |
+      while true do end
+"""
+
+DASK_FORK = """\
+name: on_dask
+settings:
+  parallel: {strategy: dask}
+nodes:
+  - {name: split, language: lua, run: "return {}"}
+  - {name: a, language: lua, run: "return {part = 1}"}
+  - {name: b, language: lua, run: "return {part = 2}"}
+  - {name: merge, fan_in: true, language: lua, run: "return {n = #state.parallel_results}"}
+edges:
+  - {from: split, to: [a, b], parallel: true, fan_in: merge}
+  - {from: a, to: merge}
+  - {from: b, to: merge}
+  - {from: merge, to: __end__}
+"""
+
+
+def type_into(widget, text: str) -> None:
+    widget.setFocus()
+    QTest.keyClick(widget, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    QTest.keyClicks(widget, text)
+
+
+def run_to_end(qtbot, window) -> bool:
+    tools = window.run_tools
+    with qtbot.waitSignal(tools.run_ended, timeout=60000) as ended:
+        assert tools.start_run({})
+    return ended.args[0]
+
+
+@pytest.mark.parametrize("address", ["tcp://127.0.0.1:8786", "127.0.0.1:8786", "tls://[::1]:8786", ""])
+def test_scheduler_addresses_dask_accepts_pass(address):
+    assert scheduler_problem(address) is None
+
+
+@pytest.mark.parametrize("address", ["localhost", "tcp://host", "tcp://a b:1", "http://x:1/path", "tcp://x:99999"])
+def test_anything_else_is_refused_with_what_to_write(address):
+    assert "tcp://host:port" in scheduler_problem(address)
+
+
+def test_the_dialog_holds_ok_until_the_scheduler_is_an_address(qtbot, studio_env):
+    dialog = PreferencesDialog(RunPreferences())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert ok.isEnabled() and dialog.timeout.text() == "no cap"
+    type_into(dialog.scheduler, "my-cluster")
+    assert not ok.isEnabled() and dialog.problem.isVisible() and "tcp://host:port" in dialog.problem.text()
+    type_into(dialog.scheduler, "tcp://10.0.0.5:8786")
+    assert ok.isEnabled() and not dialog.problem.isVisible()
+    type_into(dialog.timeout.lineEdit(), "2")
+    type_into(dialog.memory.lineEdit(), "64")
+    with qtbot.waitSignal(dialog.accepted):
+        QTest.mouseClick(ok, Qt.MouseButton.LeftButton)
+    assert dialog.preferences() == RunPreferences("tcp://10.0.0.5:8786", 2.0, 64.0)
+
+
+def test_preferences_are_kept_and_cap_the_timeout_a_file_asks_for(make_window, qtbot, tmp_path):
+    path = tmp_path / "greedy.yaml"
+    path.write_text(ASKS_FOR_A_LONG_TIMEOUT, encoding="utf-8")
+    window = make_window(path)
+    assert window.actions["preferences"] in window.menus["&Edit"].actions()
+    window.prompts.answers["preferences"] = lambda current: RunPreferences(max_timeout_s=0.5)
+    window.actions["preferences"].trigger()
+    assert window.prompts.asked[-1] == ("preferences", RunPreferences())
+    assert load_preferences(window.settings).max_timeout_s == 0.5
+    assert run_to_end(qtbot, window) is False
+    assert "execution timeout (0.5 s)" in window.scene.node_item("spin").run_error
+    again = make_window()  # the next session starts with them
+    assert load_preferences(again.settings) == RunPreferences(max_timeout_s=0.5)
+
+
+def test_a_hand_edited_settings_file_falls_back_to_defaults(make_window):
+    window = make_window()
+    for key, value in (("run/dask_scheduler", "no address"), ("run/max_timeout_s", "nan"),
+                       ("run/max_memory_mb", "0.0000001"), ("run/state_budget_mb", "-5")):
+        window.settings.setValue(key, value)
+    assert load_preferences(window.settings) == RunPreferences()
+
+
+def test_a_dask_fork_runs_on_the_scheduler_set_in_preferences(make_window, qtbot, tmp_path):
+    from dask_fixtures import DaskCluster
+    from distributed import Client
+
+    cluster = DaskCluster(str(tmp_path))
+    preferences = RunPreferences(dask_scheduler=cluster.address)
+    try:
+        with Client(cluster.address, timeout=60) as client:
+            workers = set(client.scheduler_info()["workers"])
+        path = tmp_path / "on_dask.yaml"
+        path.write_text(DASK_FORK, encoding="utf-8")
+        window = make_window(path)
+        window.prompts.answers["preferences"] = lambda current: preferences
+        assert window.edit_preferences()
+        assert run_to_end(qtbot, window) is True
+        timeline = window.run_tools.presenter.timeline.canvas  # its bars' tooltips say "ran on: …"
+        for branch in ("a", "b"):
+            where = timeline.where(branch)
+            assert where.startswith("dask ") and any(worker in where for worker in workers), where
+    finally:
+        strategies_for(preferences).close()
+        cluster.close()
