@@ -1,8 +1,8 @@
 """Branch strategies side by side: thread, process (warm workers), dask on a LocalCluster, dask on a cluster of
 ``dask scheduler`` + two ``dask worker`` processes on 127.0.0.1; plus the event stream of ``tea-studio run``.
 
-Run: ``python benchmarks/bench_executors.py`` (about two minutes; needs the dask extra). Each figure is the median
-of a few runs after one warm-up run (workers started, cluster up). Speed-up is against the same branches run one
+Run: ``python benchmarks/bench_executors.py`` (about five minutes; needs the dask extra). Each figure is the median
+of three runs after one warm-up run (workers started, cluster up). Speed-up is against the same branches run one
 after another (``max_workers: 1``, thread). Per-branch overhead is the wall time of 100 trivial branches divided by
 100. Goals on 2 cores: CPU-bound Python >= 1.7x on process and on Dask; CPU-bound Lua >= 1.8x on thread;
 100 trivial branches on process <= 5x thread; --stream <= 1.3x the run without it.
@@ -25,8 +25,9 @@ from tea_studio.workflow.yaml_io import load_workflow_text
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "engine"))
 
-LUA_WORK = "local s = 0 for i = 1, 6000000 do s = s + i % 7 end return { part = s }"
-PYTHON_WORK = "s = 0\nfor i in range(2500000):\n    s += i % 7\nreturn {'part': s}"
+# About 0.4 s per branch here, so that what is measured is the parallel work rather than the fixed costs.
+LUA_WORK = "local s = 0 for i = 1, 20000000 do s = s + i % 7 end return { part = s }"
+PYTHON_WORK = "s = 0\nfor i in range(7000000):\n    s += i % 7\nreturn {'part': s}"
 REPEAT = 3
 
 
@@ -55,27 +56,31 @@ def timed(text: str, strategy: str, strategies: Strategies | None, repeat: int =
     return statistics.median(times)
 
 
-def strategies_table(where: dict[str, tuple[str, Strategies | None]]) -> list[str]:
-    rows = ["| branches | work | sequence | " + " | ".join(where) + " |",
-            "|---|---|---|" + "---|" * len(where)]
-    for count in (2, 8):
-        for label, body, language in (("CPU Lua", LUA_WORK, "lua"), ("CPU Python", PYTHON_WORK, "python")):
-            sequence = timed(fan_out(count, body, language, workers=1), "thread", None, repeat=1)
-            cells = []
-            for strategy, strategies in where.values():
-                wall = timed(fan_out(count, body, language), strategy, strategies, repeat=1)
-                cells.append(f"{wall:.2f} s ({sequence / wall:.2f}x)")
-            rows.append(f"| {count} | {label} | {sequence:.2f} s | " + " | ".join(cells) + " |")
-            print(rows[-1], flush=True)
-    trivial = fan_out(100, "return { part = 1 }", "lua")
-    cells = []
-    thread = None
-    for strategy, strategies in where.values():
-        wall = timed(trivial, strategy, strategies)
-        thread = thread or wall
-        cells.append(f"{wall * 1000:.0f} ms ({wall / thread:.1f}x thread; {wall * 10:.2f} ms/branch)")
-    rows.append("| 100 | trivial | - | " + " | ".join(cells) + " |")
-    print(rows[-1], flush=True)
+ROWS = [(count, label, body, language) for count in (2, 8)
+        for label, body, language in (("CPU Lua", LUA_WORK, "lua"), ("CPU Python", PYTHON_WORK, "python"))]
+TRIVIAL = 100
+
+
+def column(strategy: str, strategies: Strategies | None) -> list[float]:
+    """Wall seconds of each CPU-bound row, then of 100 trivial branches, on one executor."""
+    walls = [timed(fan_out(count, body, language), strategy, strategies) for count, _l, body, language in ROWS]
+    walls.append(timed(fan_out(TRIVIAL, "return { part = 1 }", "lua"), strategy, strategies))
+    print(f"  {strategy}: " + ", ".join(f"{wall:.3f}" for wall in walls), flush=True)
+    return walls
+
+
+def strategies_table(sequence: list[float], columns: dict[str, list[float]]) -> list[str]:
+    """The README table: wall time and speed-up against ``sequence`` per row; the trivial row's time against
+    thread and per branch."""
+    rows = ["| branches | work | sequence | " + " | ".join(columns) + " |",
+            "|---|---|---:|" + "---:|" * len(columns)]
+    for i, (count, label, _body, _language) in enumerate(ROWS):
+        cells = [f"{walls[i]:.2f} s ({sequence[i] / walls[i]:.2f}x)" for walls in columns.values()]
+        rows.append(f"| {count} | {label} | {sequence[i]:.2f} s | " + " | ".join(cells) + " |")
+    thread = next(iter(columns.values()))[-1]
+    cells = [f"{walls[-1] * 1000:.0f} ms ({walls[-1] / thread:.1f}x thread; {walls[-1] * 1000 / TRIVIAL:.2f} "
+             "ms/branch)" for walls in columns.values()]
+    rows.append(f"| {TRIVIAL} | trivial | - | " + " | ".join(cells) + " |")
     return rows
 
 
@@ -146,27 +151,32 @@ def event_transports(client, messages: int = 2000) -> dict[str, float]:
 
 
 def main() -> None:
+    """Each executor is measured with only its own machinery up: idle Dask processes (and the LocalCluster's
+    scheduler thread in this process) take a share of two cores and of the GIL, which would be charged to the
+    thread and process columns."""
     from dask_fixtures import DaskCluster
 
     print(f"# bench_executors on {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}", flush=True)
     plain, stream = stream_ratio()
     print(f"stream: {plain * 1000:.0f} ms without, {stream * 1000:.0f} ms with --stream: {stream / plain:.2f}x "
           "(goal <= 1.3x)", flush=True)
-    local = Strategies()
-    folder = tempfile.mkdtemp(prefix="bench-dask-")
-    cluster = DaskCluster(folder)
-    remote = Strategies(dask_scheduler=cluster.address)
-    try:
+    sequence = [timed(fan_out(count, body, language, workers=1), "thread", None) for count, _l, body, language in ROWS]
+    columns = {"thread": column("thread", None)}
+    with contextlib.closing(Strategies()) as local:
+        columns["process"] = column("process", local)
+    with contextlib.closing(Strategies()) as local:
+        columns["dask-local"] = column("dask", local)
         local_client = local.strategy("dask", Limits())[0].client  # type: ignore[attr-defined]
         for name, seconds in event_transports(local_client).items():
             print(f"events: 2000 from one Dask task via {name}: {seconds * 1000:.0f} ms", flush=True)
-        rows = strategies_table({"thread": ("thread", None), "process": ("process", local),
-                                 "dask-local": ("dask", local), "dask cluster (2 workers)": ("dask", remote)})
-        print("\n".join(rows))
+    cluster = DaskCluster(tempfile.mkdtemp(prefix="bench-dask-"))
+    try:
+        with contextlib.closing(Strategies(dask_scheduler=cluster.address)) as remote:
+            columns["dask cluster (2 workers)"] = column("dask", remote)
     finally:
-        remote.close()
-        local.close()
         cluster.close()
+    print(f"# load {os.getloadavg()[0]:.1f} at the end")
+    print("\n".join(strategies_table(sequence, columns)))
 
 
 if __name__ == "__main__":

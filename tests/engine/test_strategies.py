@@ -4,8 +4,10 @@ events while they run, obey Stop and timeouts, and a worker that dies fails only
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -17,6 +19,7 @@ from dask_fixtures import dask_cluster, dask_local  # noqa: F401 - fixtures
 from engine_helpers import fan_out_yaml, workflow
 from support import CONFORMANCE, REPO, case_files, case_slug, load_case, same_json
 
+from tea_studio.cli import main
 from tea_studio.engine.events import BranchFinished, BranchStarted, ListSink, LogLine, NodeStarted
 from tea_studio.engine.executors import Strategies
 from tea_studio.engine.runner import RunControl, RunError, WorkflowRun
@@ -120,9 +123,10 @@ def test_dask_branch_prints_reach_the_record_while_the_branch_runs(where, sessio
     assert started.where.startswith("dask tcp://127.0.0.1:")
 
 
-def test_unpicklable_state_fails_before_anything_is_submitted(sessions):
+@pytest.mark.parametrize("where", ["process", "dask-local"])
+def test_unpicklable_state_fails_before_anything_is_submitted(where, sessions):
     text = """
-    settings: {parallel: {strategy: dask}}
+    settings: {parallel: {strategy: STRATEGY}}
     nodes:
       - name: fork
         run: |
@@ -136,7 +140,8 @@ def test_unpicklable_state_fails_before_anything_is_submitted(sessions):
     """
     sink = ListSink()
     with pytest.raises(RunError, match=r"node 'fork'.*state\.cfg\.items\[1\] \(lock\) does not pickle"):
-        WorkflowRun(workflow(text), sink=sink, strategies=sessions["dask-local"]).run()
+        WorkflowRun(workflow(text.replace("STRATEGY", where.split("-")[0])), sink=sink,
+                    strategies=sessions[where]).run()
     assert not sink.of_type(BranchStarted)
 
 
@@ -209,6 +214,103 @@ def test_a_dask_branch_stuck_past_its_timeout_fails_and_its_sibling_finishes(ses
     [error] = state["parallel_errors"]
     assert error["branch"] == "a" and "execution timeout" in error["error"]
     assert state["parallel_results"] == [{"r": 2}]
+
+
+def _dask_fan_out(count: int, body: str = "return { part = state.base + {i} }", scheduler: str = "") -> str:
+    dask = f", dask: {{scheduler: '{scheduler}'}}" if scheduler else ""
+    return fan_out_yaml(count, body).replace("name: fan-out\n",
+                                             f"name: fan-out\nsettings: {{parallel: {{strategy: dask{dask}}}}}\n")
+
+
+def _workers(address: str) -> set[str]:
+    from distributed import Client
+
+    with Client(address, timeout=30) as client:
+        return set(client.scheduler_info()["workers"])
+
+
+def _worker_addresses(wheres) -> set[str]:
+    """The worker addresses in BranchStarted ``where`` texts (``dask tcp://127.0.0.1:PORT (process PID)``)."""
+    return {where.split()[1] for where in wheres}
+
+
+def test_the_file_setting_and_the_option_send_dask_branches_to_a_running_cluster(dask_cluster, tmp_path,  # noqa: F811
+                                                                                 capsys):
+    cluster, _strategies = dask_cluster
+    workers = _workers(cluster.address)
+    text = _dask_fan_out(2, scheduler=cluster.address)
+    sink = ListSink()
+    with contextlib.closing(Strategies()) as session:  # no address of its own: the file's is used
+        assert WorkflowRun(workflow(text), sink=sink, strategies=session).run()["parts"] == [100, 101]
+    assert _worker_addresses(e.where for e in sink.of_type(BranchStarted)) <= workers
+    path = tmp_path / "flow.yaml"  # the option wins over a file naming a port where nothing listens
+    path.write_text(text.replace(cluster.address, "tcp://127.0.0.1:9"), encoding="utf-8")
+    assert main(["run", str(path), "--stream", "--dask-scheduler", cluster.address]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    used = _worker_addresses(e["where"] for e in events if e["type"] == "branch_started")
+    assert len(used) >= 1 and used <= workers
+    assert events[-1]["type"] == "run_finished"
+
+
+@pytest.mark.parametrize("where", ["dask-local", "dask-cluster"])
+def test_a_reused_dask_worker_gives_each_branch_a_fresh_vm(where, sessions):
+    body = ('local seen, upper = leaked, type(string.upper); leaked = "dirty"; string.upper = nil; '
+            'return { part = tostring(seen) .. "/" .. upper }')
+    sink = ListSink()
+    state = WorkflowRun(workflow(_dask_fan_out(6, body)), sink=sink, strategies=sessions[where]).run()
+    assert state["parts"] == ["nil/function"] * 6
+    assert len(_worker_addresses(e.where for e in sink.of_type(BranchStarted))) < 6  # some worker ran two or more
+
+
+TWO_DASK_FORKS = """
+name: two-forks
+settings: {parallel: {strategy: dask}}
+nodes:
+  - {name: f1, language: lua, run: 'return {}'}
+  - {name: a1, language: lua, run: 'return { r = 1 }'}
+  - {name: b1, language: lua, run: 'return { r = 2 }'}
+  - {name: j1, language: lua, run: 'return {}'}
+  - {name: a2, language: lua, run: 'return { r = 3 }'}
+  - {name: b2, language: lua, run: 'return { r = 4 }'}
+  - {name: j2, language: lua, run: 'return { n = #state.parallel_results }'}
+edges:
+  - {from: f1, to: a1, type: parallel, fan_in: j1}
+  - {from: f1, to: b1, type: parallel, fan_in: j1}
+  - {from: a1, to: j1}
+  - {from: b1, to: j1}
+  - {from: j1, to: a2, type: parallel, fan_in: j2}
+  - {from: j1, to: b2, type: parallel, fan_in: j2}
+  - {from: a2, to: j2}
+  - {from: b2, to: j2}
+  - {from: j2, to: __end__}
+"""
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    """Whether process ``pid`` has ended within ``timeout`` (waits on a pidfd, no polling)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        return bool(select.select([fd], [], [], timeout)[0])
+    finally:
+        os.close(fd)
+
+
+def test_tea_studio_run_starts_one_local_cluster_for_all_its_forks_and_closes_it_on_exit(tmp_path):
+    path = tmp_path / "two-forks.yaml"
+    path.write_text(TWO_DASK_FORKS, encoding="utf-8")
+    result = subprocess.run([sys.executable, "-m", "tea_studio", "run", str(path), "--stream"], cwd=REPO,
+                            capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    started = [e for e in events if e["type"] == "branch_started"]
+    assert sorted(e["branch"] for e in started) == ["a1", "a2", "b1", "b2"]
+    assert len(_worker_addresses(e["where"] for e in started)) <= (os.cpu_count() or 2)  # one cluster's workers
+    for pid in {int(e["where"].rsplit(" ", 1)[1].rstrip(")")) for e in started}:
+        assert _wait_gone(pid, 15), f"Dask worker {pid} outlived tea-studio run"
 
 
 def test_a_killed_dask_worker_fails_only_its_branch(sessions):

@@ -1,5 +1,6 @@
 """Edit → Preferences…: the Dask scheduler studio runs use and the caps on what an opened file may ask for."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -132,3 +133,55 @@ def test_a_dask_fork_runs_on_the_scheduler_set_in_preferences(make_window, qtbot
     finally:
         strategies_for(preferences).close()
         cluster.close()
+
+
+HUNGRY = """\
+name: hungry
+settings:
+  lua: {max_memory_mb: 512}
+nodes:
+  - name: grow
+    language: lua
+    run: |
+      return { big = string.rep("x", 64 * 1024 * 1024) }
+"""
+
+BIG_STATE = """\
+name: big_state
+nodes:
+  - name: grow
+    language: lua
+    run: |
+      return { big = string.rep("x", 3 * 1024 * 1024) }
+"""
+
+
+@pytest.mark.parametrize("source, preferences, error", [
+    (HUNGRY, RunPreferences(max_memory_mb=16), "memory limit exceeded"),
+    (BIG_STATE, RunPreferences(state_budget_mb=1), "too large to leave Lua (over 1 MiB"),
+], ids=["lua-memory", "state-memory"])
+def test_the_memory_caps_bound_what_a_file_may_use(make_window, qtbot, tmp_path, source, preferences, error):
+    path = tmp_path / "flow.yaml"
+    path.write_text(source, encoding="utf-8")
+    window = make_window(path)
+    assert run_to_end(qtbot, window) is True  # without the cap the file gets what it asks for
+    window.prompts.answers["preferences"] = lambda current: preferences
+    assert window.edit_preferences()
+    assert run_to_end(qtbot, window) is False
+    assert error in window.run_tools.model.record.error
+
+
+def test_without_a_scheduler_one_local_cluster_serves_every_run_of_the_session(make_window, qtbot, tmp_path):
+    path = tmp_path / "on_dask.yaml"
+    path.write_text(DASK_FORK, encoding="utf-8")
+    window = make_window(path)
+    wheres = []
+    try:
+        for _ in range(2):
+            assert run_to_end(qtbot, window) is True
+            timeline = window.run_tools.presenter.timeline.canvas
+            wheres += [timeline.where(branch) for branch in ("a", "b")]
+    finally:
+        strategies_for(RunPreferences()).close()
+    assert all(where.startswith("dask tcp://127.0.0.1:") for where in wheres), wheres
+    assert len({where.split()[1] for where in wheres}) <= (os.cpu_count() or 2), wheres  # no second cluster's workers
