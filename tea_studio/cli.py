@@ -30,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stream", action="store_true", help="print every run event as one JSON object per line")
     run.add_argument("--strategy", choices=STRATEGIES, default=None,
                      help="executor for parallel branches (default: settings.parallel.strategy or thread)")
-    run.add_argument("--dask-scheduler", metavar="ADDRESS", default=None,
+    run.add_argument("--dask-scheduler", metavar="ADDRESS", default=None, type=_scheduler,
                      help="Dask scheduler for dask branches, e.g. tcp://127.0.0.1:8786 (default: "
                           "settings.parallel.dask.scheduler, else a local cluster for this run)")
     run.add_argument("--auto-continue", action="store_true",
@@ -79,6 +79,16 @@ def _positive(text: str) -> float:
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r} must be a finite number above zero")
     return value
+
+
+def _scheduler(text: str) -> str:
+    """``--dask-scheduler``: an address that cannot name a scheduler is a usage error, not a 10 s wait."""
+    from tea_studio.engine.plan import scheduler_problem
+
+    problem = scheduler_problem(text)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
+    return text.strip()
 
 
 def _normalise_argv(argv: list[str]) -> list[str]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import pickle
 import queue
+import socket
 import threading
 import time
 import uuid
@@ -41,6 +42,7 @@ from tea_studio.engine.branching import (
     stopped_outcome,
 )
 from tea_studio.engine.events import RunWarning
+from tea_studio.engine.plan import scheduler_address, scheduler_problem
 
 LATE_EVENTS_S = 5.0  # how long a finished branch waits for its last events before reading the scheduler's log
 _STOPPED: set[str] = set()  # in a worker: tokens of the branches told to stop
@@ -100,6 +102,23 @@ def local_cluster() -> tuple[Any, Any]:
         return cluster, Client(cluster, set_as_default=False)
 
 
+def _connected_client(address: str) -> Any:
+    """A Client of the scheduler at ``address``. A bad address or a port where nothing listens fails here, in one
+    line: a Client that fails to connect leaves a half-made object whose clean-up prints tracebacks at exit."""
+    from distributed import Client
+
+    found = scheduler_address(address)
+    if found is None:
+        raise ValueError(scheduler_problem(address))
+    scheme, host, port = found
+    if scheme != "ucx":  # the others run over TCP
+        try:
+            socket.create_connection((host, port), timeout=10).close()
+        except OSError as exc:
+            raise OSError(f"nothing answers at {host}:{port} ({exc.strerror or exc})") from None
+    return Client(address, set_as_default=False, timeout=10)
+
+
 class DaskStrategy:
     """Branches as Dask tasks, on a cluster at ``address`` or on a LocalCluster started on first use."""
 
@@ -110,22 +129,39 @@ class DaskStrategy:
         self._lock = threading.Lock()
         self._cluster: Any = None
         self._client: Any = None
+        self._failure: Exception | None = None  # why the background connection failed: the next fork says it
 
     @property
     def client(self) -> Any:
+        return self._connect(background=False)
+
+    def _connect(self, *, background: bool) -> Any:
         with self._lock:
             if self._client is None:
-                if self.address:
-                    from distributed import Client
-
-                    self._client = Client(self.address, set_as_default=False, timeout=10)
-                else:
-                    self._cluster, self._client = local_cluster()
+                failure, self._failure = self._failure, None
+                if failure is not None:  # the fork's own try would only wait as long again
+                    raise failure
+                try:
+                    if self.address:
+                        self._client = _connected_client(self.address)
+                    else:
+                        self._cluster, self._client = local_cluster()
+                except Exception as exc:
+                    if background:
+                        self._failure = exc
+                    raise
             return self._client
 
     def warm(self, count: int = 0) -> None:
-        """Connect (or start the LocalCluster) in the background."""
-        threading.Thread(target=lambda: self.client, name="tea-dask-connect", daemon=True).start()
+        """Connect (or start the LocalCluster) in the background; a failure is reported by the first fork."""
+
+        def connect() -> None:
+            try:
+                self._connect(background=True)
+            except Exception:  # noqa: BLE001, S110 - kept in self._failure for the fork that needs the client
+                pass
+
+        threading.Thread(target=connect, name="tea-dask-connect", daemon=True).start()
 
     def close(self) -> None:
         with self._lock:

@@ -8,6 +8,7 @@ edges' ``fan_in`` node.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -134,6 +135,26 @@ def build_limits(workflow: Workflow) -> Limits:
         max_workers=int(workers) if workers and workers > 0 else 0,
         dask_scheduler=dask.get("scheduler"),
     )
+
+
+# A Dask scheduler address: host:port with an optional scheme Dask's comms know; an IPv6 host goes in brackets.
+_SCHEDULER = re.compile(r"^(?:(tcp|tls|ws|wss|ucx)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
+
+
+def scheduler_address(address: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of a Dask scheduler address (scheme ``tcp`` when left out), None when ``address``
+    cannot name one. The one rule for ``--dask-scheduler``, the studio's preferences and the file's setting."""
+    match = _SCHEDULER.match(address.strip())
+    if match is None or not 0 < int(match.group(3)) < 65536:
+        return None
+    return match.group(1) or "tcp", match.group(2).strip("[]"), int(match.group(3))
+
+
+def scheduler_problem(address: str) -> str | None:
+    """Why ``address`` cannot name a Dask scheduler (one line), or None when it can."""
+    if scheduler_address(address) is None:
+        return f"'{address.strip()}' is not a Dask scheduler address: write tcp://host:port"
+    return None
 
 
 def default_workers(limits: Limits) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import atexit
 import math
-import re
 import threading
 from dataclasses import dataclass
 
@@ -28,23 +27,17 @@ from PySide6.QtWidgets import (
 
 from tea_studio.engine.budget import DEFAULT_STATE_BUDGET_MB, MIN_MEMORY_MB, EngineCaps, valid_limit
 from tea_studio.engine.executors import Strategies, session_strategies
+from tea_studio.engine.plan import scheduler_problem as address_problem
 from tea_studio.studio.canvas.theme import current_theme
 
-# host:port with an optional scheme Dask's comms know; an IPv6 host goes in brackets
-_SCHEDULER = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
 MAX_CAP = 1_000_000.0  # seconds or MiB: far above any real limit, below what a spin box shows badly
 NO_CAP = "no cap"
 
 
 def scheduler_problem(address: str) -> str | None:
     """Why ``address`` is not a Dask scheduler address (None when it is one, or empty: a local cluster)."""
-    address = address.strip()
-    if not address:
-        return None
-    match = _SCHEDULER.match(address)
-    if match is None or not 0 < int(match.group(1)) < 65536:
-        return f"'{address}' is not a scheduler address: write tcp://host:port, or leave it empty for a local cluster"
-    return None
+    problem = address_problem(address) if address.strip() else None
+    return f"{problem}, or leave it empty for a local cluster" if problem else None
 
 
 @dataclass(frozen=True)

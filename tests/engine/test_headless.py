@@ -57,6 +57,15 @@ def test_usage_errors_exit_2(flow_file, capsys, bad):
     assert capsys.readouterr().err.startswith("error: ")
 
 
+@pytest.mark.parametrize("address", ["localhost", "http://127.0.0.1:8786", "tcp://127.0.0.1:70000"])
+def test_a_dask_scheduler_option_that_cannot_name_one_is_a_usage_error(flow_file, capsys, address):
+    with pytest.raises(SystemExit) as exited:
+        main(["run", flow_file(SIMPLE), "--dask-scheduler", address])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(
+        f"argument --dask-scheduler: '{address}' is not a Dask scheduler address: write tcp://host:port")
+
+
 def test_run_failure_exits_1_with_one_error_line(flow_file, capsys):
     path = flow_file("nodes:\n  - name: explode\n    language: lua\n    run: |\n      local a\n      return a.b\n")
     assert main(["run", path]) == 1

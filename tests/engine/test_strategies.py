@@ -9,6 +9,7 @@ import json
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -328,6 +329,22 @@ def test_a_killed_dask_worker_fails_only_its_branch(sessions):
     assert error["branch"] == "a" and "Dask worker running it (tcp://127.0.0.1:" in error["error"]
     assert "died" in error["error"]
     assert state["parallel_results"] == [{"r": 2}]
+
+
+@pytest.mark.parametrize("how", ["option", "file"])
+def test_a_scheduler_nobody_answers_at_fails_the_fork_in_one_line_at_once(tmp_path, how):
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    path = tmp_path / "flow.yaml"
+    path.write_text(_dask_fan_out(1, scheduler=address if how == "file" else ""), encoding="utf-8")
+    option = ["--dask-scheduler", address] if how == "option" else []
+    result = subprocess.run([sys.executable, "-m", "tea_studio", "run", str(path), *option], cwd=REPO,
+                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"error: branch 'b0' : cannot reach the Dask scheduler {address}: nothing answers at 127.0.0.1:"
+        f"{address.rsplit(':', 1)[1]} (Connection refused)"]
 
 
 def test_without_dask_the_strategy_names_the_extra(tmp_path):
