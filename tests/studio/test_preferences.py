@@ -10,6 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDialogButtonBox
 
+from tea_studio.engine.record import DONE, RUNNING
 from tea_studio.studio.preferences import (
     PreferencesDialog,
     RunPreferences,
@@ -185,3 +186,55 @@ def test_without_a_scheduler_one_local_cluster_serves_every_run_of_the_session(m
         strategies_for(RunPreferences()).close()
     assert all(where.startswith("dask tcp://127.0.0.1:") for where in wheres), wheres
     assert len({where.split()[1] for where in wheres}) <= (os.cpu_count() or 2), wheres  # no second cluster's workers
+
+
+LIVE_DASK = """\
+name: live_dask
+settings:
+  parallel: {strategy: dask}
+nodes:
+  - {name: split, language: lua, run: "return {}"}
+  - {name: fast, language: lua, run: "return {part = 1}"}
+  - name: endless
+    language: lua
+    run: |
+      local k = 0
+      while true do
+        k = k + 1
+        if k % 3000000 == 0 then print("tick " .. k) end
+      end
+  - {name: merge, fan_in: true, language: lua, run: "return {n = #state.parallel_results}"}
+edges:
+  - {from: split, to: [fast, endless], parallel: true, fan_in: merge}
+  - {from: fast, to: merge}
+  - {from: endless, to: merge}
+  - {from: merge, to: __end__}
+"""
+
+
+def test_a_dask_branch_is_live_on_the_canvas_fan_in_timeline_and_log_while_it_runs(make_window, qtbot, tmp_path):
+    """The branch never ends by itself: whatever the views show before Stop arrived while it ran."""
+    path = tmp_path / "live_dask.yaml"
+    path.write_text(LIVE_DASK, encoding="utf-8")
+    window = make_window(path)
+    tools, scene = window.run_tools, window.scene
+    presenter = tools.presenter
+    try:
+        assert tools.start_run({})
+
+        def live() -> bool:
+            ticks = [e for e in presenter.log_view.visible_entries() if e.branch == "endless" and "tick" in e.text]
+            return (scene.node_item("endless").run_status == RUNNING and scene.node_item("fast").run_status == DONE
+                    and scene.node_item("merge").badge_text().startswith("1/2")
+                    and presenter.fan_in_view.rows("merge") == [("fast", "ok")] and bool(ticks))
+
+        qtbot.waitUntil(live, timeout=60000)
+        assert tools.running
+        running = [e for e in tools.model.lanes["endless"].executions if e.end is None]
+        assert [e.node for e in running] == ["endless"]  # an open bar on the timeline
+        assert presenter.timeline.canvas.where("endless").startswith("dask tcp://127.0.0.1:")
+        with qtbot.waitSignal(tools.run_ended, timeout=30000) as ended:
+            tools.stop()
+        assert ended.args == [False]
+    finally:
+        strategies_for(RunPreferences()).close()
