@@ -210,11 +210,14 @@ def test_stop_ends_dask_branches(body, sessions):
 
 
 def test_a_dask_branch_stuck_past_its_timeout_fails_and_its_sibling_finishes(sessions):
-    state = WorkflowRun(workflow(_dask_fork(STUCK_IN_C, "return { r = 2 }", ", lua: {timeout: 0.5}")),
+    sink = ListSink()
+    state = WorkflowRun(workflow(_dask_fork(STUCK_IN_C, "return { r = 2 }", ", lua: {timeout: 0.5}")), sink=sink,
                         strategies=sessions["dask-local"]).run()
     [error] = state["parallel_errors"]
     assert error["branch"] == "a" and "execution timeout" in error["error"]
     assert state["parallel_results"] == [{"r": 2}]
+    [started] = [e for e in sink.of_type(BranchStarted) if e.branch == "a"]
+    assert _wait_gone(_pid(started.where), 30)  # it could not be cancelled inside C: its worker was restarted
 
 
 def _dask_fan_out(count: int, body: str = "return { part = state.base + {i} }", scheduler: str = "") -> str:
@@ -287,6 +290,11 @@ edges:
 """
 
 
+def _pid(where: str) -> int:
+    """The process id in a BranchStarted ``where`` (``dask tcp://127.0.0.1:PORT (process PID)``)."""
+    return int(where.rsplit(" ", 1)[1].rstrip(")"))
+
+
 def _wait_gone(pid: int, timeout: float) -> bool:
     """Whether process ``pid`` has ended within ``timeout`` (waits on a pidfd, no polling)."""
     try:
@@ -310,8 +318,19 @@ def test_tea_studio_run_starts_one_local_cluster_for_all_its_forks_and_closes_it
     started = [e for e in events if e["type"] == "branch_started"]
     assert sorted(e["branch"] for e in started) == ["a1", "a2", "b1", "b2"]
     assert len(_worker_addresses(e["where"] for e in started)) <= (os.cpu_count() or 2)  # one cluster's workers
-    for pid in {int(e["where"].rsplit(" ", 1)[1].rstrip(")")) for e in started}:
+    for pid in {_pid(e["where"]) for e in started}:
         assert _wait_gone(pid, 15), f"Dask worker {pid} outlived tea-studio run"
+
+
+def test_stop_ends_a_branch_on_the_multi_process_cluster(sessions):
+    control = RunControl()
+    sink = _WhenStarted("a", lambda _: control.stop())
+    thread, outcome = _run_in_thread(_dask_fork("while true do end", "return { r = 1 }"), sessions["dask-cluster"],
+                                     sink, control)
+    thread.join(60)
+    assert not thread.is_alive()
+    assert str(outcome["error"]) == "stopped"
+    assert not {e.branch: e for e in sink.of_type(BranchFinished)}["a"].ok
 
 
 def test_a_killed_dask_worker_fails_only_its_branch(sessions):
