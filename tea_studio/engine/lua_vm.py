@@ -40,7 +40,7 @@ _UNLIMITED = 0
 # The sandbox and the hook. Runs once per VM with (check, log, hook_instructions, check_interval) and returns
 # (compile, invoke, sethook). Everything it captures stays in upvalues that node code cannot reach (no `debug`).
 _BOOTSTRAP = r"""
-local check, log, every, interval, max_depth, max_print = ...
+local check, log, every, interval, max_depth, max_print, fetch_guards = ...
 local sethook, clock, getinfo, find = debug.sethook, os.clock, debug.getinfo, string.find
 local error, select, type, tostring, next, rawget, rawset = error, select, type, tostring, next, rawget, rawset
 local raw_pcall, raw_xpcall, raw_load, raw_setmetatable = pcall, xpcall, load, setmetatable
@@ -145,110 +145,46 @@ coroutine.wrap = function(f)
   return function(...) return unwrap(co_resume(co, ...)) end
 end
 
--- C functions whose one call can take unbounded time: bounded, or split into calls that check the limits.
-string.rep = function(s, n, sep)
-  if type(s) == "string" and #s == 0 and (sep == nil or sep == "") and math_type(n) then return "" end
-  local result = rep(s, n, sep)
-  if #result > 65536 then tick() end
-  return result
-end
-local CHUNK = 4096
-table.concat = function(list, sep, i, j)
-  sep = sep == nil and "" or sep
-  i = i == nil and 1 or tointeger(i) or i
-  j = j == nil and #list or tointeger(j) or j
-  if math_type(i) ~= "integer" or math_type(j) ~= "integer" or j - i < CHUNK then
-    local result = concat(list, sep, i, j)
-    if #result > 65536 then tick() end
-    return result
+-- The C functions whose one call can take unbounded time are wrapped by a second chunk (_GUARDS), loaded the
+-- first time node code touches `string`, `table` or `utf8`: most nodes never do, so a VM starts without it. Until
+-- then those globals (and the string metatable's __index) are empty proxies whose read-only metatable loads it.
+local libraries, installed, wrapped = {string = string, table = table, utf8 = utf8}, false, false
+local proxies = {}
+local function install()
+  if installed then return end
+  if not wrapped then
+    raw_load(fetch_guards(), "=tea_sandbox", "b", {})(tick, libraries, type, error, ipairs, getmetatable, math_type,
+                                                      tointeger, min)
+    wrapped = true
   end
-  local parts, n = {}, 0
-  for k = i, j, CHUNK do
-    n = n + 1
-    parts[n] = concat(list, sep, k, min(k + CHUNK - 1, j))
-    tick()
-  end
-  return concat(parts, sep, 1, n)
-end
-string.format = function(...)
-  local result = format(...)
-  if #result > 65536 then tick() end
-  return result
-end
--- Functions that scan a long string without allocating: check after each call on a long subject.
-local BIG = 65536
-local function checked(...)
-  tick()
-  return ...
-end
-local function scanning(f)
-  return function(s, ...)
-    if type(s) == "string" and #s > BIG then return checked(f(s, ...)) end
-    return f(s, ...)
-  end
-end
-for _, name in ipairs({"find", "match", "gsub", "byte", "sub", "reverse", "upper", "lower", "unpack"}) do
-  string[name] = scanning(string[name])
-end
-for _, name in ipairs({"len", "offset", "codepoint"}) do utf8[name] = scanning(utf8[name]) end
--- Functions that build a long string from many or short arguments: check after a long result.
-local function building(f)
-  return function(...)
-    local result = f(...)
-    if type(result) == "string" and #result > BIG then tick() end
-    return result
-  end
-end
-string.char, string.pack, utf8.char = building(string.char), building(string.pack), building(utf8.char)
-local raw_gmatch = string.gmatch
-string.gmatch = function(s, ...)
-  local step = raw_gmatch(s, ...)
-  if type(s) ~= "string" or #s <= BIG then return step end
-  return function() return checked(step()) end
-end
--- Table functions loop in C over `#t` elements; with a metatable every element may call a C metamethod and
--- `#t` itself is whatever __len says: such tables get at most CHUNK elements per call.
-local getmetatable = getmetatable
-local function length_for(name, t, n)
-  if n > CHUNK and getmetatable(t) ~= nil then
-    error(format("table.%s over more than %d elements of a table with a metatable is not available", name,
-                 CHUNK), 3)
-  end
-  return n
-end
-for _, name in ipairs({"insert", "remove", "sort", "unpack"}) do
-  local f = table[name]
-  table[name] = function(t, ...)
-    if type(t) == "table" and length_for(name, t, #t) > CHUNK then return checked(f(t, ...)) end
-    return f(t, ...)
-  end
-end
-local raw_move = table.move
-table.move = function(a1, f, e, t, a2)
-  f, e, t = tointeger(f) or f, tointeger(e) or e, tointeger(t) or t
-  if math_type(f) ~= "integer" or math_type(e) ~= "integer" or math_type(t) ~= "integer" or e - f < CHUNK then
-    return raw_move(a1, f, e, t, a2)
-  end
-  local target = a2 == nil and a1 or a2
-  if target == a1 and t > f and t <= e then  -- overlapping, moving up: copy the last chunk first
-    local last = e
-    while last >= f do
-      local first = last - CHUNK + 1
-      if first < f then first = f end
-      raw_move(a1, first, last, t + (first - f), a2)
-      tick()
-      last = first - 1
-    end
-  else
-    for first = f, e, CHUNK do
-      raw_move(a1, first, min(first + CHUNK - 1, e), t + (first - f), a2)
-      tick()
+  for name, lib in next, libraries do
+    local proxy = proxies[name]
+    for key, value in next, lib do
+      if rawget(proxy, key) == nil then rawset(proxy, key, value) end
     end
   end
-  return target
+  installed = true
+end
+local PROXY_META = {
+  __metatable = false,
+  __index = function(t, key)
+    if installed then return nil end
+    install()
+    return rawget(t, key)
+  end,
+  __pairs = function(t)
+    install()
+    return next, t, nil
+  end,
+}
+for name in next, libraries do
+  local proxy = raw_setmetatable({}, PROXY_META)
+  proxies[name] = proxy
+  G[name] = proxy
 end
 -- The string metatable is shared by every string: node code reads it through a read-only view.
 local string_meta = getmetatable("")
+rawset(string_meta, "__index", proxies.string)
 rawset(string_meta, "__metatable", raw_setmetatable({}, {
   __index = string_meta, __metatable = false,
   __newindex = function() error("the string metatable cannot be changed", 2) end,
@@ -280,7 +216,7 @@ for _, name in ipairs({"os", "io", "debug", "loadfile", "dofile", "load", "requi
                        "collectgarbage", "python", "warn"}) do
   G[name] = nil
 end
-string.dump = nil
+libraries.string.dump = nil
 
 -- What a node returns must become plain data: no cycles, bounded depth and size, UTF-8 text, JSON numbers, and
 -- keys that stay distinct as text. Errors name the path of the value.
@@ -418,6 +354,115 @@ end
 return compile, invoke, sethook, box
 """
 
+# The wrappers of `string`, `table` and `utf8` functions, loaded by the sandbox on first use with
+# (tick, libraries, and the base functions it needs); they replace functions in the original library tables.
+_GUARDS = r"""
+local tick, libraries, type, error, ipairs, getmetatable, math_type, tointeger, min = ...
+local string, table, utf8 = libraries.string, libraries.table, libraries.utf8
+local rep, concat, format = string.rep, table.concat, string.format
+-- C functions whose one call can take unbounded time: bounded, or split into calls that check the limits.
+string.rep = function(s, n, sep)
+  if type(s) == "string" and #s == 0 and (sep == nil or sep == "") and math_type(n) then return "" end
+  local result = rep(s, n, sep)
+  if #result > 65536 then tick() end
+  return result
+end
+local CHUNK = 4096
+table.concat = function(list, sep, i, j)
+  sep = sep == nil and "" or sep
+  i = i == nil and 1 or tointeger(i) or i
+  j = j == nil and #list or tointeger(j) or j
+  if math_type(i) ~= "integer" or math_type(j) ~= "integer" or j - i < CHUNK then
+    local result = concat(list, sep, i, j)
+    if #result > 65536 then tick() end
+    return result
+  end
+  local parts, n = {}, 0
+  for k = i, j, CHUNK do
+    n = n + 1
+    parts[n] = concat(list, sep, k, min(k + CHUNK - 1, j))
+    tick()
+  end
+  return concat(parts, sep, 1, n)
+end
+string.format = function(...)
+  local result = format(...)
+  if #result > 65536 then tick() end
+  return result
+end
+-- Functions that scan a long string without allocating: check after each call on a long subject.
+local BIG = 65536
+local function checked(...)
+  tick()
+  return ...
+end
+local function scanning(f)
+  return function(s, ...)
+    if type(s) == "string" and #s > BIG then return checked(f(s, ...)) end
+    return f(s, ...)
+  end
+end
+for _, name in ipairs({"find", "match", "gsub", "byte", "sub", "reverse", "upper", "lower", "unpack"}) do
+  string[name] = scanning(string[name])
+end
+for _, name in ipairs({"len", "offset", "codepoint"}) do utf8[name] = scanning(utf8[name]) end
+-- Functions that build a long string from many or short arguments: check after a long result.
+local function building(f)
+  return function(...)
+    local result = f(...)
+    if type(result) == "string" and #result > BIG then tick() end
+    return result
+  end
+end
+string.char, string.pack, utf8.char = building(string.char), building(string.pack), building(utf8.char)
+local raw_gmatch = string.gmatch
+string.gmatch = function(s, ...)
+  local step = raw_gmatch(s, ...)
+  if type(s) ~= "string" or #s <= BIG then return step end
+  return function() return checked(step()) end
+end
+-- Table functions loop in C over `#t` elements; with a metatable every element may call a C metamethod and
+-- `#t` itself is whatever __len says: such tables get at most CHUNK elements per call.
+local function length_for(name, t, n)
+  if n > CHUNK and getmetatable(t) ~= nil then
+    error(format("table.%s over more than %d elements of a table with a metatable is not available", name,
+                 CHUNK), 3)
+  end
+  return n
+end
+for _, name in ipairs({"insert", "remove", "sort", "unpack"}) do
+  local f = table[name]
+  table[name] = function(t, ...)
+    if type(t) == "table" and length_for(name, t, #t) > CHUNK then return checked(f(t, ...)) end
+    return f(t, ...)
+  end
+end
+local raw_move = table.move
+table.move = function(a1, f, e, t, a2)
+  f, e, t = tointeger(f) or f, tointeger(e) or e, tointeger(t) or t
+  if math_type(f) ~= "integer" or math_type(e) ~= "integer" or math_type(t) ~= "integer" or e - f < CHUNK then
+    return raw_move(a1, f, e, t, a2)
+  end
+  local target = a2 == nil and a1 or a2
+  if target == a1 and t > f and t <= e then  -- overlapping, moving up: copy the last chunk first
+    local last = e
+    while last >= f do
+      local first = last - CHUNK + 1
+      if first < f then first = f end
+      raw_move(a1, first, last, t + (first - f), a2)
+      tick()
+      last = first - 1
+    end
+  else
+    for first = f, e, CHUNK do
+      raw_move(a1, first, min(first + CHUNK - 1, e), t + (first - f), a2)
+      tick()
+    end
+  end
+  return target
+end
+"""
+
 
 def _precompile(source: str) -> bytes:
     """Lua bytecode for ``source`` (loading bytecode skips the parser: ~15 µs less per VM)."""
@@ -426,6 +471,11 @@ def _precompile(source: str) -> bytes:
 
 
 _BOOTSTRAP_CODE = _precompile(_BOOTSTRAP)
+_GUARDS_CODE = _precompile(_GUARDS)
+
+
+def _guards_code() -> bytes:
+    return _GUARDS_CODE
 
 
 def _refuse_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
@@ -472,7 +522,7 @@ class LuaVM:
         )
         self._compile, self._invoke, self._clear_hook, self._box = self.runtime.execute(
             _BOOTSTRAP_CODE, self._check, self._log, HOOK_INSTRUCTIONS, CHECK_INTERVAL_S, MAX_RESULT_DEPTH,
-            MAX_PRINT_BYTES)
+            MAX_PRINT_BYTES, _guards_code)
         self._functions: dict[str, Any] = {}
         self._chunks: dict[str, str] = {}  # chunk name -> node
         self._table_from = self.runtime.table_from

@@ -162,6 +162,19 @@ def test_expensive_c_calls_in_loops_end_within_twice_the_timeout(code):
     ends_in_time(code, timeout=1.0, memory=512)
 
 
+@pytest.mark.parametrize("first_touch", [
+    "local s = ('x'):rep(3)", "for _ in pairs(string) do end", "local f = rawget(string, 'nope') or table.nope",
+    "local f = utf8.char",
+], ids=["string method", "pairs", "missing key", "utf8"])
+def test_library_wrappers_are_in_place_whichever_way_node_code_first_reaches_them(first_touch):
+    """The wrappers load on first use; whatever touches the libraries first, the unbounded calls stay bounded and
+    the libraries' metatables stay out of reach."""
+    ends_in_time(first_touch + "\nlocal s = string.rep('ab', 5e6) while true do local t = s:reverse() end",
+                 timeout=1.0, memory=512)
+    assert vm().run_node("n", first_touch + "\nreturn {m = getmetatable(string), t = pcall(setmetatable, table, nil),"
+                         " d = string.dump == nil}", {}) == {"m": False, "t": False, "d": True}
+
+
 def test_table_functions_refuse_huge_lengths_from_metatables():
     code = "local t = setmetatable({}, {__len = function() return 1 << 62 end, __index = rawlen," \
            " __newindex = rawequal}) table.insert(t, 1, 5)"
