@@ -41,6 +41,7 @@ class Minimap(QWidget):
         self._timer.setInterval(100)
         self._timer.timeout.connect(self.invalidate_nodes)
         self.wanted = True  # View > Minimap
+        self._nodes_rect: QRectF | None = None  # the nodes' extent, kept until they change (scrolling reads it)
         scene = self.scene
         scene.nodes_changed.connect(self._timer.start)
         scene.theme_changed.connect(lambda _name: self.invalidate_nodes())
@@ -55,7 +56,7 @@ class Minimap(QWidget):
         """Show the map (when wanted) only while some node is out of view (the view calls this as it scrolls)."""
         if not shiboken6.isValid(self.scene):  # the window is going away
             return
-        nodes = self.scene.nodes_rect()
+        nodes = self._nodes()
         seen = self.view.mapToScene(self.view.viewport().rect()).boundingRect()
         self.setVisible(self.wanted and not nodes.isNull() and not seen.contains(nodes))
 
@@ -70,13 +71,19 @@ class Minimap(QWidget):
         self.move(viewport.x() + viewport.width() - self.width() - MARGIN,
                   viewport.y() + viewport.height() - self.height() - MARGIN)
 
+    def _nodes(self) -> QRectF:
+        if self._nodes_rect is None:
+            self._nodes_rect = self.scene.nodes_rect()
+        return self._nodes_rect
+
     def invalidate_nodes(self) -> None:
         self._pixmap = None
+        self._nodes_rect = None
         self.follow_view()
         self.update()
 
     def _frame(self) -> None:
-        world = self.scene.nodes_rect()
+        world = QRectF(self._nodes())
         if world.isNull():
             world = QRectF(0, 0, NODE_W, NODE_H)
         world = world.adjusted(-60, -60, 60, 60)
