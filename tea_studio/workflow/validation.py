@@ -155,6 +155,9 @@ def unsupported_code(node: Node) -> str | None:
     if "parallel_each" in node.extra:  # TEA fans the node out over a list; running it once would skip the rest
         return "`parallel_each:` is not supported by TEA Studio (type: dynamic_parallel does the same); " \
                "export and run with tea"
+    if node.extra.get("on_error") is not None:  # TEA retries, records __error__ or routes to a fallback node
+        return ("node-level `on_error:` (TEA's raise/graceful/retry error handling) is not supported by "
+                "TEA Studio; export and run with tea")
     strategy = node.extra.get("strategy")
     if isinstance(strategy, dict) and "matrix" in strategy:
         return "a matrix `strategy:` is not supported by TEA Studio; export and run with tea"
