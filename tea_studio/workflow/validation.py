@@ -495,6 +495,11 @@ class _Validation:
             self.add("INVALID_SETTING", None, f"settings.parallel.strategy {strategy!r} is not one of "
                      f"{', '.join(STRATEGIES)} (TEA Studio cannot run it)",
                      self.source.section_key("settings", "strategy"))
+        mode = wf.setting("error_handling", "mode")
+        if mode is not None and mode != "raise":  # TEA: graceful/retry record __error__ and go on; here it stops
+            self.add("INVALID_SETTING", None, f"settings.error_handling mode {mode!r} is not supported by TEA Studio: "
+                     "a failing node stops the run as in mode 'raise' (export and run with tea)",
+                     self.source.section_key("settings", "error_handling"))
         for path, integral, least in ((("lua", "timeout"), False, 0), (("lua", "max_memory_mb"), False, 1),
                                       (("max_iterations",), True, 1), (("parallel", "max_workers"), True, 1)):
             value = wf.setting(*path)

@@ -465,6 +465,18 @@ def test_bad_settings_and_interrupt_names_warn():
     assert "ghost" in problems[-1].message
 
 
+def test_error_handling_other_than_raise_is_named_at_its_key_never_ignored():
+    problems = check("""
+        settings:
+          error_handling: {mode: graceful, max_retries: 2}
+        nodes:
+          - name: a
+        """)
+    assert [(p.code, p.severity, p.line) for p in problems] == [("INVALID_SETTING", "warning", 2)]
+    assert "error_handling mode 'graceful' is not supported" in problems[0].message
+    assert not check("settings:\n  error_handling: {mode: raise}\nnodes:\n  - name: a\n")
+
+
 # -- the Problem record -------------------------------------------------------------------------------------
 
 def test_problems_are_sorted_by_position_and_frozen():
