@@ -1,8 +1,8 @@
 """What a run may use, whatever the workflow file asks: caps on its limits and a memory budget for its states.
 
-The file's ``settings.lua.timeout`` and ``settings.lua.max_memory_mb`` are untrusted. :class:`EngineCaps` (set by
-``tea-studio run --max-timeout/--max-memory-mb/--max-state-mb`` or by the studio) bounds them, and values the
-validator would refuse (NaN, infinities, zero, negatives, less than 1 MiB) fall back to the defaults.
+The file's ``settings.lua.timeout``, ``settings.lua.max_memory_mb`` and their ``settings.prolog`` twins are
+untrusted. :class:`EngineCaps` (set by ``tea-studio run --max-timeout/--max-memory-mb/--max-state-mb`` or by the
+studio) bounds them, and values the validator would refuse (NaN, infinities, zero, negatives, less than 1 MiB) fall back to the defaults.
 
 Memory outside the Lua VMs: every state a flow holds and every branch result waiting for its fan-in is counted
 (an estimate of its size as Python data) against one budget per run, :data:`DEFAULT_STATE_BUDGET_MB` unless set.
@@ -40,18 +40,24 @@ def valid_limit(value: Any, minimum: float = 0.0) -> bool:
 
 
 def capped_limits(limits: Any, caps: EngineCaps | None) -> Any:
-    """``limits`` (a plan's Limits) with invalid values replaced by the defaults and the caps applied."""
-    timeout = limits.lua_timeout if valid_limit(limits.lua_timeout) else DEFAULT_TIMEOUT_S
-    memory = limits.lua_max_memory_mb if valid_limit(limits.lua_max_memory_mb, MIN_MEMORY_MB) \
-        else float(DEFAULT_MAX_MEMORY_MB)
-    if caps is not None:
-        if caps.max_timeout_s is not None and valid_limit(caps.max_timeout_s):
-            timeout = min(timeout, caps.max_timeout_s)
-        if caps.max_memory_mb is not None and valid_limit(caps.max_memory_mb, MIN_MEMORY_MB):
-            memory = min(memory, caps.max_memory_mb)
-    if timeout == limits.lua_timeout and memory == limits.lua_max_memory_mb:
-        return limits
-    return dataclasses.replace(limits, lua_timeout=float(timeout), lua_max_memory_mb=float(memory))
+    """``limits`` (a plan's Limits) with invalid values replaced by the defaults and the caps applied, for Lua
+    and Prolog nodes alike."""
+    max_timeout = caps.max_timeout_s if caps is not None else None
+    max_memory = caps.max_memory_mb if caps is not None else None
+    wanted = {}
+    for name in ("lua_timeout", "prolog_timeout"):
+        wanted[name] = _capped(getattr(limits, name), DEFAULT_TIMEOUT_S, 0.0, max_timeout)
+    for name in ("lua_max_memory_mb", "prolog_max_memory_mb"):
+        wanted[name] = _capped(getattr(limits, name), float(DEFAULT_MAX_MEMORY_MB), MIN_MEMORY_MB, max_memory)
+    changed = {name: value for name, value in wanted.items() if value != getattr(limits, name)}
+    return dataclasses.replace(limits, **changed) if changed else limits
+
+
+def _capped(value: Any, default: float, minimum: float, cap: float | None) -> float:
+    value = value if valid_limit(value, minimum) else default
+    if cap is not None and valid_limit(cap, minimum):
+        value = min(value, cap)
+    return float(value)
 
 
 def estimate_size(value: Any) -> int:

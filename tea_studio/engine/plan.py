@@ -75,6 +75,8 @@ class Limits:
     max_iterations: int = DEFAULT_MAX_ITERATIONS
     lua_timeout: float = 30.0
     lua_max_memory_mb: float = 256.0
+    prolog_timeout: float = 30.0  # TEA's prolog_timeout default
+    prolog_max_memory_mb: float = 256.0  # the swipl stacks (the studio's own cap: TEA has none)
     on_branch_error: str = "fail"  # fail | continue
     strategy: str = DEFAULT_STRATEGY
     max_workers: int = 0  # 0 = CPU count
@@ -130,6 +132,8 @@ def build_limits(workflow: Workflow) -> Limits:
         max_iterations=int(_number(workflow.setting("max_iterations"), DEFAULT_MAX_ITERATIONS)),
         lua_timeout=float(_number(workflow.setting("lua", "timeout"), 30.0)),
         lua_max_memory_mb=float(_number(workflow.setting("lua", "max_memory_mb"), 256.0)),
+        prolog_timeout=float(_number(workflow.setting("prolog", "timeout"), 30.0)),
+        prolog_max_memory_mb=float(_number(workflow.setting("prolog", "max_memory_mb"), 256.0)),
         on_branch_error="continue" if on_error == "continue" else "fail",
         strategy=strategy,
         max_workers=int(workers) if workers and workers > 0 else 0,

@@ -49,6 +49,7 @@ from tea_studio.engine.expressions import (
 )
 from tea_studio.engine.lua_vm import LuaNodeError, LuaVM, discard_vm, take_vm, warm_pool
 from tea_studio.engine.plan import UNSUPPORTED, Fork, Plan, PlanError, build_plan
+from tea_studio.engine.prolog_node import PrologNodeError, run_prolog_node
 from tea_studio.engine.python_node import PythonNodeError, run_python_node
 from tea_studio.engine.start import StartAt, walk_from
 from tea_studio.workflow.model import END, STRATEGIES, Workflow
@@ -190,7 +191,7 @@ class _RunContext:
         self.where = ""
         self.entry_branch = ""
         # Python nodes may change state values in place: events then keep a copy of each update they report.
-        self.copy_updates = any(step.kind not in ("lua", "noop") for step in plan.steps.values())
+        self.copy_updates = any(step.kind not in ("lua", "noop", "prolog") for step in plan.steps.values())
         self.budget = StateBudget()  # the states and results this run holds outside the Lua VMs
 
     @property
@@ -406,6 +407,8 @@ class _Flow:
                 raise RunError(exc.message, step.name, self.branch, exc.line) from None
         if kind == "action":
             return self._run_action(step, state)
+        if kind == "prolog":
+            return self._run_prolog(step, state)
         if kind == UNSUPPORTED:
             raise RunError(step.code, step.name, self.branch)
         raise RunError(f"{kind} nodes are not supported yet", step.name, self.branch)
@@ -429,6 +432,24 @@ class _Flow:
             raise RunStopped(step.name, self.branch) from None
         except ActionError as exc:
             raise RunError(exc.message, step.name, self.branch) from None
+
+    def _run_prolog(self, step: Any, state: dict[str, Any]) -> dict[str, Any] | None:
+        """A Prolog node in its own swipl process (engine/prolog_node.py). A failing goal is no error, as in TEA,
+        but a warning: the node's update then holds only what return/2 set before."""
+        limits = self.plan.limits
+        try:
+            result = run_prolog_node(step.name, step.code, state, timeout=limits.prolog_timeout,
+                                     memory_mb=limits.prolog_max_memory_mb, stopped=self.stop_check(),
+                                     on_print=self._print)
+        except PrologNodeError as exc:
+            if exc.kind == "stopped":
+                raise RunStopped(step.name, self.branch) from None
+            raise RunError(exc.message, step.name, self.branch, exc.line) from None
+        if result.failed:
+            self.sink.emit(RunWarning(t=time.monotonic(), message=f"Prolog node '{step.name}': the goal failed; as "
+                                      "in TEA, the node's update holds only what return/2 set before",
+                                      node=step.name, branch=self.branch))
+        return result.update
 
     def next_node(self, name: str, state: dict[str, Any], update: dict[str, Any] | None = None) -> str:
         """The node after ``name``; a goto ``if:`` also sees the node's own update as ``result`` (TEA's

@@ -30,6 +30,11 @@ def describe(node: yaml.Node) -> str:
     return _TAG_NAMES.get(node.tag, "scalar")
 
 
+def has_prolog_marker(code: str) -> bool:
+    """True when ``code`` starts with TEA's `% prolog` / `%prolog` marker comment."""
+    return code.lstrip().startswith(("% prolog", "%prolog"))
+
+
 def has_lua_marker(code: str) -> bool:
     """True when the first non-blank line of ``code`` is `-- lua` / `--lua`."""
     for line in code.splitlines():

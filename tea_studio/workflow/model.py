@@ -18,6 +18,7 @@ RESERVED_NAMES = frozenset({START, END})
 # What a node does (FORMAT.md §2).
 LUA = "lua"
 PYTHON = "python"
+PROLOG = "prolog"
 ACTION = "action"
 NOOP = "noop"
 WHILE_LOOP = "while_loop"
@@ -43,6 +44,9 @@ KINDS: dict[str, KindInfo] = {
                   creatable=True, switchable=True, new_code="return {}\n"),
     PYTHON: KindInfo("Python", "node-python", "An inline Python node (trusted code)", creatable=True,
                      switchable=True, new_code="return {}\n"),
+    PROLOG: KindInfo("Prolog", "node-prolog", "A sandboxed SWI-Prolog node: state(Key, Value) reads the state, "
+                     "return(Key, Value) sets the update", creatable=True, switchable=True,
+                     new_code="state(value, V),\nreturn(result, V).\n"),
     FAN_IN: KindInfo("Fan-in", "node-fan-in", "A Lua node with fan_in: true that collects state.parallel_results",
                      creatable=True,
                      new_code="local results = state.parallel_results or {}\nreturn {count = #results}\n"),
@@ -53,6 +57,7 @@ KINDS: dict[str, KindInfo] = {
     WHILE_LOOP: KindInfo("While loop"),
     DYNAMIC_PARALLEL: KindInfo("Dynamic parallel"),
 }
+CODE_KINDS = (LUA, PYTHON, PROLOG)  # the kinds whose nodes run their own code (`run:`)
 CREATABLE_KINDS = tuple(kind for kind, info in KINDS.items() if info.creatable)
 SWITCHABLE_KINDS = tuple(kind for kind, info in KINDS.items() if info.switchable)
 
@@ -68,9 +73,9 @@ STRATEGIES = ("thread", "process", "dask")
 DEFAULT_STRATEGY = STRATEGIES[0]  # a file that names none runs its branches on threads
 
 # How a node's code was written, so that saving keeps the author's form.
-FORM_LANGUAGE = "language"  # language: lua|python + run: |   (what the studio writes)
+FORM_LANGUAGE = "language"  # language: lua|python|prolog + run: |   (what the studio writes)
 FORM_RUN_TABLE = "run_table"  # run: {type: lua, code: "..."}
-FORM_MARKER = "marker"  # run: whose first non-blank line is `-- lua`
+FORM_MARKER = "marker"  # run: whose first non-blank line is `-- lua` (or that starts with `% prolog`)
 FORM_RUN = "run"  # run: "python code"
 FORM_SCRIPT = "script"  # script: "python code"
 

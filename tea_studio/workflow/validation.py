@@ -11,6 +11,7 @@ import functools
 import math
 import os
 import re
+import shutil
 import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,10 +20,12 @@ from typing import Any
 from tea_studio.workflow.action_schemas import UNSUPPORTED_REASONS, action_call, action_schema, param_problems
 from tea_studio.workflow.constructs import construct_of, implicit_next
 from tea_studio.workflow.model import (
+    CODE_KINDS,
     DYNAMIC_PARALLEL,
     END,
     FORM_MARKER,
     LUA,
+    PROLOG,
     PYTHON,
     START,
     STRATEGIES,
@@ -142,13 +145,25 @@ class LuaSyntaxChecker:
         return 1, message
 
 
+PROLOG_INSTALL_HINT = "Prolog nodes need SWI-Prolog: apt install swi-prolog-nox"
+
+
+def swipl_path() -> str | None:
+    """The ``swipl`` Prolog nodes run with, or None when SWI-Prolog is not installed (looked up each time, so
+    installing it needs no restart)."""
+    return shutil.which("swipl")
+
+
 def unsupported_code(node: Node) -> str | None:
-    """Why TEA Studio cannot run a node's code (another ``language:``, an unknown ``run:`` mapping), or None."""
+    """Why TEA Studio cannot run a node's code (another ``language:``, an unknown ``run:`` mapping, Prolog
+    without SWI-Prolog), or None."""
+    if node.kind == PROLOG and swipl_path() is None:
+        return PROLOG_INSTALL_HINT
     language = node.extra.get("language")
-    if language is not None and language not in (LUA, PYTHON):
+    if language is not None and language not in CODE_KINDS:
         return f"language {language!r} is not supported by TEA Studio; export and run with tea"
     run = node.extra.get("run")
-    if isinstance(run, dict) and run.get("type") not in (None, "expression", LUA, PYTHON):
+    if isinstance(run, dict) and run.get("type") not in (None, "expression", *CODE_KINDS):
         return f"language {run.get('type')!r} is not supported by TEA Studio; export and run with tea"
     if node.extra.get("streams"):  # TEA pipes stdin/stdout between processes; here the data would never arrive
         return "`streams:` (stdin/stdout piped between nodes) is not supported by TEA Studio; export and run with tea"
@@ -162,8 +177,8 @@ def unsupported_code(node: Node) -> str | None:
     if isinstance(strategy, dict) and "matrix" in strategy:
         return "a matrix `strategy:` is not supported by TEA Studio; export and run with tea"
     if isinstance(run, dict) and run.get("type") != "expression":
-        return ("this `run:` mapping is not supported by TEA Studio (use `language: lua|python` with `run: |` code, "
-                "or `run: {type: lua|python, code: ...}` alone); export and run with tea")
+        return ("this `run:` mapping is not supported by TEA Studio (use `language: lua|python|prolog` with `run: |` "
+                "code, or `run: {type: lua|python|prolog, code: ...}` alone); export and run with tea")
     return None
 
 
@@ -501,6 +516,7 @@ class _Validation:
                      "a failing node stops the run as in mode 'raise' (export and run with tea)",
                      self.source.section_key("settings", "error_handling"))
         for path, integral, least in ((("lua", "timeout"), False, 0), (("lua", "max_memory_mb"), False, 1),
+                                      (("prolog", "timeout"), False, 0), (("prolog", "max_memory_mb"), False, 1),
                                       (("max_iterations",), True, 1), (("parallel", "max_workers"), True, 1)):
             value = wf.setting(*path)
             if value is None:
@@ -510,7 +526,7 @@ class _Validation:
                     or value < least:
                 what = "a positive integer" if integral else \
                     "a finite number of MiB, at least 1" if least else "a finite positive number"
-                self.add("INVALID_LIMIT" if path[0] == "lua" else "INVALID_SETTING", None,
+                self.add("INVALID_LIMIT" if path[0] in ("lua", "prolog") else "INVALID_SETTING", None,
                          f"settings.{'.'.join(path)} must be {what}, not {value!r}",
                          self.source.section_key("settings", path[-1]))
         config = wf.section("config")

@@ -17,6 +17,7 @@ from tea_studio.workflow import _yaml_text as yt
 from tea_studio.workflow.files import write_atomic
 from tea_studio.workflow.model import (
     ACTION,
+    CODE_KINDS,
     DYNAMIC_PARALLEL,
     FORM_LANGUAGE,
     FORM_MARKER,
@@ -25,6 +26,7 @@ from tea_studio.workflow.model import (
     FORM_SCRIPT,
     LUA,
     NOOP,
+    PROLOG,
     PYTHON,
     WHILE_LOOP,
     Edge,
@@ -51,7 +53,6 @@ __all__ = [
 
 STUDIO_KEY = "x-tea-studio"
 LOOP_TYPES = (WHILE_LOOP, DYNAMIC_PARALLEL)
-CODE_LANGUAGES = (LUA, PYTHON)
 BOOL_TAG = "tag:yaml.org,2002:bool"
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -387,23 +388,25 @@ class _WorkflowReader:
             if isinstance(run, yaml.MappingNode):
                 table = self.pairs(run)
                 kind = self.value(table["type"][1]) if "type" in table else None
-                if kind in CODE_LANGUAGES and set(table) <= {"type", "code"} and language_value is None:
+                if kind in CODE_KINDS and set(table) <= {"type", "code"} and language_value is None:
                     take("run")
                     node.kind, node.code_form = kind, FORM_RUN_TABLE
                     node.code = self.text(table["code"][1], "`run.code`") if "code" in table else None
                 return  # another run table shape is kept as written
             code = self.text(take("run"), "`run` code", allow_null=False)
-            if language_value in CODE_LANGUAGES:
+            if language_value in CODE_KINDS:
                 take("language")
                 node.kind, node.code_form, node.code = language_value, FORM_LANGUAGE, code
             elif language_value is None and yt.has_lua_marker(code):
                 node.kind, node.code_form, node.code = LUA, FORM_MARKER, code
+            elif language_value is None and yt.has_prolog_marker(code):
+                node.kind, node.code_form, node.code = PROLOG, FORM_MARKER, code
             else:
                 node.kind, node.code_form, node.code = PYTHON, FORM_RUN, code
         elif "script" in pairs:
             node.kind, node.code_form = PYTHON, FORM_SCRIPT
             node.code = self.text(take("script"), "`script` code", allow_null=False)
-        elif language_value in CODE_LANGUAGES and "steps" not in pairs:  # `language` beside `steps` is the steps'
+        elif language_value in CODE_KINDS and "steps" not in pairs:  # `language` beside `steps` is the steps'
             take("language")
             node.kind, node.code_form = language_value, FORM_LANGUAGE
         else:
@@ -541,17 +544,24 @@ def _same(value: Any) -> Any:
 
 def code_form(node: Node) -> str | None:
     """The form the node's code is written in: its own when it still fits the code, else `language:`."""
-    if node.kind not in CODE_LANGUAGES:
+    if node.kind not in CODE_KINDS:
         return None
     form = node.code_form
-    if form == FORM_MARKER and (node.kind != LUA or node.code is None or not yt.has_lua_marker(node.code)):
+    if form == FORM_MARKER and not _keeps_marker(node):
         form = None
     if form in (FORM_RUN, FORM_SCRIPT) and (node.kind != PYTHON or node.code is None
-                                           or yt.has_lua_marker(node.code)):
+                                           or yt.has_lua_marker(node.code) or yt.has_prolog_marker(node.code)):
         form = None
     if form not in (FORM_LANGUAGE, FORM_RUN_TABLE, FORM_MARKER, FORM_RUN, FORM_SCRIPT):
         form = FORM_LANGUAGE
     return form
+
+
+def _keeps_marker(node: Node) -> bool:
+    """Whether the node's code still carries the marker of its language (`-- lua`, `% prolog`)."""
+    if node.code is None:
+        return False
+    return yt.has_lua_marker(node.code) if node.kind == LUA else node.kind == PROLOG and yt.has_prolog_marker(node.code)
 
 
 def node_to_data(node: Node, cp=_same) -> dict[str, Any]:
