@@ -25,10 +25,18 @@
 :- dynamic state/2.
 :- dynamic returned/2.
 
-% Harmless outside library(sandbox)'s list: output goes to the run's log, global variables live and die with
-% this process (the driver's own start with '$').
+% Harmless beyond library(sandbox)'s list: writing to the current output (the run's log; not write_term/2,
+% whose portray_goal option calls a goal), and global variables, which live and die with this process (the
+% driver's own names start with '$').
 :- multifile sandbox:safe_primitive/1, sandbox:safe_global_variable/1.
+sandbox:safe_primitive(system:write(_)).
+sandbox:safe_primitive(system:writeq(_)).
+sandbox:safe_primitive(system:print(_)).
+sandbox:safe_primitive(system:write_canonical(_)).
+sandbox:safe_primitive(system:nl).
 sandbox:safe_primitive(system:tab(_)).
+sandbox:safe_primitive(system:put_char(_)).
+sandbox:safe_primitive(system:flush_output).
 sandbox:safe_global_variable(Name) :- atom(Name), \+ sub_atom(Name, 0, _, _, '$').
 
 %!  return(+Key, +Value) is det.
@@ -148,6 +156,7 @@ run_term(M, Term) :-
     term_action(M, Term, Action),
     run_action(Action, M).
 
+term_action(_, (:- Decl), declare(Decl)) :- declaration(Decl), !.
 term_action(_, (:- Goal), goal(Goal)) :- !.
 term_action(_, (?- Goal), goal(Goal)) :- !.
 term_action(_, (Head --> Body), clause(Clause)) :- !, dcg_translate_rule((Head --> Body), Clause).
@@ -157,9 +166,18 @@ term_action(_, Goal, goal(Goal)).
 
 run_action(clause(Clause), M) :-
     M:assertz(Clause).
+run_action(declare(Decl), M) :-
+    M:Decl.
 run_action(goal(Goal), M) :-
     safe_goal(M:Goal),
     once(M:Goal).
+
+%   Declarations of the node's own predicates (no other module can be named: see no_other_module/2).
+%   library(sandbox) checks these only while a file loads, which is not how node code arrives.
+declaration(Decl) :-
+    compound(Decl),
+    compound_name_arity(Decl, Name, 1),
+    memberchk(Name, [dynamic, discontiguous, table]).
 
 %   TEA's rule: a ground compound is a fact unless it names one of TEA's goal predicates; here also unless it
 %   names any built-in or library predicate (TEA would try to add a clause to it and fail).

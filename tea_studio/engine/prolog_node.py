@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,10 +89,7 @@ def run_prolog_node(node: str, code: str, state: dict[str, Any], *, timeout: flo
     except OSError as exc:
         raise PrologNodeError(f"swipl could not start: {exc.strerror or exc}", kind="missing") from None
     _cap_address_space(proc.pid, memory_mb)
-    out, err, ended = _communicate(proc, request.encode("utf-8"), timeout + _GRACE_S, stopped)
-    for line in err.decode("utf-8", "replace").splitlines():
-        if on_print is not None:
-            on_print(line)
+    out, err, ended = _exchange(proc, request.encode("utf-8"), timeout + _GRACE_S, stopped, on_print)
     if ended == "stopped":
         raise PrologNodeError("stopped", kind="stopped")
     if ended == "deadline":
@@ -99,30 +97,59 @@ def run_prolog_node(node: str, code: str, state: dict[str, Any], *, timeout: flo
     return _reply(out, err, proc.returncode, timeout, memory_mb)
 
 
-def _communicate(proc: subprocess.Popen, data: bytes, limit: float, stopped: Callable[[], bool] | None) \
-        -> tuple[bytes, bytes, str]:
-    """Feed ``data``, wait for the process to end, Stop or the deadline (which kill it). Returns (stdout, stderr,
-    how it ended: "exited" | "stopped" | "deadline")."""
-    deadline = time.monotonic() + limit
-    pending: bytes | None = data
+def _exchange(proc: subprocess.Popen, data: bytes, limit: float, stopped: Callable[[], bool] | None,
+              on_print: Callable[[str], None] | None) -> tuple[bytes, list[str], str]:
+    """Feed ``data``, pass each line the node prints to ``on_print`` as it comes, and wait for the process to
+    end, for Stop or for the deadline (both kill it). Returns (stdout, stderr lines, how it ended: "exited",
+    "stopped" or "deadline"). Pipes are served by threads, so a large reply or a chatty node never blocks."""
+    out: list[bytes] = []
+    err: list[str] = []
+
+    def feed() -> None:
+        try:
+            proc.stdin.write(data)
+            proc.stdin.close()
+        except OSError:
+            pass  # the process ended before reading it all: its exit says why
+
+    def collect() -> None:
+        out.append(proc.stdout.read())
+
+    def relay() -> None:
+        for raw in proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            err.append(line)
+            if on_print is not None:
+                on_print(line)
+
+    threads = [threading.Thread(target=target, daemon=True) for target in (feed, collect, relay)]
+    for thread in threads:
+        thread.start()
+    ended = _wait(proc, time.monotonic() + limit, stopped)
+    for thread in threads:
+        thread.join()
+    return b"".join(out), err, ended
+
+
+def _wait(proc: subprocess.Popen, deadline: float, stopped: Callable[[], bool] | None) -> str:
     while True:
         try:
-            out, err = proc.communicate(pending, timeout=_POLL_S)
-            return out, err, "exited"
+            proc.wait(timeout=_POLL_S)
+            return "exited"
         except subprocess.TimeoutExpired:
-            pending = None  # already handed over: the retry goes on where it stopped
+            pass
         if stopped is not None and stopped():
-            return _kill(proc) + ("stopped",)
-        if time.monotonic() >= deadline:
-            return _kill(proc) + ("deadline",)
+            ended = "stopped"
+        elif time.monotonic() >= deadline:
+            ended = "deadline"
+        else:
+            continue
+        proc.kill()  # the sandbox lets the node start no process of its own: killing swipl ends everything
+        proc.wait()
+        return ended
 
 
-def _kill(proc: subprocess.Popen) -> tuple[bytes, bytes]:
-    proc.kill()  # the sandbox lets the node start no process of its own: killing swipl ends everything
-    return proc.communicate()
-
-
-def _reply(out: bytes, err: bytes, returncode: int, timeout: float, memory_mb: float) -> PrologResult:
+def _reply(out: bytes, err: list[str], returncode: int, timeout: float, memory_mb: float) -> PrologResult:
     """The driver's one-line JSON reply as the node's result or error."""
     lines = out.decode("utf-8", "replace").strip().splitlines()
     try:
@@ -146,10 +173,9 @@ def _reply(out: bytes, err: bytes, returncode: int, timeout: float, memory_mb: f
     raise PrologNodeError(message, line if isinstance(line, int) and line > 0 else None, kind)
 
 
-def _no_reply(err: bytes, returncode: int, memory_mb: float) -> str:
+def _no_reply(err: list[str], returncode: int, memory_mb: float) -> str:
     """Why the process ended without a reply, in one line."""
-    last = next((line.strip() for line in reversed(err.decode("utf-8", "replace").splitlines()) if line.strip()),
-                "")
+    last = next((line.strip() for line in reversed(err) if line.strip()), "")
     if returncode < 0:
         name = signal.Signals(-returncode).name if -returncode in signal.valid_signals() else str(-returncode)
         return f"the Prolog process was killed by {name} (out of memory? a Prolog node may use {memory_mb:g} MB)"

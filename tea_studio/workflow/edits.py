@@ -22,13 +22,13 @@ from tea_studio.workflow.annotations import AnnotationsChange, groups_of, rename
 from tea_studio.workflow.constructs import implicit_next
 from tea_studio.workflow.model import (
     ACTION,
+    CODE_KINDS,
     END,
     FAN_IN,
     FORM_LANGUAGE,
     KINDS,
     LUA,
     NOOP,
-    PYTHON,
     RESERVED_NAMES,
     SWITCHABLE_KINDS,
     Edge,
@@ -592,18 +592,18 @@ class WorkflowEditor:
         return Edit(f"Edit code of {name}", [NodeAttr(node, "code", node.code, code)], CODE_ID, id(node))
 
     def set_node_kind(self, name: str, kind: str) -> Edit:
-        """Lua <-> Python keeps the code; a code node is written in the ``language:`` form; a node that is no
+        """Between Lua, Python and Prolog the code is kept; a code node is written in the ``language:`` form; a node that is no
         longer an action loses ``uses``/``with``, and one that no longer runs code loses its code."""
         if kind not in SWITCHABLE_KINDS:
             raise ValueError(f"a node cannot be switched to kind {kind!r}")
         node = self.require(name)
         if node.kind == kind:
             return Edit("", [])
-        runs_code = kind in (LUA, PYTHON)
+        runs_code = kind in CODE_KINDS
         wanted: dict[str, Any] = {
             "kind": kind,
             "code_form": FORM_LANGUAGE if runs_code else None,
-            "code": (node.code if node.kind in (LUA, PYTHON) and node.code else KINDS[kind].new_code)
+            "code": (node.code if node.kind in CODE_KINDS and node.code else KINDS[kind].new_code)
             if runs_code else None,
             "uses": (node.uses if node.uses is not None else "") if kind == ACTION else None,
             "with_args": (node.with_args if node.with_args is not None else {}) if kind == ACTION else None,

@@ -44,9 +44,6 @@ KINDS: dict[str, KindInfo] = {
                   creatable=True, switchable=True, new_code="return {}\n"),
     PYTHON: KindInfo("Python", "node-python", "An inline Python node (trusted code)", creatable=True,
                      switchable=True, new_code="return {}\n"),
-    PROLOG: KindInfo("Prolog", "node-prolog", "A sandboxed SWI-Prolog node: state(Key, Value) reads the state, "
-                     "return(Key, Value) sets the update", creatable=True, switchable=True,
-                     new_code="state(value, V),\nreturn(result, V).\n"),
     FAN_IN: KindInfo("Fan-in", "node-fan-in", "A Lua node with fan_in: true that collects state.parallel_results",
                      creatable=True,
                      new_code="local results = state.parallel_results or {}\nreturn {count = #results}\n"),
@@ -54,6 +51,9 @@ KINDS: dict[str, KindInfo] = {
                    switchable=True),
     ACTION: KindInfo("Action", "node-action", "A TEA action (uses: + with:), kept for export to tea",
                      creatable=True, switchable=True),
+    PROLOG: KindInfo("Prolog", "node-prolog", "A sandboxed SWI-Prolog node: state(Key, Value) reads the state, "
+                     "return(Key, Value) sets the update", creatable=True, switchable=True,
+                     new_code="state(value, V),\nreturn(result, V).\n"),
     WHILE_LOOP: KindInfo("While loop"),
     DYNAMIC_PARALLEL: KindInfo("Dynamic parallel"),
 }

@@ -101,7 +101,7 @@ def test_empty_canvas_menu_adds_nodes_at_the_click_point_pastes_and_lays_out(can
     where = QPointF(300, 320)
     menu = menu_for(canvas, canvas.at(where))
     assert [a.objectName() for a in menu.actions() if a.objectName().startswith("add:")] == [
-        "add:lua", "add:python", "add:fan_in", "add:noop", "add:action"]  # the palette's order
+        "add:lua", "add:python", "add:fan_in", "add:noop", "add:action", "add:prolog"]  # the palette's order
     action(menu, "add:python").trigger()
     x, y = canvas.document.position("python_1")
     assert abs(x + NODE_W / 2 - where.x()) <= 2 and abs(y + NODE_H / 2 - where.y()) <= 2

@@ -282,3 +282,17 @@ def test_yaml_fields_refuse_text_the_file_cannot_hold(make_window, small_file):
     page.variables_field.setPlainText("threshold: 3")
     assert page.variables_field.commit() and not page.variables_field.error.isVisibleTo(window)
     assert window.workflow.variables == {"threshold": 3}
+
+
+def test_a_node_switched_to_prolog_starts_with_prolog_code_and_says_how_it_reads_state(make_window, small_file):
+    from tea_studio.workflow.model import KINDS
+    from tea_studio.workflow.yaml_io import dump_workflow
+
+    window = make_window(small_file)
+    window.select_node("start")
+    page = window.inspector.node_page
+    choose_kind(window, "Prolog")  # by way of No-op and Action, which drop the Lua code
+    node = window.workflow.node("start")
+    assert (node.kind, node.code, node.code_form) == ("prolog", KINDS["prolog"].new_code, "language")
+    assert page.code_form.code_label.text().startswith("Prolog code (state(Key, Value) reads")
+    assert page.code_form.code_editor.isVisibleTo(page) and "language: prolog" in dump_workflow(window.workflow)

@@ -117,13 +117,13 @@ def test_actions_warn_and_an_incomplete_loop_is_an_error_at_its_key():
             condition: "state.go"
             max_iterations: 0
             body:
-              - {name: inner, language: prolog, run: "x."}
+              - {name: inner, language: javascript, run: "x;"}
         """)
     assert [(p.code, p.severity, p.node, p.line) for p in problems] == [
         ("UNKNOWN_ACTION", "warning", "ask", 3), ("INVALID_NODE_CONFIG", "error", "repeat", 8),
         ("NODE_TYPE_NOT_SUPPORTED", "warning", "repeat", 9)]
     assert "ltm.store" in problems[0].message and "max_iterations must be an integer from 1 to 1000" in problems[1].message
-    assert "node 'repeat' body node 'inner': language 'prolog'" in problems[2].message
+    assert "node 'repeat' body node 'inner': language 'javascript'" in problems[2].message
 
 
 def test_interrupt_must_be_before_or_after():

@@ -18,7 +18,7 @@ from tea_studio.studio.canvas.theme import LIGHT, CanvasTheme
 from tea_studio.workflow.constructs import construct_label
 from tea_studio.workflow.layout import NAME_ROOM, NODE_H, node_width
 from tea_studio.workflow.layout import NODE_W as NODE_W  # the narrowest box, for the canvas modules
-from tea_studio.workflow.model import ACTION, DYNAMIC_PARALLEL, LUA, NOOP, PYTHON, WHILE_LOOP, Node, kind_label
+from tea_studio.workflow.model import ACTION, DYNAMIC_PARALLEL, LUA, NOOP, PROLOG, PYTHON, WHILE_LOOP, Node, kind_label
 
 TEXT_LOD = 0.45  # below this zoom a node is a coloured box without text
 NAME_LEFT = 40  # the name starts after the glyph and leaves room for the problem marker (NAME_ROOM in all)
@@ -91,6 +91,13 @@ def draw_kind_glyph(painter: QPainter, key: str, rect: QRectF, colour: QColor) -
         s = r * 1.05
         painter.drawRoundedRect(QRectF(c.x() - s, c.y() - s, s * 1.25, s * 1.25), r * 0.3, r * 0.3)
         painter.drawRoundedRect(QRectF(c.x() - s * 0.25, c.y() - s * 0.25, s * 1.25, s * 1.25), r * 0.3, r * 0.3)
+    elif key == PROLOG:  # Prolog's neck, ":-"
+        painter.setBrush(QBrush(colour))
+        painter.setPen(Qt.PenStyle.NoPen)
+        for dy in (-0.45, 0.45):
+            painter.drawEllipse(QPointF(c.x() - r * 0.55, c.y() + dy * r), r * 0.2, r * 0.2)
+        painter.setPen(pen)
+        painter.drawLine(QPointF(c.x() - r * 0.05, c.y()), QPointF(c.x() + r * 0.85, c.y()))
     elif key == ACTION:  # a lightning bolt
         painter.setBrush(QBrush(colour))
         painter.setPen(Qt.PenStyle.NoPen)

@@ -61,9 +61,9 @@ _STATUS_LIGHT = {"waiting": "#9aa0a6", "running": "#1a73e8", "done": "#1e8e3e", 
 _STATUS_DARK = {"waiting": "#80868b", "running": "#4c8df6", "done": "#34a853", "failed": "#f05545",
                 "skipped": "#4a4f55", "paused": "#fbbc04", "stopped": "#8a96a8",
                 "queued": "#a08fd6"}
-_KINDS_LIGHT = {"lua": "#2c5aa0", "python": "#3b7a57", "action": "#8e5b00", "noop": "#6b7280",
+_KINDS_LIGHT = {"lua": "#2c5aa0", "python": "#3b7a57", "prolog": "#9c2f6b", "action": "#8e5b00", "noop": "#6b7280",
                 "fan_in": "#7b3fa0", "while_loop": "#a0522d", "dynamic_parallel": "#a0522d"}
-_KINDS_DARK = {"lua": "#6ea0f0", "python": "#6cc08e", "action": "#e0a64a", "noop": "#9ca3af",
+_KINDS_DARK = {"lua": "#6ea0f0", "python": "#6cc08e", "prolog": "#e07ab0", "action": "#e0a64a", "noop": "#9ca3af",
                "fan_in": "#c08ae0", "while_loop": "#e09070", "dynamic_parallel": "#e09070"}
 _SYNTAX_LIGHT = {"keyword": "#7c3aed", "builtin": "#0e7490", "string": "#15803d", "number": "#b45309",
                  "comment": "#6b7280"}

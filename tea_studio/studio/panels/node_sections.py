@@ -25,7 +25,10 @@ from PySide6.QtWidgets import (
 from tea_studio.studio.panels.fields import error_label, yaml_text
 from tea_studio.studio.panels.lua_editor import CodeEditor
 from tea_studio.workflow.constructs import construct_keys, construct_label
-from tea_studio.workflow.model import LUA, PYTHON, RESERVED_NAMES, SWITCHABLE_KINDS, kind_label
+from tea_studio.workflow.model import CODE_KINDS, LUA, PROLOG, RESERVED_NAMES, SWITCHABLE_KINDS, kind_label
+
+_CODE_LABELS = {LUA: "Lua code (gets state; return a table to merge)",
+                PROLOG: "Prolog code (state(Key, Value) reads, return(Key, Value) sets; sandboxed)"}
 
 
 @dataclass
@@ -175,13 +178,12 @@ class CodeForm(NodeSection):
         layout.addWidget(self.code_error)
 
     def show_node(self, node) -> None:
-        has_code = node.kind in (LUA, PYTHON)
+        has_code = node.kind in CODE_KINDS
         self.setVisible(has_code)
         if not has_code:
             self.code_error.hide()
             return
-        self.code_label.setText("Lua code (gets state; return a table to merge)" if node.kind == LUA
-                                else "Python code (trusted)")
+        self.code_label.setText(_CODE_LABELS.get(node.kind, "Python code (trusted)"))
         self.code_editor.set_language(node.kind)
         self.code_editor.set_code(node.code)
 
