@@ -201,15 +201,16 @@ library_predicate(M, Term) :-
     !.
 
 %   Module-qualified code could reach another module's dynamic predicates (user:term_expansion/2 and
-%   friends), which library(sandbox) lets an explicitly qualified assert/1 write: refuse it outright.
+%   friends), which library(sandbox) lets an explicitly qualified assert/1 write: refuse any term naming an
+%   existing module other than the node's (a module that does not exist yet is refused by the sandbox).
 no_other_module(M, Term) :-
     (   sub_term(Sub, Term), compound(Sub), qualifies(Sub, Other), Other \== M
     ->  throw(error(permission_error(call, sandboxed, Sub), other_module))
     ;   true
     ).
 
-qualifies(Other:_, Other).
-qualifies(@(_, Other), Other).
+qualifies(Other:_, Other) :- atom(Other), current_module(Other).    % data such as Host:Port passes
+qualifies(@(_, Other), Other) :- atom(Other), current_module(Other).
 
 %   One line for the user: what failed, where swipl says.
 error_reply(time_limit_exceeded, Line, _{ok: false, kind: timeout, message: "timed out", line: Line}) :- !.

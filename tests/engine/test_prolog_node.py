@@ -44,12 +44,13 @@ def test_returned_terms_come_back_as_tea_returns_them():
         return(integral_float, 4.0), return(list, [a, "b", 1]), return(empty, []),
         return(pair, key-value), return(term, point(1, two)), return(unbound, _),
         return(null, null), return(yes, true), return(no, false), return(dict, _{a: _{b: [x]}}),
-        return('quoted key', 1), return("string key", 2), return(unicode, 'ünï').
+        return('quoted key', 1), return("string key", 2), return(unicode, 'ünï'), return(address, host:80).
     """
     assert prolog(code).update == {
         "atom": "hello", "string": "text", "int": 7, "float": 2.5, "integral_float": 4, "list": ["a", "b", 1],
         "empty": [], "pair": ["key", "value"], "term": "point(1,two)", "unbound": None, "null": None,
-        "yes": True, "no": False, "dict": {"a": {"b": ["x"]}}, "quoted key": 1, "string key": 2, "unicode": "ünï"}
+        "yes": True, "no": False, "dict": {"a": {"b": ["x"]}}, "quoted key": 1, "string key": 2, "unicode": "ünï",
+        "address": "host:80"}
 
 
 def test_the_last_return_of_a_key_wins_and_nothing_returned_is_no_update():
