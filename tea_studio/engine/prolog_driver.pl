@@ -47,6 +47,7 @@ return(Key, Value) :-
 node_module(tea_node).
 
 main :-
+    set_prolog_flag(autoload, true),                % a saved state starts with autoloading off
     stream_property(Out, alias(user_output)),
     set_stream(user_input, encoding(utf8)),
     set_stream(Out, encoding(utf8)),

@@ -13,9 +13,12 @@ the Prolog stacks capped with ``--stack-limit`` and the address space with RLIMI
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +26,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from tea_studio.workflow.files import write_atomic
 from tea_studio.workflow.validation import PROLOG_INSTALL_HINT, swipl_path
 
 DEFAULT_TIMEOUT_S = 30.0  # TEA's prolog_timeout
@@ -56,8 +60,51 @@ def _driver() -> str:
 
 
 def _command(swipl: str, memory_mb: float) -> list[str]:
+    state = _saved_state(swipl)
+    program = ["-x", state] if state is not None else [_driver()]
     return [swipl, "--no-packs", "--no-tty", "-q", "-f", "none", f"--stack-limit={max(8, int(memory_mb))}m",
-            _driver()]
+            *program]
+
+
+_states_lock = threading.Lock()
+_states: dict[str, str | None] = {}
+
+
+def _saved_state(swipl: str) -> str | None:
+    """The driver compiled into a SWI-Prolog saved state, built once per driver and swipl and kept in the user's
+    cache folder: a node then starts in ~30 ms instead of ~200 ms of loading clpfd and the sandbox. None (run the
+    source) when it cannot be built or kept."""
+    with _states_lock:
+        if swipl not in _states:
+            _states[swipl] = _build_state(swipl)
+        return _states[swipl]
+
+
+def _build_state(swipl: str) -> str | None:
+    driver = _driver()
+    try:
+        binary = os.stat(os.path.realpath(swipl))
+        with open(driver, "rb") as stream:
+            source = stream.read()
+    except OSError:
+        return None
+    key = hashlib.sha256(source + f"|{os.path.realpath(swipl)}|{binary.st_size}|{binary.st_mtime_ns}".encode())
+    folder = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "tea-studio")
+    target = os.path.join(folder, f"prolog-driver-{key.hexdigest()[:16]}.state")
+    if os.path.isfile(target):
+        return target
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            built = os.path.join(scratch, "driver.state")
+            subprocess.run([swipl, "--no-packs", "-q", "-f", "none", "-o", built, "-c", driver],
+                           stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=True)
+            with open(built, "rb") as stream:
+                data = stream.read()
+        os.makedirs(folder, exist_ok=True)
+        write_atomic(target, data, sync=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return target
 
 
 def _cap_address_space(pid: int, memory_mb: float) -> None:

@@ -256,3 +256,20 @@ def test_without_swipl_validation_warns_and_the_run_stops_naming_the_node(monkey
     with pytest.raises(PrologNodeError) as direct:
         prolog("return(a, 1).")
     assert direct.value.kind == "missing" and os.environ["PATH"] == str(tmp_path)
+
+
+def test_the_driver_is_compiled_once_into_the_cache_and_runs_from_source_without_one(monkeypatch, tmp_path):
+    from tea_studio.engine import prolog_node
+    from tea_studio.workflow.validation import swipl_path
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(prolog_node, "_states", {})
+    assert prolog("return(a, 1).").update == {"a": 1}
+    built = list((tmp_path / "cache" / "tea-studio").glob("prolog-driver-*.state"))
+    assert len(built) == 1 and prolog_node._states == {swipl_path(): str(built[0])}
+    assert prolog("X in 1..3, X #> 2, return(x, X).").update == {"x": 3}
+
+    monkeypatch.setenv("XDG_CACHE_HOME", "/proc/no-cache-can-live-here")
+    monkeypatch.setattr(prolog_node, "_states", {})
+    assert prolog("X in 1..3, X #> 2, return(x, X).").update == {"x": 3}
+    assert prolog_node._states == {swipl_path(): None}
