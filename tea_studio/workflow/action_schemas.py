@@ -337,7 +337,7 @@ UNSUPPORTED_REASONS: dict[str, str] = {
     "llamaextract.extract": "it needs a LlamaCloud account and client",
     "web.ai_scrape": "it needs the scrapegraph service",
     "code.execute": "TEA runs it in RestrictedPython's sandbox, which TEA Studio does not have",
-    "prolog.query": "TEA Studio has no Prolog",
+    "prolog.query": "TEA Studio runs Prolog only in Prolog nodes (language: prolog)",
     **dict.fromkeys(("a2a.register", "a2a.send", "a2a.receive", "a2a.broadcast", "a2a.delegate", "a2a.discover",
                      "a2a.state.set", "a2a.state.get"),
                     "it passes messages between separately running TEA agents"),

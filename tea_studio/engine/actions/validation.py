@@ -121,8 +121,8 @@ def validate_extraction(params: dict[str, Any], state: dict[str, Any], context: 
                               relationships)
     constraints = _dict(_section(params, "constraints", "validation_constraints", context))
     if not errors and constraints.get("rules"):
-        raise ActionError("validate.extraction: validation_constraints are Prolog rules, and TEA Studio has no "
-                          "Prolog; export and run with tea")
+        raise ActionError("validate.extraction: validation_constraints are Prolog rules, and TEA Studio runs "
+                          "Prolog only in Prolog nodes (language: prolog); export and run with tea")
     probes = _section(params, "probes", "semantic_probes", context)
     if not errors and isinstance(probes, list) and probes:
         errors = _probe_errors(probes, {"entity": entities, "relationship": relationships}, str(source), state,

@@ -361,7 +361,7 @@ def test_prolog_constraints_are_a_located_error_not_a_pass():
                                                   "semantic_probes:")
     with pytest.raises(RunError) as info:
         run(text, {"entities": [], "relationships": []})
-    assert info.value.node == "check" and "TEA Studio has no Prolog" in str(info.value)
+    assert info.value.node == "check" and "runs Prolog only in Prolog nodes" in str(info.value)
 
 
 def test_actions_that_need_missing_libraries_say_why():
