@@ -12,7 +12,7 @@
     failing term ends the node without an error, as in TEA. Every goal first passes library(sandbox)'s
     safe_goal/1, and code naming another module (Module:Goal, Goal@Module) is refused before anything runs.
 */
-:- module(tea_prolog_driver, [state/2, return/2]).
+:- module(tea_prolog_driver, [state/2, return/2, tea_load_code/1]).
 
 :- use_module(library(sandbox)).
 :- use_module(library(http/json)).
@@ -24,6 +24,7 @@
 
 :- dynamic state/2.
 :- dynamic returned/2.
+:- dynamic declared_here/1.
 
 % Harmless beyond library(sandbox)'s list: writing to the current output (the run's log; not write_term/2,
 % whose portray_goal option calls a goal), and global variables, which live and die with this process (the
@@ -43,6 +44,21 @@ sandbox:safe_global_variable(Name) :- atom(Name), \+ sub_atom(Name, 0, _, _, '$'
 %   Sets Key of the node's update (asserted, so that backtracking keeps it, as TEA's return/2 does).
 return(Key, Value) :-
     assertz(returned(Key, Value)).
+
+%!  tea_load_code(+Text) is semidet.
+%   TEA's way to load Prolog text that arrives in the state (facts an LLM wrote, rules kept as text): its terms
+%   are read and run as the node's own code is, each goal checked by the sandbox; fails when a goal fails.
+%   Errors keep naming the node code's line that called it.
+tea_load_code(Text) :-
+    node_module(M),
+    text_to_string(Text, String),
+    ( nb_current('$tea_line', Line) -> true ; Line = 0 ),
+    catch(setup_call_cleanup(true, run_code(M, String, loaded, Outcome), nb_setval('$tea_line', Line)),
+          error(syntax_error(What), stream(_, TextLine, _, _)),
+          throw(error(syntax_error(What), tea_load_code(TextLine)))),
+    Outcome \== failed.
+
+sandbox:safe_primitive(tea_prolog_driver:tea_load_code(_)).
 
 node_module(tea_node).
 
@@ -64,7 +80,7 @@ run_request(Request) :-
     node_module(M),
     prepare_module(M),
     atom_string(Request.code, Text),
-    catch(call_with_time_limit(Request.timeout, run_code(M, Text, Outcome)), Error,
+    catch(call_with_time_limit(Request.timeout, run_code(M, Text, node, Outcome)), Error,
           ( ( nb_current('$tea_line', Line) -> true ; Line = 0 ),
             error_reply(Error, Line, Reply),
             reply(Reply) )),                          % inside the handler: abort/0 rethrows after it
@@ -89,6 +105,7 @@ prepare_module(M) :-
     M:use_module(library(clpfd)),
     M:import(tea_prolog_driver:state/2),
     M:import(tea_prolog_driver:return/2),
+    M:import(tea_prolog_driver:tea_load_code/1),
     Hooks = [term_expansion/2, term_expansion/4, goal_expansion/2, goal_expansion/4],
     forall(member(Name/Arity, Hooks),
            ( functor(Head, Name, Arity), M:assertz((Head :- fail)) )),
@@ -122,14 +139,14 @@ json_value(V, J) :- term_string(V, J).
 
 %   Code is read from Text + "\n." so that a last term without its full stop still reads (as TEA appends
 %   one); reading ends when the rest of the original text is only layout and comments.
-run_code(M, Text, Outcome) :-
+run_code(M, Text, Mode, Outcome) :-
     string_concat(Text, "\n.", Padded),
     string_length(Text, End),
     setup_call_cleanup(open_string(Padded, Stream),
-                       run_terms(M, Stream, Text, End, Outcome),
+                       run_terms(M, Stream, Text, End, Mode, Outcome),
                        close(Stream)).
 
-run_terms(M, Stream, Text, End, Outcome) :-
+run_terms(M, Stream, Text, End, Mode, Outcome) :-
     character_count(Stream, At),
     (   only_layout(Text, At, End)
     ->  Outcome = done
@@ -138,8 +155,8 @@ run_terms(M, Stream, Text, End, Outcome) :-
         nb_setval('$tea_line', Line),
         (   Term == end_of_file
         ->  Outcome = done
-        ;   run_term(M, Term)
-        ->  run_terms(M, Stream, Text, End, Outcome)
+        ;   run_term(M, Mode, Term)
+        ->  run_terms(M, Stream, Text, End, Mode, Outcome)
         ;   Outcome = failed
         )
     ).
@@ -152,10 +169,10 @@ only_layout(Text, At, _) :-
     close(S),
     T == end_of_file.
 
-run_term(M, Term) :-
+run_term(M, Mode, Term) :-
     no_other_module(M, Term),
     term_action(M, Term, Action),
-    run_action(Action, M).
+    run_action(Action, Mode, M).
 
 term_action(_, (:- Decl), declare(Decl)) :- declaration(Decl), !.
 term_action(_, (:- Goal), goal(Goal)) :- !.
@@ -165,20 +182,50 @@ term_action(_, (Head :- Body), clause((Head :- Body))) :- !.
 term_action(M, Term, clause(Term)) :- fact(M, Term), !.
 term_action(_, Goal, goal(Goal)).
 
-run_action(clause(Clause), M) :-
+%   A rule the node's code defines is checked when a goal calls it. One that tea_load_code/1 adds while a goal
+%   runs (a goal already checked) is checked before it is added.
+run_action(clause(Clause), Mode, M) :-
+    (   Mode == loaded, Clause = (_ :- Body)
+    ->  checked(M, Body)
+    ;   true
+    ),
     M:assertz(Clause).
-run_action(declare(Decl), M) :-
+run_action(declare(Decl), _, M) :-
     M:Decl.
-run_action(goal(Goal), M) :-
-    safe_goal(M:Goal),
-    once(M:Goal).
+run_action(goal(Goal), _, M) :-
+    checked(M, Goal),
+    (   once(M:Goal)
+    ->  true
+    ;   never_defined(M),                          % a goal that failed on a name nothing defines: TEA's error
+        fail
+    ).
+
+%   safe_goal/1 refuses a call to a predicate nothing defines yet; TEA only fails (or raises) when it is called,
+%   and code often defines it on the way (tea_load_code/1 of facts, assertz/1). Such a predicate of the node's
+%   module is declared dynamic (no clauses: nothing to check) and the goal checked again.
+checked(M, Goal) :-
+    catch(safe_goal(M:Goal), error(existence_error(procedure, M:Missing), sandbox(_, _)), true),
+    (   var(Missing)
+    ->  true
+    ;   functor(Missing, Name, Arity),
+        M:dynamic(Name/Arity),
+        assertz(declared_here(M:Name/Arity)),
+        checked(M, Goal)
+    ).
+
+never_defined(M) :-
+    forall(( declared_here(M:Name/Arity), functor(Head, Name, Arity) ),
+           (   predicate_property(M:Head, number_of_clauses(N)), N > 0
+           ->  true
+           ;   throw(error(existence_error(procedure, Name/Arity), _))
+           )).
 
 %   Declarations of the node's own predicates (no other module can be named: see no_other_module/2).
 %   library(sandbox) checks these only while a file loads, which is not how node code arrives.
 declaration(Decl) :-
     compound(Decl),
     compound_name_arity(Decl, Name, 1),
-    memberchk(Name, [dynamic, discontiguous, table]).
+    memberchk(Name, [dynamic, discontiguous]).
 
 %   TEA's rule: a ground compound is a fact unless it names one of TEA's goal predicates; here also unless it
 %   names any built-in or library predicate (TEA would try to add a clause to it and fail).
@@ -218,6 +265,10 @@ error_reply(time_limit_exceeded, Line, _{ok: false, kind: timeout, message: "tim
 error_reply(error(resource_error(What), _), Line,
             _{ok: false, kind: memory, message: Message, line: Line}) :- !,
     format(string(Message), "out of memory (~w)", [What]).
+error_reply(error(syntax_error(What), tea_load_code(TextLine)), Line,
+            _{ok: false, kind: syntax, message: Message, line: Line}) :- !,
+    message_line(error(syntax_error(What), _), Text),
+    format(string(Message), "~w (line ~w of the text tea_load_code/1 read)", [Text, TextLine]).
 error_reply(error(syntax_error(What), Context), Line0, _{ok: false, kind: syntax, message: Message, line: Line}) :-
     !,
     ( Context = stream(_, Line, _, _) -> true ; Line = Line0 ),

@@ -273,3 +273,22 @@ def test_the_driver_is_compiled_once_into_the_cache_and_runs_from_source_without
     monkeypatch.setattr(prolog_node, "_states", {})
     assert prolog("X in 1..3, X #> 2, return(x, X).").update == {"x": 3}
     assert prolog_node._states == {swipl_path(): None}
+
+
+def test_tea_load_code_loads_text_from_the_state_before_the_goal_uses_it():
+    text = "edge(a, b).\nedge(b, c).\nreach(X, Y) :- edge(X, Y).\nreach(X, Z) :- edge(X, Y), reach(Y, Z).\n"
+    code = "state(kb, KB), tea_load_code(KB), findall(Y, reach(a, Y), Ys), return(reach, Ys)."
+    assert prolog(code, {"kb": text}).update == {"reach": ["b", "c"]}
+    with pytest.raises(PrologNodeError) as caught:
+        prolog("true.\nstate(kb, KB),\ntea_load_code(KB).", {"kb": "ok(1).\nbroken(.\n"})
+    assert (caught.value.kind, caught.value.line) == ("syntax", 2)
+    assert caught.value.message.endswith("(line 2 of the text tea_load_code/1 read)")
+
+
+def test_a_name_nothing_defines_is_still_an_error_when_the_goal_fails_on_it():
+    """Names the code may define on the way are allowed past the sandbox's check; if the goal then fails and
+    one of them never got a clause, the error is TEA's unknown procedure."""
+    assert prolog("assertz(seen(1)), seen(X), return(x, X).").update == {"x": 1}
+    with pytest.raises(PrologNodeError) as caught:
+        prolog("return(a, 1), typo_predicate(X), return(x, X).")
+    assert caught.value.message == "Prolog error: unknown procedure typo_predicate/1"

@@ -157,3 +157,23 @@ nodes:
     assert code == 1 and out == "" and not target.exists()
     assert err.strip().splitlines()[-1] == "error: node 'grab' line 1: the sandbox refuses shell/1 (files, " \
         "processes, the network and other modules are out of reach of a Prolog node)"
+
+
+@pytest.mark.parametrize("template", [
+    # a goal is checked before it runs: a rule that tea_load_code/1 adds while it runs is checked as it is added
+    "state(text, T), tea_load_code(T), evil.",
+    ":- dynamic evil/0.\nstate(text, T), tea_load_code(T), evil.",
+    "p :- evil.\nstate(text, T), tea_load_code(T), p.",
+])
+def test_rules_loaded_while_a_goal_runs_are_checked_before_they_are_added(marker, template):
+    with pytest.raises(PrologNodeError) as caught:
+        run_prolog_node("hostile", template, {"text": f"evil :- shell('touch {marker}')."})
+    assert caught.value.kind == "sandbox" and "refuses shell/1" in caught.value.message
+
+
+def test_loaded_text_is_checked_term_by_term(marker):
+    for text in (f"shell('touch {marker}').", f"user:assertz(term_expansion(_, (:- shell('touch {marker}')))).",
+                 f":- shell('touch {marker}')."):
+        with pytest.raises(PrologNodeError) as caught:
+            run_prolog_node("hostile", "state(text, T), tea_load_code(T).", {"text": text})
+        assert caught.value.kind == "sandbox"
