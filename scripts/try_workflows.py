@@ -5,7 +5,8 @@
 Each YAML workflow under FOLDER runs as ``tea-studio run FILE --stream`` in its own process, from a scratch copy of
 FOLDER (so files the workflows write land there), with a time limit. Its initial state comes from a sibling input
 file (``NAME.input.json``, ``NAME.input.yaml``, ``NAME-input.json``, ...), else from the first ``--input '{...}'``
-in the file's own usage comment, else ``{}`` -- what a new user would pass.
+in the file's own usage comment, else the keys its ``state_schema`` declares (what the studio's Run dialog offers
+a file never run before), else ``{}`` -- what a new user would pass.
 
 While the runs go, a local OpenAI-compatible server on 127.0.0.1 answers chat completions (plain and SSE),
 embeddings and Ollama's native routes, and is announced through the variables TEA documents (``OPENAI_API_BASE``,
@@ -294,7 +295,20 @@ def find_input(path: Path) -> tuple[dict[str, Any], str]:
                 continue
             if isinstance(data, dict):
                 return data, "usage comment"
+    declared = _declared_inputs(text)
+    if declared:
+        return declared, "state_schema"
     return {}, "{}"
+
+
+def _declared_inputs(text: str) -> dict[str, Any]:
+    from tea_studio.workflow.state_schema import declared_inputs
+    from tea_studio.workflow.yaml_io import load_workflow_text
+
+    try:
+        return declared_inputs(load_workflow_text(text))
+    except Exception:  # noqa: BLE001 - a file that does not load gets {} and its run says why
+        return {}
 
 
 # --------------------------------------------------------------------------------------------------------------
