@@ -65,6 +65,37 @@ _LIST_KEYS = ("issues", "errors", "items", "list", "nodes", "edges", "steps", "f
               "suggestions", "recommendations", "tasks", "questions", "results", "sources", "warnings", "actions")
 
 
+def _example_object(prompt: str) -> dict[str, Any] | None:
+    """The first JSON object written out in the prompt, when it parses: the example the model is asked to follow,
+    answered as given (so nested lists of objects keep their shape)."""
+    for block in _json_blocks(prompt):
+        try:
+            value = json.loads(block)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and value:
+            return value
+    return None
+
+
+def _json_blocks(prompt: str):
+    """Each balanced ``{...}`` span of the prompt, outermost first."""
+    start = prompt.find("{")
+    while start != -1:
+        depth, end = 0, -1
+        for i in range(start, min(len(prompt), start + 4000)):
+            if prompt[i] == "{":
+                depth += 1
+            elif prompt[i] == "}":
+                depth -= 1
+                if depth == 0:
+                    end = i
+                    break
+        if end != -1:
+            yield prompt[start:end + 1]
+        start = prompt.find("{", start + 1)
+
+
 def _example_keys(prompt: str) -> list[str]:
     """Keys of the first JSON-looking object written in the prompt (the format the model is asked to follow)."""
     start = prompt.find("{")
@@ -86,6 +117,19 @@ def _example_keys(prompt: str) -> list[str]:
     return []
 
 
+def _shaped(value: Any, key: str = "") -> Any:
+    """The prompt's example as the answer: its shape and texts kept, verdicts and scores set as by
+    :func:`_value_for` (so that loops asking "is it good enough?" end)."""
+    if isinstance(value, dict):
+        return {k: _shaped(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shaped(v) for v in value]
+    if isinstance(value, (bool, int, float)) and key:
+        guess = _value_for(key)
+        return guess if isinstance(guess, (bool, float)) else value
+    return value
+
+
 def _value_for(key: str) -> Any:
     low = key.lower()
     if any(low.startswith(k) or low.endswith(k.rstrip("_")) for k in _TRUTHY_KEYS):
@@ -100,6 +144,9 @@ def _value_for(key: str) -> Any:
 def fake_answer(prompt: str, want_json: bool = False) -> str:
     """What the local model says to ``prompt``: a JSON object in the asked-for shape, or a short sentence."""
     if want_json or "json" in prompt.lower():
+        example = _example_object(prompt)
+        if example is not None:
+            return json.dumps(_shaped(example))
         keys = _example_keys(prompt) or ["answer"]
         return json.dumps({key: _value_for(key) for key in keys})
     last = " ".join(prompt.split())[-160:]

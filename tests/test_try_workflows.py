@@ -126,13 +126,15 @@ def test_the_local_model_and_cli_agents_answer_in_the_shape_asked_for(tw, tmp_pa
                                          {"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=10) as response:
             streamed = response.read().decode()
-    assert json.loads(answer) == {"valid": True, "score": 0.9, "issues": [], "summary": "ok"}
+    assert json.loads(answer) == {"valid": True, "score": 0.9, "issues": [], "summary": "..."}
+    nested = 'Return ONLY JSON like {"entities": [{"name": "Ann", "born": 1950}], "approved": false}'
+    assert json.loads(tw.fake_answer(nested)) == {"entities": [{"name": "Ann", "born": 1950}], "approved": True}
     assert streamed.rstrip().endswith("data: [DONE]") and '"delta": {"content":' in streamed
 
     tw.install_cli_agents(tmp_path)
     done = subprocess.run([str(tmp_path / "claude"), "-p"], input="Output ONLY JSON like {\"answer\": 1}",
                           capture_output=True, text=True, timeout=30)
-    assert json.loads(done.stdout) == {"answer": "ok"}
+    assert json.loads(done.stdout) == {"answer": 1}
 
 
 def test_a_steps_node_whose_steps_never_ran_is_a_silent_skip(tw, tmp_path):
