@@ -6,7 +6,8 @@ Each YAML workflow under FOLDER runs as ``tea-studio run FILE --stream`` in its 
 FOLDER (so files the workflows write land there), with a time limit. Its initial state comes from a sibling input
 file (``NAME.input.json``, ``NAME.input.yaml``, ``NAME-input.json``, ...), else from the first ``--input '{...}'``
 in the file's own usage comment, else the keys its ``state_schema`` declares (what the studio's Run dialog offers
-a file never run before), else ``{}`` -- what a new user would pass.
+a file never run before, with a sample text where it offers an empty one), else ``{}`` -- what a new user would
+pass.
 
 While the runs go, a local OpenAI-compatible server on 127.0.0.1 answers chat completions (plain and SSE),
 embeddings and Ollama's native routes, and is announced through the variables TEA documents (``OPENAI_API_BASE``,
@@ -353,9 +354,12 @@ def _declared_inputs(text: str) -> dict[str, Any]:
     from tea_studio.workflow.yaml_io import load_workflow_text
 
     try:
-        return declared_inputs(load_workflow_text(text))
+        declared = declared_inputs(load_workflow_text(text))
     except Exception:  # noqa: BLE001 - a file that does not load gets {} and its run says why
         return {}
+    # The dialog offers empty texts to be filled in; a user fills them (an empty one would also hide the
+    # defaults of ``state.get(key, default)``).
+    return {key: f"sample {key.replace('_', ' ')}" if value == "" else value for key, value in declared.items()}
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -168,6 +168,6 @@ def test_every_capability_a_file_asks_for_is_listed(tw, tmp_path):
 def test_without_an_input_file_or_usage_comment_the_state_schema_keys_are_passed(tw, tmp_path):
     flow = write(tmp_path, "count.yaml", "name: c\nstate_schema:\n  word: str\n  n: {type: int, default: 2}\n"
                  "nodes:\n  - name: a\n    language: lua\n    run: |\n      return { w = state.word }\n")
-    assert tw.find_input(flow) == ({"word": "", "n": 2}, "state_schema")
+    assert tw.find_input(flow) == ({"word": "sample word", "n": 2}, "state_schema")
     write(tmp_path, "count.input.json", '{"word": "strawberry"}')
     assert tw.find_input(flow) == ({"word": "strawberry"}, "count.input.json")
