@@ -5,9 +5,9 @@
 Each YAML workflow under FOLDER runs as ``tea-studio run FILE --stream`` in its own process, from a scratch copy of
 FOLDER (so files the workflows write land there), with a time limit. Its initial state comes from a sibling input
 file (``NAME.input.json``, ``NAME.input.yaml``, ``NAME-input.json``, ...), else from the first ``--input '{...}'``
-in the file's own usage comment, else the keys its ``state_schema`` declares (what the studio's Run dialog offers
-a file never run before, with a sample text where it offers an empty one), else ``{}`` -- what a new user would
-pass.
+in the file's own usage comment, else ``{}`` -- what a new user would pass; when a run from ``{}`` does not
+finish, a second try passes the keys its ``state_schema`` declares (what the studio's Run dialog offers a file
+never run before, with a sample text where it offers an empty one).
 
 While the runs go, a local OpenAI-compatible server on 127.0.0.1 answers chat completions (plain and SSE),
 embeddings and Ollama's native routes, and is announced through the variables TEA documents (``OPENAI_API_BASE``,
@@ -343,22 +343,20 @@ def find_input(path: Path) -> tuple[dict[str, Any], str]:
                 continue
             if isinstance(data, dict):
                 return data, "usage comment"
-    declared = _declared_inputs(text)
-    if declared:
-        return declared, "state_schema"
     return {}, "{}"
 
 
-def _declared_inputs(text: str) -> dict[str, Any]:
+def schema_inputs(path: Path) -> dict[str, Any]:
+    """What a user passes on a second try, after a run from ``{}`` stopped: the keys the Run dialog offers from
+    ``state_schema``, empty texts filled with a sample (an empty one would also hide ``state.get(key, default)``'s
+    default)."""
     from tea_studio.workflow.state_schema import declared_inputs
     from tea_studio.workflow.yaml_io import load_workflow_text
 
     try:
-        declared = declared_inputs(load_workflow_text(text))
+        declared = declared_inputs(load_workflow_text(path.read_text(encoding="utf-8")))
     except Exception:  # noqa: BLE001 - a file that does not load gets {} and its run says why
         return {}
-    # The dialog offers empty texts to be filled in; a user fills them (an empty one would also hide the
-    # defaults of ``state.get(key, default)``).
     return {key: f"sample {key.replace('_', ' ')}" if value == "" else value for key, value in declared.items()}
 
 
@@ -574,9 +572,8 @@ def classify(path: Path, rc: int | None, stdout: str, stderr: str, timeout: floa
     return LOCATED, message, node
 
 
-def run_one(cli: list[str], root: Path, rel: str, env: dict[str, str], timeout: float) -> Result:
-    path = root / rel
-    inputs, source = find_input(path)
+def _attempt(cli: list[str], root: Path, rel: str, env: dict[str, str], timeout: float,
+             inputs: dict[str, Any]) -> tuple[int | None, str, str, float]:
     argv = [*cli, "run", rel, "--input", json.dumps(inputs), "--stream", "--auto-continue"]
     t0 = time.monotonic()
     try:
@@ -587,8 +584,21 @@ def run_one(cli: list[str], root: Path, rel: str, env: dict[str, str], timeout: 
         rc = None
         out = exc.stdout.decode("utf-8", "replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         err = ""
-    seconds = time.monotonic() - t0
+    return rc, out, err, time.monotonic() - t0
+
+
+def run_one(cli: list[str], root: Path, rel: str, env: dict[str, str], timeout: float) -> Result:
+    path = root / rel
+    inputs, source = find_input(path)
+    rc, out, err, seconds = _attempt(cli, root, rel, env, timeout, inputs)
     category, message, node = classify(path, rc, out, err, timeout)
+    declared = schema_inputs(path) if category != RAN and source == "{}" else {}
+    if declared:  # a second try, as a user fills the inputs the Run dialog offers
+        second = _attempt(cli, root, rel, env, timeout, declared)
+        again = classify(path, second[0], second[1], second[2], timeout)
+        if again[0] == RAN:
+            rc, out, err, seconds = second
+            (category, message, node), source = again, "state_schema"
     started = {json.loads(ln).get("node") for ln in out.splitlines() if '"node_started"' in ln}
     try:
         total = sum(len(_node_names(d)) for d in list(yaml.safe_load_all(path.read_text(encoding="utf-8")))[:1])

@@ -37,6 +37,8 @@ def test_a_folder_run_reports_each_file_by_category(tw, tmp_path):
     write(corpus, "sub/uses_input.yaml",
           "# Usage: tea run uses_input.yaml --input '{\"n\": 2}'\nname: inp\nnodes:\n  - name: double\n"
           "    run: |\n      return {'m': state['n'] * 2}\n")
+    write(corpus, "schema.yaml", "name: s\nstate_schema:\n  word: str\nnodes:\n  - name: shout\n"
+          "    run: |\n      return {'loud': state['word'].upper()}\n")
     write(corpus, "data.yaml", "scenarios:\n  - a: 1\n")
     report = tmp_path / "report.json"
     markdown = tmp_path / "report.md"
@@ -51,7 +53,9 @@ def test_a_folder_run_reports_each_file_by_category(tw, tmp_path):
     assert by_file["sub/uses_input.yaml"]["category"] == "ran"
     assert by_file["sub/uses_input.yaml"]["input_source"] == "usage comment"
     assert data["not_workflows"] == [{"file": "data.yaml", "why": "no nodes/edges (data or configuration, not a workflow)"}]
-    assert data["counts"] == {"ran": 2, "located": 1, "bad": 0, "silent_skip": 0}
+    assert by_file["schema.yaml"]["category"] == "ran"  # from {} it stops at KeyError; the second try runs
+    assert by_file["schema.yaml"]["input_source"] == "state_schema"
+    assert data["counts"] == {"ran": 3, "located": 1, "bad": 0, "silent_skip": 0}
     text = markdown.read_text()
     assert "## Missing capabilities, by files affected" in text
     assert "| sub/broken.yaml | located |" in text
@@ -165,9 +169,10 @@ def test_every_capability_a_file_asks_for_is_listed(tw, tmp_path):
                                               "node type dynamic_parallel"]
 
 
-def test_without_an_input_file_or_usage_comment_the_state_schema_keys_are_passed(tw, tmp_path):
+def test_a_second_try_passes_the_state_schema_keys_when_there_is_no_input_file(tw, tmp_path):
     flow = write(tmp_path, "count.yaml", "name: c\nstate_schema:\n  word: str\n  n: {type: int, default: 2}\n"
                  "nodes:\n  - name: a\n    language: lua\n    run: |\n      return { w = state.word }\n")
-    assert tw.find_input(flow) == ({"word": "sample word", "n": 2}, "state_schema")
+    assert tw.find_input(flow) == ({}, "{}")
+    assert tw.schema_inputs(flow) == {"word": "sample word", "n": 2}
     write(tmp_path, "count.input.json", '{"word": "strawberry"}')
     assert tw.find_input(flow) == ({"word": "strawberry"}, "count.input.json")
