@@ -150,8 +150,22 @@ def fake_answer(prompt: str, want_json: bool = False) -> str:
             return json.dumps(_shaped(example))
         keys = _example_keys(prompt) or ["answer"]
         return json.dumps({key: _value_for(key) for key in keys})
+    facts = _example_facts(prompt) if "prolog" in prompt.lower() else []
+    if facts:
+        return "\n".join(facts)
     last = " ".join(prompt.split())[-160:]
     return f"This is a local test answer. You asked: {last}"
+
+
+_PROLOG_FACT = re.compile(r"(?<![\w(])[a-z]\w*\((?:[^()\n]|\([^()\n]*\))*\)\.")
+_PROLOG_VARIABLE = re.compile(r"(?<![\w'])[A-Z_]\w*")
+
+
+def _example_facts(prompt: str) -> list[str]:
+    """Ground Prolog facts written out in a prompt that asks for Prolog (``char(1, h). char(2, e).``): the
+    example the model is asked to follow, answered as given."""
+    found = [fact for fact in _PROLOG_FACT.findall(prompt) if not _PROLOG_VARIABLE.search(fact.split("(", 1)[1])]
+    return list(dict.fromkeys(found))
 
 
 def fake_embedding(text: str, size: int = 16) -> list[float]:
