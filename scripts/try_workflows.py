@@ -5,7 +5,9 @@
 Each YAML workflow under FOLDER runs as ``tea-studio run FILE --stream`` in its own process, from a scratch copy of
 FOLDER (so files the workflows write land there), with a time limit. Its initial state comes from a sibling input
 file (``NAME.input.json``, ``NAME.input.yaml``, ``NAME-input.json``, ...), else from the first ``--input '{...}'``
-in the file's own usage comment, else ``{}`` -- what a new user would pass.
+in the file's own usage comment, else ``{}`` -- what a new user would pass; when a run from ``{}`` does not
+finish, a second try passes the keys its ``state_schema`` declares (what the studio's Run dialog offers a file
+never run before, with a sample text where it offers an empty one).
 
 While the runs go, a local OpenAI-compatible server on 127.0.0.1 answers chat completions (plain and SSE),
 embeddings and Ollama's native routes, and is announced through the variables TEA documents (``OPENAI_API_BASE``,
@@ -64,6 +66,37 @@ _LIST_KEYS = ("issues", "errors", "items", "list", "nodes", "edges", "steps", "f
               "suggestions", "recommendations", "tasks", "questions", "results", "sources", "warnings", "actions")
 
 
+def _example_object(prompt: str) -> dict[str, Any] | None:
+    """The first JSON object written out in the prompt, when it parses: the example the model is asked to follow,
+    answered as given (so nested lists of objects keep their shape)."""
+    for block in _json_blocks(prompt):
+        try:
+            value = json.loads(block)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and value:
+            return value
+    return None
+
+
+def _json_blocks(prompt: str):
+    """Each balanced ``{...}`` span of the prompt, outermost first."""
+    start = prompt.find("{")
+    while start != -1:
+        depth, end = 0, -1
+        for i in range(start, min(len(prompt), start + 4000)):
+            if prompt[i] == "{":
+                depth += 1
+            elif prompt[i] == "}":
+                depth -= 1
+                if depth == 0:
+                    end = i
+                    break
+        if end != -1:
+            yield prompt[start:end + 1]
+        start = prompt.find("{", start + 1)
+
+
 def _example_keys(prompt: str) -> list[str]:
     """Keys of the first JSON-looking object written in the prompt (the format the model is asked to follow)."""
     start = prompt.find("{")
@@ -85,6 +118,19 @@ def _example_keys(prompt: str) -> list[str]:
     return []
 
 
+def _shaped(value: Any, key: str = "") -> Any:
+    """The prompt's example as the answer: its shape and texts kept, verdicts and scores set as by
+    :func:`_value_for` (so that loops asking "is it good enough?" end)."""
+    if isinstance(value, dict):
+        return {k: _shaped(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shaped(v) for v in value]
+    if isinstance(value, (bool, int, float)) and key:
+        guess = _value_for(key)
+        return guess if isinstance(guess, (bool, float)) else value
+    return value
+
+
 def _value_for(key: str) -> Any:
     low = key.lower()
     if any(low.startswith(k) or low.endswith(k.rstrip("_")) for k in _TRUTHY_KEYS):
@@ -99,10 +145,27 @@ def _value_for(key: str) -> Any:
 def fake_answer(prompt: str, want_json: bool = False) -> str:
     """What the local model says to ``prompt``: a JSON object in the asked-for shape, or a short sentence."""
     if want_json or "json" in prompt.lower():
+        example = _example_object(prompt)
+        if example is not None:
+            return json.dumps(_shaped(example))
         keys = _example_keys(prompt) or ["answer"]
         return json.dumps({key: _value_for(key) for key in keys})
+    facts = _example_facts(prompt) if "prolog" in prompt.lower() else []
+    if facts:
+        return "\n".join(facts)
     last = " ".join(prompt.split())[-160:]
     return f"This is a local test answer. You asked: {last}"
+
+
+_PROLOG_FACT = re.compile(r"(?<![\w(])[a-z]\w*\((?:[^()\n]|\([^()\n]*\))*\)\.")
+_PROLOG_VARIABLE = re.compile(r"(?<![\w'])[A-Z_]\w*")
+
+
+def _example_facts(prompt: str) -> list[str]:
+    """Ground Prolog facts written out in a prompt that asks for Prolog (``char(1, h). char(2, e).``): the
+    example the model is asked to follow, answered as given."""
+    found = [fact for fact in _PROLOG_FACT.findall(prompt) if not _PROLOG_VARIABLE.search(fact.split("(", 1)[1])]
+    return list(dict.fromkeys(found))
 
 
 def fake_embedding(text: str, size: int = 16) -> list[float]:
@@ -295,6 +358,20 @@ def find_input(path: Path) -> tuple[dict[str, Any], str]:
             if isinstance(data, dict):
                 return data, "usage comment"
     return {}, "{}"
+
+
+def schema_inputs(path: Path) -> dict[str, Any]:
+    """What a user passes on a second try, after a run from ``{}`` stopped: the keys the Run dialog offers from
+    ``state_schema``, empty texts filled with a sample (an empty one would also hide ``state.get(key, default)``'s
+    default)."""
+    from tea_studio.workflow.state_schema import declared_inputs
+    from tea_studio.workflow.yaml_io import load_workflow_text
+
+    try:
+        declared = declared_inputs(load_workflow_text(path.read_text(encoding="utf-8")))
+    except Exception:  # noqa: BLE001 - a file that does not load gets {} and its run says why
+        return {}
+    return {key: f"sample {key.replace('_', ' ')}" if value == "" else value for key, value in declared.items()}
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -509,9 +586,8 @@ def classify(path: Path, rc: int | None, stdout: str, stderr: str, timeout: floa
     return LOCATED, message, node
 
 
-def run_one(cli: list[str], root: Path, rel: str, env: dict[str, str], timeout: float) -> Result:
-    path = root / rel
-    inputs, source = find_input(path)
+def _attempt(cli: list[str], root: Path, rel: str, env: dict[str, str], timeout: float,
+             inputs: dict[str, Any]) -> tuple[int | None, str, str, float]:
     argv = [*cli, "run", rel, "--input", json.dumps(inputs), "--stream", "--auto-continue"]
     t0 = time.monotonic()
     try:
@@ -522,8 +598,21 @@ def run_one(cli: list[str], root: Path, rel: str, env: dict[str, str], timeout: 
         rc = None
         out = exc.stdout.decode("utf-8", "replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         err = ""
-    seconds = time.monotonic() - t0
+    return rc, out, err, time.monotonic() - t0
+
+
+def run_one(cli: list[str], root: Path, rel: str, env: dict[str, str], timeout: float) -> Result:
+    path = root / rel
+    inputs, source = find_input(path)
+    rc, out, err, seconds = _attempt(cli, root, rel, env, timeout, inputs)
     category, message, node = classify(path, rc, out, err, timeout)
+    declared = schema_inputs(path) if category != RAN and source == "{}" else {}
+    if declared:  # a second try, as a user fills the inputs the Run dialog offers
+        second = _attempt(cli, root, rel, env, timeout, declared)
+        again = classify(path, second[0], second[1], second[2], timeout)
+        if again[0] == RAN:
+            rc, out, err, seconds = second
+            (category, message, node), source = again, "state_schema"
     started = {json.loads(ln).get("node") for ln in out.splitlines() if '"node_started"' in ln}
     try:
         total = sum(len(_node_names(d)) for d in list(yaml.safe_load_all(path.read_text(encoding="utf-8")))[:1])

@@ -37,6 +37,8 @@ def test_a_folder_run_reports_each_file_by_category(tw, tmp_path):
     write(corpus, "sub/uses_input.yaml",
           "# Usage: tea run uses_input.yaml --input '{\"n\": 2}'\nname: inp\nnodes:\n  - name: double\n"
           "    run: |\n      return {'m': state['n'] * 2}\n")
+    write(corpus, "schema.yaml", "name: s\nstate_schema:\n  word: str\nnodes:\n  - name: shout\n"
+          "    run: |\n      return {'loud': state['word'].upper()}\n")
     write(corpus, "data.yaml", "scenarios:\n  - a: 1\n")
     report = tmp_path / "report.json"
     markdown = tmp_path / "report.md"
@@ -51,7 +53,9 @@ def test_a_folder_run_reports_each_file_by_category(tw, tmp_path):
     assert by_file["sub/uses_input.yaml"]["category"] == "ran"
     assert by_file["sub/uses_input.yaml"]["input_source"] == "usage comment"
     assert data["not_workflows"] == [{"file": "data.yaml", "why": "no nodes/edges (data or configuration, not a workflow)"}]
-    assert data["counts"] == {"ran": 2, "located": 1, "bad": 0, "silent_skip": 0}
+    assert by_file["schema.yaml"]["category"] == "ran"  # from {} it stops at KeyError; the second try runs
+    assert by_file["schema.yaml"]["input_source"] == "state_schema"
+    assert data["counts"] == {"ran": 3, "located": 1, "bad": 0, "silent_skip": 0}
     text = markdown.read_text()
     assert "## Missing capabilities, by files affected" in text
     assert "| sub/broken.yaml | located |" in text
@@ -126,13 +130,17 @@ def test_the_local_model_and_cli_agents_answer_in_the_shape_asked_for(tw, tmp_pa
                                          {"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=10) as response:
             streamed = response.read().decode()
-    assert json.loads(answer) == {"valid": True, "score": 0.9, "issues": [], "summary": "ok"}
+    assert json.loads(answer) == {"valid": True, "score": 0.9, "issues": [], "summary": "..."}
+    nested = 'Return ONLY JSON like {"entities": [{"name": "Ann", "born": 1950}], "approved": false}'
+    facts = 'As Prolog facts, format: char(Position, Letter).\nExample: char(1, h). char(2, e).\nOutput ONLY the facts.'
+    assert tw.fake_answer(facts) == "char(1, h).\nchar(2, e)."
+    assert json.loads(tw.fake_answer(nested)) == {"entities": [{"name": "Ann", "born": 1950}], "approved": True}
     assert streamed.rstrip().endswith("data: [DONE]") and '"delta": {"content":' in streamed
 
     tw.install_cli_agents(tmp_path)
     done = subprocess.run([str(tmp_path / "claude"), "-p"], input="Output ONLY JSON like {\"answer\": 1}",
                           capture_output=True, text=True, timeout=30)
-    assert json.loads(done.stdout) == {"answer": "ok"}
+    assert json.loads(done.stdout) == {"answer": 1}
 
 
 def test_a_steps_node_whose_steps_never_ran_is_a_silent_skip(tw, tmp_path):
@@ -161,3 +169,12 @@ def test_every_capability_a_file_asks_for_is_listed(tw, tmp_path):
 
     assert tw.declared_capabilities(path) == ["action http.get", "action llm.call", "language prolog",
                                               "node type dynamic_parallel"]
+
+
+def test_a_second_try_passes_the_state_schema_keys_when_there_is_no_input_file(tw, tmp_path):
+    flow = write(tmp_path, "count.yaml", "name: c\nstate_schema:\n  word: str\n  n: {type: int, default: 2}\n"
+                 "nodes:\n  - name: a\n    language: lua\n    run: |\n      return { w = state.word }\n")
+    assert tw.find_input(flow) == ({}, "{}")
+    assert tw.schema_inputs(flow) == {"word": "sample word", "n": 2}
+    write(tmp_path, "count.input.json", '{"word": "strawberry"}')
+    assert tw.find_input(flow) == ({"word": "strawberry"}, "count.input.json")

@@ -592,12 +592,16 @@ class LuaVM:
 
     # -- running -------------------------------------------------------------------------------------------------
     def function_for(self, node: str, code: str) -> Any:
-        """The compiled node function (body of ``function(state)``), compiled once per VM."""
+        """The compiled node function (body of ``function(state)``), compiled once per VM. Code that names
+        ``parallel_results`` bare (a fan-in written as for Python, where TEA passes it) gets it as a local."""
         fn = self._functions.get(node)
         if fn is None:
             chunk = _chunk_name(node, len(self._chunks) + 1)
             self._chunks[chunk] = node
-            fn = self._compile("local state = ...; " + code, "=" + chunk)
+            head = "local state = ...; "
+            if "parallel_results" in code:
+                head += "local parallel_results = state.parallel_results; "
+            fn = self._compile(head + code, "=" + chunk)
             if type(fn) is tuple:
                 raise self._error(str(fn[1]), node)
             self._functions[node] = fn

@@ -114,7 +114,7 @@ class WorkerPool:
         for _ in range(max(missing, 0)):
             self._starter.submit(self._start_idle)
 
-    def take(self) -> ProcessWorker:
+    def _pop_idle(self) -> ProcessWorker | None:
         with self._lock:
             if self._closed:
                 raise RuntimeError("the process pool is closed")
@@ -123,7 +123,16 @@ class WorkerPool:
                 if worker.popen.poll() is None:
                     return worker
                 self._all.discard(worker)
-        return self._starter.submit(self._start).result()
+        return None
+
+    def take(self) -> ProcessWorker:
+        """An idle worker; else the first one that the starter thread brings up. Asking the starter (rather than
+        starting one here) queues behind the warm-ups under way, so that a fork never starts more workers than
+        it uses."""
+        worker = self._pop_idle()
+        if worker is not None:
+            return worker
+        return self._starter.submit(lambda: self._pop_idle() or self._start()).result()
 
     def give_back(self, worker: ProcessWorker) -> None:
         with self._lock:

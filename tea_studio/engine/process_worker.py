@@ -78,6 +78,7 @@ def serve(tasks: Connection, events: Connection) -> None:
 
     threading.Thread(target=listen, name="tea-worker-listen", daemon=True).start()
     warm_pool(2)
+    import tea_studio.engine.runner  # noqa: F401 - what a job's entry needs, loaded while idle rather than in a branch's time
     send_lock = threading.Lock()
     where = f"process {os.getpid()}"
     job_id, job, state_bytes = None, None, b""

@@ -8,6 +8,7 @@ the Run commands to the shared :class:`ActionTable` and keeps them enabled as th
 from __future__ import annotations
 
 import concurrent.futures
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from tea_studio.studio.prompts import Prompts
 from tea_studio.studio.run_inputs import InputStore, TrustStore, parse_inputs, python_fingerprint
 from tea_studio.studio.run_presenter import RunPresenter
 from tea_studio.workflow.constructs import python_code
+from tea_studio.workflow.state_schema import declared_inputs
 
 MAX_LISTED_ERRORS = 12
 
@@ -127,7 +129,7 @@ class RunController(QObject):
         """Run (F5): ask for the inputs (last ones of this file pre-filled), then start."""
         if self.running:
             return False
-        asked = self.prompts.inputs(self.path, self.inputs_store.get(self.path))
+        asked = self.prompts.inputs(self.path, self._last_inputs())
         if asked is None:
             return False
         inputs, text = asked
@@ -145,6 +147,13 @@ class RunController(QObject):
             self.prompts.warning("Cannot run", blocked[-1])
         return started
 
+    def _last_inputs(self) -> str:
+        """The inputs last typed for this file; for a file never run here, the keys its ``state_schema``
+        declares (each with its default or its type's empty value)."""
+        declared = declared_inputs(self.document.workflow)
+        return self.inputs_store.get(self.path, json.dumps(declared, indent=1, ensure_ascii=False) if declared
+                                     else "{}")
+
     def start_run(self, inputs: dict | None = None, *, trusted: bool = False, auto_continue: bool = False,
                   start: StartAt | None = None) -> bool:
         """Start a run of the document's workflow. Returns False (and emits ``run_blocked(text)`` and
@@ -158,7 +167,7 @@ class RunController(QObject):
             return False
         workflow = self.document.workflow
         if inputs is None and start is None:
-            inputs = parse_inputs(self.inputs_store.get(self.path))[0] or {}
+            inputs = parse_inputs(self._last_inputs())[0] or {}
         if not self._valid_for_run(workflow) or not self._trusted(workflow, trusted):
             self.run_ended.emit(False)
             return False

@@ -59,8 +59,9 @@ class InputStore(_JsonStore):
     def __init__(self, folder: Path | None = None) -> None:
         super().__init__(INPUTS_FILE, folder)
 
-    def get(self, path: str | None) -> str:
-        return str(self.read().get(_key(path), "{}"))
+    def get(self, path: str | None, default: str = "{}") -> str:
+        """The inputs last typed for ``path``; ``default`` for a file never run here."""
+        return str(self.read().get(_key(path), default))
 
     def put(self, path: str | None, text: str) -> None:
         data = self.read()

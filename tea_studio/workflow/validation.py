@@ -370,7 +370,7 @@ class _Validation:
                 self.add("LUA_MARKER_FORM", name, f"{label} marks Lua with a '-- lua' comment: TEA's own CLI runs it "
                          "as Python; write 'language: lua' instead", node)
         elif node.kind == PYTHON and isinstance(node.code, str):
-            self.code_problem("PYTHON_SYNTAX", node, label, python_syntax_error(node.code))
+            self.code_problem("PYTHON_SYNTAX", node, label, self.python_problem(node.code))
         elif (call := action_call(node)) is not None:
             self.check_action(node, call, label)
         else:
@@ -415,6 +415,18 @@ class _Validation:
             problem = inner_problem(inner)
             if problem is not None:
                 self.add(problem[0], name, f"{inner_label}{problem[1]}", where)
+
+    def python_problem(self, code: str) -> tuple[int, str] | None:
+        """Python's syntax error in ``code``; when the code reads as Lua (a file written for TEA's Rust engine,
+        where ``run:`` is Lua), the message says how to run it as Lua."""
+        error = python_syntax_error(code)
+        if error is None:
+            return None
+        if self._lua is None:
+            self._lua = LuaSyntaxChecker()
+        if self._lua(code) is None:
+            return error[0], f"not Python ({error[1]}) but valid Lua: add 'language: lua' to run it as Lua"
+        return error
 
     def code_problem(self, code: str, node: Node, label: str, error: tuple[int, str] | None) -> None:
         if error is None:

@@ -29,7 +29,8 @@ class DaskCluster:
         for _ in range(workers):
             self.processes.append(subprocess.Popen(
                 [dask, "worker", self.address, "--host", "127.0.0.1", "--nthreads", "1", "--nworkers", "1",
-                 "--no-dashboard", "--local-directory", folder], stdout=self.log, stderr=self.log, cwd=folder))
+                 "--no-dashboard", "--local-directory", folder], stdout=self.log, stderr=self.log, cwd=folder,
+                env={**os.environ, "DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}))  # as the README says
         from distributed import Client
 
         with Client(self.address, timeout=60) as client:

@@ -288,3 +288,37 @@ def test_the_input_dialog_validates_json_and_inputs_are_remembered_per_file(qtbo
         window.actions["run"].trigger()
     assert seen == ["{}", '{"i": 0}']
     assert InputStore().get(str(tmp_path / "other.yaml")) == "{}"
+
+
+SCHEMA_FLOW = """name: count-letters
+state_schema:
+  word: str
+  letter: {type: str, default: r}
+  tries: int
+  answer: str
+initial_state:
+  answer: none yet
+nodes:
+  - name: count
+    language: lua
+    run: |
+      return { n = #state.word + state.tries }
+"""
+
+
+def test_a_file_never_run_starts_from_the_keys_its_state_schema_declares(qtbot, window, tmp_path):
+    """TEA files declare their inputs in ``state_schema``: the first Run offers them, so the run does not stop at
+    a missing key; what the user then types is what later runs offer."""
+    open_text(window, tmp_path, SCHEMA_FLOW)
+    seen = []
+
+    def prompt(path, text):
+        seen.append(text)
+        return parse_inputs(text)[0], text
+
+    window.prompts.answers["inputs"] = prompt
+    with qtbot.waitSignal(window.run_tools.run_ended, timeout=20000) as ended:
+        window.actions["run"].trigger()
+    assert ended.args == [True]
+    assert json.loads(seen[0]) == {"word": "", "letter": "r", "tries": 0}  # answer is set by initial_state
+    assert window.run_tools.live.result == {"word": "", "letter": "r", "tries": 0, "answer": "none yet", "n": 0}

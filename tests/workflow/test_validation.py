@@ -206,6 +206,24 @@ def test_python_syntax_errors_are_found_but_templated_code_is_left_alone():
     assert python_syntax_error("def (") is not None
 
 
+def test_code_that_is_not_python_but_is_lua_says_how_to_run_it_as_lua():
+    """TEA's Rust engine runs every `run:` as Lua (its fixtures start with `-- Lua code`); here it is Python."""
+    problem = only("""
+        nodes:
+          - name: process
+            run: |
+              -- Lua code
+              return { result = "processed: " .. (state.input or "none") }
+        """, "PYTHON_SYNTAX")
+    assert "not Python" in problem.message and "add 'language: lua'" in problem.message
+    assert "Lua" not in only("""
+        nodes:
+          - name: p
+            run: |
+              return {"x": 1
+        """, "PYTHON_SYNTAX").message
+
+
 # -- routing ------------------------------------------------------------------------------------------------
 
 def test_goto_to_an_unknown_node_points_at_the_rule():

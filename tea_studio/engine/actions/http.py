@@ -83,11 +83,24 @@ def _body(response: httpx.Response) -> Any:
         return response.text
 
 
+def _headers(params: dict[str, Any]) -> dict[str, str]:
+    """The request's headers as text; one whose value rendered to nothing (an unset secret or state key) is named."""
+    headers = params.get("headers") or {}
+    if not isinstance(headers, dict):
+        raise ActionError(f"headers must be a mapping of names to values, not {type(headers).__name__}")
+    missing = [str(name) for name, value in headers.items() if value is None]
+    if missing:
+        raise ActionError(f"header {', '.join(repr(m) for m in missing)} has no value (the secret or state key "
+                          "its template names is not set)")
+    return {str(name): value if isinstance(value, (str, bytes)) else json.dumps(value) if isinstance(
+        value, (dict, list)) else str(value) for name, value in headers.items()}
+
+
 @builtin("http.get")
 def http_get(params: dict[str, Any], state: dict[str, Any], context: ActionContext) -> Any:
     """The JSON body (TEA's result), or the text when the body is not JSON; a non-2xx status fails the node."""
     return HttpCall(context, float(params["timeout"])).run(
-        "GET", params["url"], _body, headers=params.get("headers") or {}, params=params.get("params"))
+        "GET", params["url"], _body, headers=_headers(params), params=params.get("params"))
 
 
 @builtin("http.post")
@@ -99,4 +112,4 @@ def http_post(params: dict[str, Any], state: dict[str, Any], context: ActionCont
         data = params["data"]
         body["data" if isinstance(data, dict) else "content"] = data if isinstance(data, (dict, bytes)) else str(data)
     return HttpCall(context, float(params["timeout"])).run(
-        "POST", params["url"], _body, headers=params.get("headers") or {}, **body)
+        "POST", params["url"], _body, headers=_headers(params), **body)
