@@ -37,7 +37,7 @@ class Action:
 
 _BUILTINS: dict[str, Action] = {}
 BUILTIN_MODULES = ("core", "files", "http", "llm", "loops", "reasoning", "planning", "agents", "validation",
-                   "execution", "memory")
+                   "execution", "memory", "a2a")
 
 
 def builtin(name: str) -> Callable[[ActionFunction], ActionFunction]:
