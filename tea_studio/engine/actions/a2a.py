@@ -149,6 +149,11 @@ class Broker:
         box[:] = [m for m in box if not any(m is t for t in taken)]
         return taken
 
+    def senders(self, namespace: str, agent_id: str, match: Match) -> set[str]:
+        """Who has a matching message waiting (what a require_all receive has so far)."""
+        with self._cond:
+            return {m.from_agent for m in self._mail.get((namespace, agent_id), []) if match(m)}
+
     def wait(self, namespace: str, agent_id: str, match: Match, timeout: float, stopped: Callable[[], bool],
              required: set[str] | None = None) -> list[Message] | None:
         """:meth:`_take`, waiting up to ``timeout`` seconds (None when it ran out); raises ActionStopped within
@@ -280,19 +285,19 @@ def a2a_receive(params: dict[str, Any], state: dict[str, Any], context: ActionCo
     def match(m: Message) -> bool:
         return (not senders or m.from_agent in senders) and (kind is None or m.type == kind)
 
-    taken = BROKER.wait(namespace(state, context), agent_id(state, context), match, timeout, context.stopped,
-                        required)
+    space, me = namespace(state, context), agent_id(state, context)
+    taken = BROKER.wait(space, me, match, timeout, context.stopped, required)
     if taken is not None:
         return {"a2a_messages": [asdict(m) for m in taken]}
     if timeout <= 0 and not required:
         return {"a2a_messages": []}  # a look without waiting found nothing: no timeout
     if required:
-        waiting = f"from [{', '.join(sorted(required))}]"
+        missing = sorted(required - BROKER.senders(space, me, match))
+        error = f"Timeout waiting for messages from [{', '.join(missing)}]"
     else:
-        waiting = " ".join(filter(None, [f"of type '{kind}'" if kind else "",
-                                         f"from [{', '.join(senders)}]" if senders else ""]))
-    return {"a2a_messages": [], "a2a_timeout": True,
-            "a2a_error": f"Timeout waiting for messages {waiting} after {timeout}s".replace("  ", " ")}
+        error = " ".join(["Timeout after", f"{timeout}s waiting for messages", *([f"of type '{kind}'"] if kind else []),
+                          *([f"from [{', '.join(senders)}]"] if senders else [])])
+    return {"a2a_messages": [], "a2a_timeout": True, "a2a_error": error}
 
 
 @builtin("a2a.delegate")
