@@ -60,13 +60,13 @@ def _capped(value: Any, default: float, minimum: float, cap: float | None) -> fl
     return float(value)
 
 
-def estimate_size(value: Any) -> int:
+def estimate_size(value: Any, limit: int | None = None) -> int:
     """Roughly the bytes ``value`` takes as Python data (containers, strings and numbers; shared parts count each
-    time they appear)."""
+    time they appear); stops counting past ``limit`` (a value that contains itself would never end)."""
     total = 0
     stack = [value]
     getsizeof = sys.getsizeof
-    while stack:
+    while stack and (limit is None or total <= limit):
         item = stack.pop()
         kind = type(item)
         if kind is dict:
@@ -132,7 +132,7 @@ class FlowHeld:
         delta = 0
         new_sizes = {}
         for key, value in update.items():
-            size = estimate_size(value)
+            size = estimate_size(value, self.budget.limit)
             new_sizes[key] = size
             delta += size - self.sizes.get(key, 0)
         self.budget.charge(delta)

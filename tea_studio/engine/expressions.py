@@ -10,8 +10,9 @@ Expressions see ``state``, ``variables``, ``secrets`` and ``env`` (a copy of the
 dict entries read with dots or brackets and a missing key is None. Nothing an expression does changes what it
 sees (no mutating methods), and only plain data comes out of :func:`render_value` (no ranges, cyclers, namespaces,
 no value that contains itself). Each evaluation runs against a deadline (the node's timeout) and a memory budget:
-repeated strings and lists, powers, format widths and rendered text are bounded, and templates with loops are
-watched while they run. An expression that fails is an :class:`ExpressionError` (the runner counts it as false
+whatever could grow a value (repeating, joining, replacing, formatting, padding, turning a value into text) has
+its size predicted and checked before it runs, one evaluation builds a bounded total, and templates with loops
+are watched while they run. An expression that fails is an :class:`ExpressionError` (the runner counts it as false
 and warns); one that breaks a sandbox rule is an :class:`ExpressionLimitError` (the run fails).
 """
 
@@ -29,7 +30,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from jinja2 import meta, nodes
+from jinja2.compiler import CodeGenerator
 from jinja2.exceptions import SecurityError
+from jinja2.runtime import str_join
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import Namespace
 
@@ -38,6 +41,8 @@ from tea_studio.workflow.text import one_line
 FALSE_TEXTS = frozenset({"", "false", "0", "no", "none"})
 DEFAULT_TIMEOUT_S = 30.0
 MAX_TEXT = 16 << 20  # characters of a rendered template, a string or a list an expression builds
+SPLIT_COST = 4  # items charged per character for splitting text: each piece is a Python string of its own
+MAX_BUILT = 4 * MAX_TEXT  # items one evaluation may build in all, its intermediate values included
 MAX_WIDTH = 100_000  # a format width or a padding
 MAX_POWER_BITS = 1 << 20  # bits of an integer power
 MAX_DEPTH = 64  # nesting of a value that leaves an expression
@@ -45,6 +50,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}|\{\{).)*)\}\}\s*$", re.S)  # one {{ }} only
 _VARIABLE_REF = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}")
 _BIG_NUMBER = re.compile(r"\d{6,}|\*")  # a width of 100000 or more, or one taken from the arguments
+_WIDTHS = re.compile(r"\d+")  # every number in a format template (each could be a width)
 
 
 class ExpressionError(Exception):
@@ -81,22 +87,11 @@ def _check_width(text: str) -> None:
         _refuse(f"format widths are limited to {MAX_WIDTH - 1} (and cannot come from the arguments)")
 
 
-def _bounded_format(value: Any, *args: Any, **kwargs: Any) -> str:
-    _check_width(str(value))
-    return _FORMAT_FILTER(value, *args, **kwargs)
-
-
-def _bounded_width(name: str) -> Callable[..., Any]:
-    original = ImmutableSandboxedEnvironment().filters[name]
-
-    def bounded(*args: Any, **kwargs: Any) -> Any:
-        for value in (*args[1:], *kwargs.values()):
-            if type(value) is int and abs(value) >= MAX_WIDTH:
-                _refuse(f"the '{name}' filter's width is limited to {MAX_WIDTH - 1}")
-        return original(*args, **kwargs)
-
-    bounded.__dict__.update(original.__dict__)  # keeps jinja's pass_context/pass_environment marks
-    return bounded
+def _formatted_size(template: str, arguments: Any) -> int:
+    """At most the characters a ``%`` or ``str.format`` template makes: its text, every width it names and the
+    text of its arguments."""
+    _check_width(template)
+    return len(template) + sum(int(width) for width in _WIDTHS.findall(template)) + _text_size(arguments)
 
 
 _PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
@@ -111,6 +106,159 @@ def _held_size(value: Any) -> int:
     if isinstance(value, Namespace):
         return max((_size(item) for item in object.__getattribute__(value, "_Namespace__attrs").values()), default=0)
     return _size(value)
+
+
+def _text_size(value: Any, limit: int = MAX_TEXT) -> int:
+    """Roughly the characters ``str(value)`` takes, a part shared N times counted N times (as the text repeats
+    it); stops counting past ``limit``."""
+    total, stack = 0, [value]
+    while stack and total <= limit:
+        item = stack.pop()
+        if isinstance(item, str):
+            total += len(item) + 2
+        elif isinstance(item, dict):
+            total += 2 + 4 * len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            total += 2 + 2 * len(item)
+            stack.extend(item)
+        elif isinstance(item, Namespace):
+            total += 12
+            stack.append(object.__getattribute__(item, "_Namespace__attrs"))
+        elif isinstance(item, int):
+            total += item.bit_length() // 3 + 1
+        else:
+            total += 24
+    return total
+
+
+class _Spent:
+    """What one evaluation has built so far, in items (characters, list entries)."""
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items = 0
+
+
+_spent: contextvars.ContextVar[_Spent | None] = contextvars.ContextVar("tea_expression_spent", default=None)
+
+
+def _build(items: int, what: str = "a string or list") -> None:
+    """Charge ``items`` an operation is about to build: one value holds at most MAX_TEXT items, one evaluation
+    builds at most MAX_BUILT in all (intermediate values count: they were allocated)."""
+    if items > MAX_TEXT:
+        _refuse(f"{what} is limited to {MAX_TEXT:,} items")
+    spent = _spent.get()
+    if spent is not None:
+        spent.items += items
+        if spent.items > MAX_BUILT:
+            _refuse(f"an expression builds at most {MAX_BUILT:,} items in all")
+
+
+def _replaced_size(text: Any, old: Any, new: Any, count: Any = None) -> int:
+    text, old, new = str(text), str(old), str(new)
+    times = text.count(old) if old else len(text) + 1
+    if type(count) is int and count >= 0:
+        times = min(times, count)
+    return len(text) + times * max(len(new) - len(old), 0)
+
+
+def _joined_items(items: Any, separator: Any) -> list[Any]:
+    """``items`` as a list (an iterator is read once, so it can be measured), charged with the separators."""
+    items = items if isinstance(items, list | tuple) else list(items)
+    _build(_text_size(items) + len(str(separator)) * max(len(items) - 1, 0), "joined text")
+    return items
+
+
+def _check_join(value: Any, d: Any = "", attribute: Any = None) -> Any:
+    return _joined_items(value, d)
+
+
+def _check_replace(value: Any, old: Any, new: Any, count: Any = None) -> Any:
+    _build(_replaced_size(value, old, new, count), "replaced text")
+    return value
+
+
+def _check_indent(value: Any, width: Any = 4, first: Any = False, blank: Any = False) -> Any:
+    if type(width) is int and abs(width) >= MAX_WIDTH:
+        _refuse(f"the 'indent' filter's width is limited to {MAX_WIDTH - 1}")
+    text = str(value)
+    step = len(width) if isinstance(width, str) else max(int(width), 0)
+    _build(len(text) + (text.count("\n") + 1) * step, "indented text")
+    return value
+
+
+def _check_format(value: Any, *args: Any, **kwargs: Any) -> Any:
+    _build(_formatted_size(str(value), (args, kwargs)), "formatted text")
+    return value
+
+
+def _check_width_filter(name: str) -> Callable[..., Any]:
+    def check(value: Any, *args: Any, **kwargs: Any) -> Any:
+        for width in (*args, *kwargs.values()):
+            if type(width) is int and abs(width) >= MAX_WIDTH:
+                _refuse(f"the '{name}' filter's width is limited to {MAX_WIDTH - 1}")
+        _build(_text_size(value), "text")
+        return value
+    return check
+
+
+def _check_text(value: Any, *args: Any, **kwargs: Any) -> Any:
+    """Filters that turn a value into text: the value's text must fit (a list that repeats one big string)."""
+    _build(_text_size(value), "text")
+    return value
+
+
+def _check_split_text(value: Any, *args: Any, **kwargs: Any) -> Any:
+    """Filters that split text into words or lines hold every piece at once (tens of bytes each)."""
+    _build(SPLIT_COST * _text_size(value), "text split into words or lines")
+    _check_width_filter("wordwrap")(value, *args, **kwargs)
+    return value
+
+
+def _check_sum(value: Any, attribute: Any = None, start: Any = 0) -> Any:
+    if type(start) not in (int, float, bool):
+        _refuse("the 'sum' filter adds numbers only (start must be a number)")
+    return value
+
+
+def _check_slices(value: Any, count: Any, fill_with: Any = None) -> Any:
+    items = value if isinstance(value, list | tuple) else list(value)
+    groups = count if type(count) is int else 0
+    _build(len(items) + 8 * max(groups, 0), "sliced list")
+    return items
+
+
+def _check_batch(value: Any, linecount: Any, fill_with: Any = None) -> Any:
+    items = value if isinstance(value, list | tuple) else list(value)
+    per = linecount if type(linecount) is int and linecount > 0 else 1
+    _build(len(items) + 8 * (len(items) // per + 1), "batched list")
+    return items
+
+
+_FILTER_CHECKS: dict[str, Callable[..., Any]] = {
+    "join": _check_join, "replace": _check_replace, "indent": _check_indent, "format": _check_format,
+    "center": _check_width_filter("center"), "wordwrap": _check_split_text, "title": _check_split_text,
+    "wordcount": _check_split_text, "urlize": _check_split_text,
+    "truncate": _check_width_filter("truncate"), "sum": _check_sum, "slice": _check_slices, "batch": _check_batch,
+    **{name: _check_text for name in ("string", "tojson", "pprint", "escape", "e", "forceescape", "urlencode",
+                                       "xmlattr")},
+}
+
+
+def _bounded_filter(original: Callable[..., Any], check: Callable[..., Any]) -> Callable[..., Any]:
+    """``original`` behind ``check(value, *args, **kwargs)``, which refuses what would be too big and returns
+    the value to use (an iterator becomes the list it was measured as)."""
+    passed = 1 if "jinja_pass_arg" in original.__dict__ else 0  # jinja's context/eval context/environment
+
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        head, value, rest = args[:passed], args[passed], args[passed + 1:]
+        return original(*head, check(value, *rest, **kwargs), *rest, **kwargs)
+
+    bounded.__dict__.update(original.__dict__)  # keeps jinja's pass_context/pass_environment marks
+    return bounded
 
 
 class _TeaEnvironment(ImmutableSandboxedEnvironment):
@@ -138,17 +286,16 @@ class _TeaEnvironment(ImmutableSandboxedEnvironment):
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "*":
             for sequence, count in ((left, right), (right, left)):
-                if _size(sequence) and type(count) is int and _size(sequence) * count > MAX_TEXT:
-                    _refuse(f"a repeated string or list is limited to {MAX_TEXT:,} items")
+                if _size(sequence) and type(count) is int:
+                    _build(_size(sequence) * count, "a repeated string or list")
         elif operator == "+":
-            if _size(left) + _size(right) > MAX_TEXT:
-                _refuse(f"a string or list is limited to {MAX_TEXT:,} items")
+            _build(_size(left) + _size(right))
         elif operator == "**":
             if type(left) is int and type(right) is int and abs(left) > 1 and \
                     right * max(abs(left).bit_length(), 1) > MAX_POWER_BITS:
                 _refuse(f"integer powers are limited to {MAX_POWER_BITS:,} bits")
         elif operator == "%" and isinstance(left, str):
-            _check_width(left)
+            _build(_formatted_size(left, right), "formatted text")
         return super().call_binop(context, operator, left, right)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - jinja's form
@@ -156,19 +303,50 @@ class _TeaEnvironment(ImmutableSandboxedEnvironment):
         owner = getattr(method, "__self__", None)
         if isinstance(owner, str):
             name = getattr(method, "__name__", "")
-            if name in _PADDING_METHODS and any(type(a) is int and abs(a) >= MAX_WIDTH for a in args):
-                _refuse(f"str.{name} widths are limited to {MAX_WIDTH - 1}")
-            if name in ("format", "format_map"):
-                _check_width(owner)
+            if name in _PADDING_METHODS:
+                if any(type(a) is int and abs(a) >= MAX_WIDTH for a in args):
+                    _refuse(f"str.{name} widths are limited to {MAX_WIDTH - 1}")
+                width = next((a for a in args if type(a) is int), 8)
+                _build(len(owner) + max(width, 0) * (owner.count("\t") + 1 if name == "expandtabs" else 1), "text")
+            elif name in ("format", "format_map"):
+                _build(_formatted_size(owner, (args, kwargs)), "formatted text")
+            elif name == "replace" and len(args) >= 2:
+                _build(_replaced_size(owner, *args[:3]), "replaced text")
+            elif name in ("split", "rsplit", "splitlines"):
+                _build(SPLIT_COST * len(owner), "text split into words or lines")
+            elif name == "join" and len(args) == 1:
+                args = (_joined_items(args[0], owner),)
         return super().call(__context, __obj, *args, **kwargs)
 
+    def concat(self, parts: tuple[Any, ...]) -> str:
+        """``a ~ b``: the parts' text is measured before it is joined."""
+        _build(sum(_text_size(part) for part in parts), "joined text")
+        return str_join(parts)
 
-_ENV = _TeaEnvironment(autoescape=False, keep_trailing_newline=True)
+
+class _TeaCodeGenerator(CodeGenerator):
+    """Compiles ``~`` to the environment's measured :meth:`_TeaEnvironment.concat`."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Any) -> None:  # noqa: N802 - jinja's visitor name
+        self.write("environment.concat((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
+def _finalize(value: Any) -> Any:
+    """What a ``{{ }}`` in a template prints: its text must fit before it is made."""
+    if not isinstance(value, str):
+        _build(_text_size(value), "rendered text")
+    return value
+
+
+_TeaEnvironment.code_generator_class = _TeaCodeGenerator
+_ENV = _TeaEnvironment(autoescape=False, keep_trailing_newline=True, finalize=_finalize)
 _ENV.globals.pop("lipsum", None)  # unbounded text on request; not part of what TEA documents
-_FORMAT_FILTER = _ENV.filters["format"]
-_ENV.filters["format"] = _bounded_format
-for _name in ("center", "indent", "wordwrap", "truncate"):
-    _ENV.filters[_name] = _bounded_width(_name)
+for _name, _check in _FILTER_CHECKS.items():
+    _ENV.filters[_name] = _bounded_filter(_ENV.filters[_name], _check)
 _cache_lock = threading.Lock()
 _expressions: dict[str, Any] = {}
 _templates: dict[str, Any] = {}
@@ -255,6 +433,14 @@ class _Watch:
 
 
 def _watched(compiled: _Compiled, deadline: float | None, work: Callable[[], Any]) -> Any:
+    token = _spent.set(_Spent())
+    try:
+        return _traced(compiled, deadline, work)
+    finally:
+        _spent.reset(token)
+
+
+def _traced(compiled: _Compiled, deadline: float | None, work: Callable[[], Any]) -> Any:
     if not compiled.loops:
         return work()
     watch = _Watch(time.monotonic() + DEFAULT_TIMEOUT_S if deadline is None else deadline)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import queue
 import sys
@@ -42,9 +43,55 @@ def caps_from(args: Any) -> EngineCaps:
                       DEFAULT_STATE_BUDGET_MB if state_mb is None else state_mb)
 
 
-def to_json(value: Any, **kwargs: Any) -> str:
-    """JSON that keeps types (ints stay ints); values JSON cannot hold are written as text."""
-    return json.dumps(value, ensure_ascii=False, default=str, **kwargs)
+def to_json(value: Any, *, every_key: bool = False, **kwargs: Any) -> str:
+    """Valid JSON that keeps types (ints stay ints); values JSON cannot hold (NaN, Infinity, bytes keys, objects)
+    are written as text. Raises ValueError, naming where, for a value that contains itself, and with
+    ``every_key`` for two keys that would become the same text (a Python node's ``{1: a, "1": b}``: JSON would
+    lose one of them; checking costs a walk over the whole value, so only the final state pays it)."""
+    if not every_key:
+        try:
+            return json.dumps(value, ensure_ascii=False, default=str, allow_nan=False, **kwargs)
+        except (ValueError, TypeError, RecursionError):
+            pass
+    return json.dumps(_json_ready(value, "state", set()), ensure_ascii=False, default=str, **kwargs)
+
+
+_MAX_JSON_DEPTH = 500
+
+
+def _json_ready(value: Any, where: str, open_ids: set[int]) -> Any:
+    """``value`` with what JSON cannot hold made text (the slow path of :func:`to_json`)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+    if not isinstance(value, dict | list | tuple):
+        return value
+    if id(value) in open_ids:
+        raise ValueError(f"{where} contains itself")
+    if len(open_ids) >= _MAX_JSON_DEPTH:
+        raise ValueError(f"{where} is nested more than {_MAX_JSON_DEPTH} levels deep")
+    open_ids.add(id(value))
+    try:
+        if not isinstance(value, dict):
+            return [_json_ready(item, f"{where}[{i}]", open_ids) for i, item in enumerate(value)]
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            text = _json_key(key)
+            if text in out:
+                raise ValueError(f"{where} has two keys that are both {text!r} in JSON")
+            out[text] = _json_ready(item, f"{where}.{text}", open_ids)
+        return out
+    finally:
+        open_ids.discard(id(value))
+
+
+def _json_key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, bool):
+        return json.dumps(key)
+    if isinstance(key, float):
+        return _json_ready(key, "", set()) if not math.isfinite(key) else repr(key)
+    return str(key)
 
 
 class _Writer:
@@ -108,7 +155,10 @@ class _Writer:
         if isinstance(event, RunStarted):
             self.t0 = event.t
         if self.stream:
-            out.append(to_json(event_to_dict(event, self.t0)) + "\n")
+            try:
+                out.append(to_json(event_to_dict(event, self.t0)) + "\n")
+            except ValueError as exc:
+                err.append(f"warning: a {type(event).__name__} event cannot be written as JSON: {one_line(str(exc))}\n")
         if isinstance(event, LogLine):
             where = f"{event.branch}/" if event.branch else ""
             err.append(printable(f"[{where}{event.node}] {event.text}") + "\n")
@@ -232,7 +282,11 @@ def run_command(args: Any) -> int:
     if code:
         print(f"error: {one_line(str(state))}", file=sys.stderr)
         return code
-    text = to_json(state, indent=2)
+    try:
+        text = to_json(state, indent=2, every_key=True)
+    except ValueError as exc:
+        print(f"error: the final state cannot be written as JSON: {one_line(str(exc))}", file=sys.stderr)
+        return 1
     if not stream:
         try:
             stdout.write(text + "\n")

@@ -29,6 +29,19 @@ def test_billion_laughs_is_refused_in_well_under_a_second_with_one_located_line(
     assert seconds < 10  # a whole process start; the load itself is timed below
 
 
+@pytest.mark.parametrize("depth", [200, 100_000])
+@pytest.mark.parametrize("command", ["validate", "run", "export", "layout"])
+def test_deep_nesting_is_refused_with_one_located_line(workflow_file, command, depth):
+    path = workflow_file("name: deep\nnodes:\n  - name: n\n    run: return {}\ninitial_state: "
+                         + "[" * depth + "]" * depth + "\n")
+    args = [command, path] + (["-o", "-"] if command == "export" else [])
+    code, out, err, seconds = timed_cli(*args)
+    assert code == 1 and "Traceback" not in err
+    lines = [line for line in (out + err).splitlines() if "invalid YAML" in line and "nest" in line]
+    assert len(lines) == 1 and lines[0].startswith(f"{path}:5:"), out + err
+    assert seconds < 10
+
+
 def test_alias_and_depth_bounds_answer_fast_in_process():
     import time
 

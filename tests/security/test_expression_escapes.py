@@ -135,3 +135,110 @@ def test_an_ordinary_failing_condition_still_counts_as_false():
           - to: __end__
     """
     assert run(text) == {"n": 1}
+
+
+@pytest.mark.parametrize(("expression", "rule"), [
+    ("('x' * 16000000) ~ ('x' * 16000000)", "joined text"),
+    ("(('x' * 4000) | replace('x', 'y' * 4000)) | replace('y', 'z' * 40)", "replaced text"),
+    ("('x' * 4000).replace('x', 'y' * 4000).replace('y', 'z' * 40)", "replaced text"),
+    ("('x' * 100000) | replace('', 'y' * 1000)", "replaced text"),
+    ("([0] * 100000) | join('y' * 1000)", "joined text"),
+    ("('y' * 1000).join(['a'] * 100000)", "joined text"),
+    ("(['x' * 1000000] * 100) | join", "joined text"),
+    ("('a\\n' * 1000000) | indent(999)", "indented text"),
+    ("('%99999s' * 1000) % ((1,) * 1000)", "formatted text"),
+    ("('{:99999}' * 1000).format(*([1] * 1000))", "formatted text"),
+    ("('\\t' * 1000000).expandtabs(99999)", "text"),
+    ("(['x' * 1000000] * 100) | string", "text is limited"),
+    ("(['x' * 1000000] * 100) | tojson", "text is limited"),
+    ("[[0] * 1000] * 1000 | sum(start=[])", "adds numbers only"),
+    ("[1] | slice(1000000000) | list", "sliced list"),
+    ("([0] * 10000000) | batch(1) | list", "batched list"),
+    ("('ab ' * 5000000).split()", "split into words"),
+    ("('a b ' * 4000000) | title", "split into words"),
+    ("('x' * 16000000, 'x' * 16000000, 'x' * 16000000, 'x' * 16000000, 'x' * 16000000)", "in all"),
+])
+def test_text_that_grows_by_replacing_joining_or_repeating_is_refused_before_it_is_made(expression, rule):
+    began = time.monotonic()
+    with pytest.raises(ExpressionLimitError, match=rule):
+        render_value("{{ " + expression + " }}", {})
+    assert time.monotonic() - began < 1.0
+
+
+def test_a_template_never_prints_a_value_whose_text_repeats_a_big_string():
+    with pytest.raises(ExpressionLimitError, match="rendered text"):
+        render("{% set big = ['x' * 1000000] * 100 %}{{ big }}", {})
+    with pytest.raises(ExpressionLimitError, match="rendered text"):
+        render("{% set ns = namespace(a=1) %}{% set ns.me = ns %}{{ ns }}", {})
+
+
+def test_ordinary_text_operations_still_work():
+    state = {"words": ["a", "b", "c"], "text": "one two\nthree", "n": 3}
+    assert render_value("{{ state.words | join(', ') }}", state) == "a, b, c"
+    assert render_value("{{ ', '.join(state.words) }}", state) == "a, b, c"
+    assert render_value("{{ state.text | replace('two', 'TWO') }}", state) == "one TWO\nthree"
+    assert render_value("{{ state.text | indent(2) }}", state) == "one two\n  three"
+    assert render_value("{{ 'n=%d' % state.n ~ '/' ~ '{:>4}'.format(state.n) }}", state) == "n=3/   3"
+    assert render_value("{{ state.words | map('upper') | join }}", state) == "ABC"
+    assert render_value("{{ [1, 2, 3] | sum }}", state) == 6
+    assert render_value("{{ state.text.split() | length }}", state) == 3
+    assert render_value("{{ state.words | batch(2) | list }}", state) == [["a", "b"], ["c"]]
+    assert render("{{ state.words }} {{ state.text | title }}", state) == "['a', 'b', 'c'] One Two\nThree"
+
+
+def test_a_memory_rule_in_a_condition_fails_the_run_naming_node_and_rule():
+    text = """
+    name: hostile-condition
+    nodes:
+      - name: start
+        language: lua
+        run: return { n = 1 }
+        goto:
+          - if: "{{ (('x' * 4000) | replace('x', 'y' * 4000)) | replace('y', 'z' * 400) | length > 0 }}"
+            to: __end__
+    """
+    with pytest.raises(RunError) as caught:
+        run(text)
+    message = str(caught.value)
+    assert message.startswith("node 'start': condition ") and "broke a sandbox rule: replaced text" in message
+    assert "\n" not in message
+
+
+def test_conditions_count_against_the_node_timeout_in_a_process_branch():
+    """A process-strategy branch runs its routes in the worker: their loops and sizes are limited there too,
+    while the sibling finishes."""
+    text = """
+    name: hostile-branch
+    settings:
+      lua: {timeout: 1}
+      parallel: {strategy: process, max_workers: 3, on_branch_error: continue}
+    nodes:
+      - {name: fork, language: lua, run: 'return {}'}
+      - name: spin
+        language: lua
+        run: 'return {x = 1}'
+        goto:
+          - if: "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}yes"
+            to: __end__
+      - name: grow
+        language: lua
+        run: 'return {y = 1}'
+        goto:
+          - if: "{{ (('x' * 4000) | replace('x', 'y' * 4000)) | replace('y', 'z' * 400) | length > 0 }}"
+            to: __end__
+      - {name: good, language: lua, run: 'return {ok = 1}'}
+      - {name: join, language: lua, run: 'return {n = #state.parallel_results}'}
+    edges:
+      - {from: fork, to: spin, type: parallel, fan_in: join}
+      - {from: fork, to: grow, type: parallel, fan_in: join}
+      - {from: fork, to: good, type: parallel, fan_in: join}
+      - {from: spin, to: join}
+      - {from: grow, to: join}
+      - {from: good, to: join}
+    """
+    state = run(text)
+    assert state["parallel_results"] == [{"ok": 1}] and state["n"] == 1
+    errors = {e["branch"]: e for e in state["parallel_errors"]}
+    assert errors["spin"]["node"] == "spin" and "broke a sandbox rule: execution timeout" in errors["spin"]["error"]
+    assert errors["spin"]["timing_ms"] < 2 * 1000
+    assert errors["grow"]["node"] == "grow" and "broke a sandbox rule: replaced text" in errors["grow"]["error"]

@@ -44,6 +44,15 @@ def test_write_to_devices_and_pipes_happens_in_place(tmp_path):
     assert stat.S_ISFIFO(fifo.stat().st_mode)
 
 
+def test_export_to_a_full_device_fails_in_one_line_and_keeps_the_device(workflow_file):
+    path = workflow_file("name: w\nnodes:\n  - name: a\n    run: return {}\n")
+    before = os.stat("/dev/full")
+    code, _out, err = run_cli("export", path, "-o", "/dev/full")
+    after = os.stat("/dev/full")
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "No space left" in err, err
+    assert stat.S_ISCHR(after.st_mode) and (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+
+
 def test_write_refuses_a_folder(tmp_path):
     with pytest.raises(NotARegularFile):
         write_atomic(tmp_path, "x")

@@ -112,6 +112,20 @@ def test_results_beyond_the_run_budget_fail_the_run():
     assert len(state["parallel_results"]) == 6
 
 
+def test_the_run_budget_is_settable_on_the_command_line(workflow_file):
+    nodes = "".join(f"  - name: b{i}\n    language: lua\n    run: return {{ s = string.rep('x', 8 * 1024 * 1024) }}\n"
+                    for i in range(4))
+    edges = "".join(f"  - {{from: fork, to: b{i}, type: parallel, fan_in: join}}\n  - {{from: b{i}, to: join}}\n"
+                    for i in range(4))
+    path = workflow_file(f"name: fat\nnodes:\n  - name: fork\n{nodes}  - name: join\n"
+                         f"    language: lua\n    run: return {{ parallel_results = {{}} }}\nedges:\n{edges}")
+    code, _out, err = run_cli("run", path, "--max-state-mb", "16")
+    assert code == 1 and "memory budget exceeded" in err and "16 MiB" in err
+    assert len(err.strip().splitlines()) == 1
+    code, _out, err = run_cli("run", path, "--max-state-mb", "256")
+    assert code == 0, err
+
+
 def test_a_loop_that_replaces_its_state_stays_within_the_budget():
     workflow = load("""
     name: loop
@@ -154,3 +168,51 @@ def test_hostile_results_name_the_node_in_a_real_run(workflow_file):
     path = workflow_file("name: ok\nnodes:\n  - name: fine\n    language: lua\n    run: return { v = 1.5, n = 3 }\n")
     code, out, err = run_cli("run", path)
     assert code == 0 and json.loads(out) == {"v": 1.5, "n": 3}
+
+
+@pytest.mark.parametrize(("body", "memory", "error"), [
+    ("for i = 1, 1000 do local s = string.rep('x', 64 * 1024 * 1024) end", 512, "execution timeout (1 s)"),
+    ("local s = string.rep('x', 32 * 1024 * 1024) for i = 1, 1000 do local t = s:upper() end", 512,
+     "execution timeout (1 s)"),
+    ("local s = string.rep('x', 16 * 1024 * 1024) while true do local t = s .. 'y' end", 512,
+     "execution timeout (1 s)"),
+    ("local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 1e6) .. i end", 32, "memory limit exceeded"),
+    ("return { s = string.rep('x', 1e9) }", 32, "memory limit exceeded"),
+], ids=["rep loop", "upper loop", "concat loop", "growing table", "one huge string"])
+def test_the_main_flow_honours_lua_limits_like_a_branch(body, memory, error):
+    """The main flow runs in the caller's thread, never in a worker that could be killed: its VM's own limits
+    must end the node in time, and the next run goes on normally."""
+    workflow = load_workflow_text(f"name: main\nsettings:\n  lua: {{timeout: 1, max_memory_mb: {memory}}}\nnodes:\n"
+                                  f"  - name: before\n    language: lua\n    run: return {{ a = 1 }}\n"
+                                  f"  - name: hostile\n    language: lua\n    run: \"{body}\"\n"
+                                  "edges:\n  - {from: before, to: hostile}\n")
+    began = time.monotonic()
+    with pytest.raises(RunError) as caught:
+        WorkflowRun(workflow).run()
+    assert time.monotonic() - began < 2 * 1 + 0.5
+    assert str(caught.value) == f"node 'hostile': {error}" and caught.value.node == "hostile"
+    assert WorkflowRun(load("""
+    name: after
+    nodes:
+      - {name: fine, language: lua, run: "return { ok = true }"}
+    """)).run() == {"ok": True}
+
+
+def test_values_json_cannot_hold_still_give_valid_json_or_one_line(workflow_file):
+    """Python nodes are trusted, but what they return still crosses the boundary: the output stays valid JSON,
+    and a value JSON would silently lose or never finish is one error line."""
+    path = workflow_file("name: py\nnodes:\n  - name: p\n    run: |\n"
+                         "      return {'x': float('nan'), 'y': [float('-inf')], b'k': 1, 'd': {2.5: 'b', None: 1}}\n")
+    code, out, err = run_cli("run", path)
+    assert code == 0, err
+    assert json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} in the output")) == {
+        "x": "NaN", "y": ["-Infinity"], "b'k'": 1, "d": {"2.5": "b", "null": 1}}
+    path = workflow_file("name: py\nnodes:\n  - name: p\n    run: |\n      return {'d': {1: 'a', '1': 'b'}}\n")
+    code, out, err = run_cli("run", path)
+    assert code == 1 and err.strip() == ("error: the final state cannot be written as JSON: state.d has two keys "
+                                         "that are both '1' in JSON")
+    path = workflow_file("name: py\nnodes:\n  - name: p\n    run: |\n      d = {}\n      d['me'] = d\n"
+                         "      return {'d': d}\n")
+    code, out, err, seconds = timed_cli("run", path, "--max-state-mb", "16")
+    assert code == 1 and err.strip().startswith("error: node 'p': memory budget exceeded"), err
+    assert seconds < 30
