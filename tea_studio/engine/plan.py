@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from tea_studio.workflow.action_schemas import action_call
 from tea_studio.workflow.constructs import construct_of
@@ -30,10 +30,10 @@ class PlanError(Exception):
         self.node = node
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One node: what it runs. ``kind`` as in the model (lua, python, action, noop, while_loop, ...) or
-    :data:`UNSUPPORTED`."""
+    :data:`UNSUPPORTED`. Steps and routes are named tuples: immutable, and cheap to build for every node of every
+    plan (a frozen dataclass sets each field through ``object.__setattr__``)."""
 
     name: str
     kind: str
@@ -47,8 +47,7 @@ class Step:
     output: Any = None  # an action's `output:` key
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(NamedTuple):
     """A candidate successor: ``rule`` = "goto" (``condition`` is a goto ``if:``), "edge" (``condition``/``when``)
     or "next" (the following node / __end__)."""
 
@@ -199,6 +198,15 @@ def _step(node: Any, index: int, path: str | None, depth: int = 0, prefix: str =
     return Step(name, construct.kind, "", None, index, construct, inner, subplan)
 
 
+def _rule(kind: RouteKind) -> str:
+    """A Route's ``rule`` for a routing kind (compared by identity: an enum's hash runs Python code)."""
+    if kind is RouteKind.NEXT:
+        return "next"
+    if kind is RouteKind.EDGE:
+        return "edge"
+    return "goto"  # GOTO and RULE
+
+
 def _runs_lua(step: Step) -> bool:
     return step.kind == "lua" or any(_runs_lua(inner) for inner in step.inner)
 
@@ -225,8 +233,7 @@ def build_plan(workflow: Workflow, depth: int = 0) -> Plan:
         strategy = next((edge.parallel_strategy for edge in edges if edge.parallel_strategy), None)
         forks[source] = Fork(source, branches, fan_ins[0] if fan_ins else None, strategy)
 
-    rules = {RouteKind.GOTO: "goto", RouteKind.RULE: "goto", RouteKind.EDGE: "edge", RouteKind.NEXT: "next"}
-    routes = {name: tuple(Route(c.target, rules[c.kind], c.condition, c.when) for c in candidates)
+    routes = {name: tuple(Route(c.target, _rule(c.kind), c.condition, c.when) for c in candidates)
               for name, candidates in successors(workflow).items() if name in steps}
 
     config = workflow.section("config")

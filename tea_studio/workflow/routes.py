@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from tea_studio.workflow.constructs import implicit_next
 from tea_studio.workflow.model import END, START, Edge, GotoRule, Node, Workflow
@@ -64,11 +64,11 @@ class Route:
     target_index: int | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True)
-class Successor:
+class Successor(NamedTuple):
     """A candidate next node of a run: tried in order, the first whose condition holds wins.
 
     ``condition`` is a goto ``if:`` (kind GOTO/RULE) or an edge ``condition`` with its ``when`` (kind EDGE).
+    A named tuple: immutable like a frozen dataclass, and several times cheaper to build (one per node per plan).
     """
 
     target: str
@@ -102,17 +102,19 @@ def successors(workflow: Workflow) -> dict[str, tuple[Successor, ...]]:
     """Each node's candidate successors in precedence order (the first node of a duplicated name wins)."""
     sequential = _sequential_edges(workflow)
     out: dict[str, tuple[Successor, ...]] = {}
-    for i, node in enumerate(workflow.nodes):
-        if node.name in out:
+    nodes = workflow.nodes
+    for i, node in enumerate(nodes):
+        name = node.name
+        if name in out:
             continue
         if node.goto is not None:
             kind = RouteKind.GOTO if isinstance(node.goto, str) else RouteKind.RULE
-            out[node.name] = tuple(Successor(rule.to, kind, rule.condition) for rule in node.goto_rules)
-        elif node.name in sequential:
-            out[node.name] = tuple(Successor(target, RouteKind.EDGE, edge.condition, edge.when)
-                                   for edge in sequential[node.name] for target in edge.targets)
+            out[name] = tuple(Successor(rule.to, kind, rule.condition) for rule in node.goto_rules)
+        elif name in sequential:
+            out[name] = tuple(Successor(target, RouteKind.EDGE, edge.condition, edge.when)
+                              for edge in sequential[name] for target in edge.targets)
         else:  # a dynamic_parallel with `fan_in:` continues there
-            out[node.name] = (Successor(implicit_next(node) or next_in_list(workflow.nodes, i), RouteKind.NEXT),)
+            out[name] = (Successor(implicit_next(node) or next_in_list(nodes, i), RouteKind.NEXT),)
     return out
 
 
