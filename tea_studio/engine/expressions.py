@@ -23,6 +23,7 @@ import contextvars
 import math
 import os
 import re
+import string
 import sys
 import threading
 import time
@@ -51,6 +52,7 @@ _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}|\{\{).)*)\}\}\s*$"
 _VARIABLE_REF = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}")
 _BIG_NUMBER = re.compile(r"\d{6,}|\*")  # a width of 100000 or more, or one taken from the arguments
 _WIDTHS = re.compile(r"\d+")  # every number in a format template (each could be a width)
+_FORMATTER = string.Formatter()
 
 
 class ExpressionError(Exception):
@@ -87,11 +89,32 @@ def _check_width(text: str) -> None:
         _refuse(f"format widths are limited to {MAX_WIDTH - 1} (and cannot come from the arguments)")
 
 
-def _formatted_size(template: str, arguments: Any) -> int:
-    """At most the characters a ``%`` or ``str.format`` template makes: its text, every width it names and the
-    text of its arguments."""
+def _percent_size(template: str, arguments: Any) -> int:
+    """At most the characters ``template % arguments`` makes (the ``format`` filter too): its text, every width
+    it names, and the arguments' text (a mapping's biggest value once per field: ``%(a)s`` can repeat)."""
     _check_width(template)
-    return len(template) + sum(int(width) for width in _WIDTHS.findall(template)) + _text_size(arguments)
+    fields = template.count("%")
+    if isinstance(arguments, dict):
+        used = fields * max((_text_size(value) for value in arguments.values()), default=0)
+    else:
+        used = _text_size(arguments)
+    return len(template) + sum(int(width) for width in _WIDTHS.findall(template)) + used
+
+
+def _braces_size(template: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """At most the characters ``template.format(*args, **kwargs)`` makes: every field may repeat the biggest
+    argument, padded to its width; a width taken from the arguments (``{:{}}``) is refused."""
+    _check_width(template)
+    fields = widths = 0
+    for _text, name, spec, _conversion in _FORMATTER.parse(template):
+        if name is None:
+            continue
+        if spec and "{" in spec:
+            _refuse(f"format widths are limited to {MAX_WIDTH - 1} (and cannot come from the arguments)")
+        fields += 1
+        widths += sum(int(width) for width in _WIDTHS.findall(spec or ""))
+    biggest = max((_text_size(value) for value in (*args, *kwargs.values())), default=0)
+    return len(template) + widths + fields * biggest
 
 
 _PADDING_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
@@ -191,7 +214,7 @@ def _check_indent(value: Any, width: Any = 4, first: Any = False, blank: Any = F
 
 
 def _check_format(value: Any, *args: Any, **kwargs: Any) -> Any:
-    _build(_formatted_size(str(value), (args, kwargs)), "formatted text")
+    _build(_percent_size(str(value), kwargs or args), "formatted text")
     return value
 
 
@@ -295,7 +318,7 @@ class _TeaEnvironment(ImmutableSandboxedEnvironment):
                     right * max(abs(left).bit_length(), 1) > MAX_POWER_BITS:
                 _refuse(f"integer powers are limited to {MAX_POWER_BITS:,} bits")
         elif operator == "%" and isinstance(left, str):
-            _build(_formatted_size(left, right), "formatted text")
+            _build(_percent_size(left, right), "formatted text")
         return super().call_binop(context, operator, left, right)
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - jinja's form
@@ -309,7 +332,7 @@ class _TeaEnvironment(ImmutableSandboxedEnvironment):
                 width = next((a for a in args if type(a) is int), 8)
                 _build(len(owner) + max(width, 0) * (owner.count("\t") + 1 if name == "expandtabs" else 1), "text")
             elif name in ("format", "format_map"):
-                _build(_formatted_size(owner, (args, kwargs)), "formatted text")
+                _build(_braces_size(owner, args, kwargs), "formatted text")
             elif name == "replace" and len(args) >= 2:
                 _build(_replaced_size(owner, *args[:3]), "replaced text")
             elif name in ("split", "rsplit", "splitlines"):

@@ -137,6 +137,10 @@ _LLM_OPTIONS = tuple(p for p in _LLM_COMMON if p.name in ("provider", "api_base"
                                                          "max_tokens", "temperature"))
 _MODEL_GPT4 = Param("model", "string", default="gpt-4", description="model name (TEA's default: gpt-4)")
 
+_A2A_MESSAGE = Param("message", "object", required=True, description="{type, payload}")
+_A2A_TTL = Param("ttl", "number", description="seconds it lives; none: no expiry")
+_A2A_DURATION = "seconds, or \"30s\", \"5m\", \"1h\""
+
 BUILTIN_SCHEMAS: tuple[ActionSchema, ...] = (
     ActionSchema("llm.call", (*_PROMPT, *_LLM_COMMON), "Call a language model; returns {content, usage}",
                  requires_trust=True, aliases=("llm.complete", "actions.llm_call"), one_of=_ONE_PROMPT),
@@ -321,6 +325,52 @@ BUILTIN_SCHEMAS: tuple[ActionSchema, ...] = (
     ActionSchema("validate.generate_prompt", (Param("schema", "object"),
                                               Param("confidence_tracking", "boolean", default=False)),
                  "The extraction prompt extraction_schema describes; returns {extraction_prompt}"),
+
+    # -- a2a.*: agents in this process exchanging messages and shared state (engine/actions/a2a.py); in-process
+    # only, so only a2a.delegate needs trust (its fallback runs another action)
+    ActionSchema("a2a.register", (Param("agent_id", "string", description="default: settings.a2a.agent_id"),
+                                  Param("capabilities", "array"), Param("agent_type", "string"),
+                                  Param("metadata", "object")),
+                 "Register this agent for discovery and broadcasts; returns {a2a_registered, a2a_agent_info, "
+                 "_agent_id, _namespace}"),
+    ActionSchema("a2a.unregister", (Param("agent_id", "string", description="default: this agent"),),
+                 "Unregister an agent; returns {a2a_unregistered}"),
+    ActionSchema("a2a.heartbeat", (), "Update this agent's last_seen; returns {a2a_heartbeat, a2a_status}"),
+    ActionSchema("a2a.discover", (Param("capability", "string"), Param("agent_type", "string"),
+                                  Param("status", "string", description="active, ...")),
+                 "The agents registered in this namespace; returns {a2a_agents}"),
+    ActionSchema("a2a.send", (Param("to", "string", required=True), _A2A_MESSAGE,
+                              Param("confirm", "boolean", default=False, description="return the message's id"),
+                              Param("correlation_id", "string", description="answers a delegated task"),
+                              _A2A_TTL),
+                 "Send a message to one agent; returns {a2a_message_sent, a2a_message_id}"),
+    ActionSchema("a2a.receive", (Param("from_agents", "any", description="sender id(s) to accept"),
+                                 Param("from", "any", description="alias of from_agents"),
+                                 Param("type", "string", description="message type to accept"),
+                                 Param("timeout", "any", default="0s", description=_A2A_DURATION),
+                                 Param("require_all", "boolean", default=False,
+                                       description="wait for a message from every agent of from_agents")),
+                 "Take this agent's waiting messages; returns {a2a_messages} (on timeout also a2a_timeout, "
+                 "a2a_error)"),
+    ActionSchema("a2a.broadcast", (_A2A_MESSAGE, Param("agent_type_filter", "string"), _A2A_TTL),
+                 "Send a message to every other registered agent of the namespace; returns {a2a_broadcast_count}"),
+    ActionSchema("a2a.delegate", (Param("to", "string", required=True),
+                                  Param("task", "object", required=True, description="{type, ...fields}"),
+                                  Param("timeout", "any", default="60s", description=_A2A_DURATION),
+                                  Param("on_timeout", "string", default="raise",
+                                        description="raise | fallback_local | retry"),
+                                  Param("fallback", "object", raw=True,
+                                        description="with fallback_local: {action | uses, with}")),
+                 "Send a task to an agent and wait for its answer; returns {a2a_delegation_result, "
+                 "a2a_delegation_success, ...}", requires_trust=True),
+    ActionSchema("a2a.state.get", (Param("key", "string", required=True), Param("default", "any")),
+                 "Read the namespace's shared state; returns {a2a_shared_state, a2a_state_version}"),
+    ActionSchema("a2a.state.set", (Param("key", "string", required=True), Param("value", "any", required=True),
+                                   _A2A_TTL, Param("expected_version", "any",
+                                                   description="optimistic locking: fails unless the version "
+                                                               "matches (0: not set yet)")),
+                 "Write the namespace's shared state; returns {a2a_state_version, a2a_state_updated} or a "
+                 "conflict"),
 )
 
 
@@ -338,9 +388,6 @@ UNSUPPORTED_REASONS: dict[str, str] = {
     "web.ai_scrape": "it needs the scrapegraph service",
     "code.execute": "TEA runs it in RestrictedPython's sandbox, which TEA Studio does not have",
     "prolog.query": "TEA Studio runs Prolog only in Prolog nodes (language: prolog)",
-    **dict.fromkeys(("a2a.register", "a2a.send", "a2a.receive", "a2a.broadcast", "a2a.delegate", "a2a.discover",
-                     "a2a.state.set", "a2a.state.get"),
-                    "it passes messages between separately running TEA agents"),
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import stat
 from typing import Any
 
 import yaml
@@ -83,11 +84,7 @@ class WorkflowError(Exception):
 def load_workflow(path: str | os.PathLike) -> Workflow:
     """Read a TEA workflow file (UTF-8; any newline style is kept for saving)."""
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as stream:
-            data = stream.read()
-    except OSError as exc:
-        raise WorkflowError("FILE_READ", f"cannot read the file: {exc.strerror or exc}", path, 1, 1) from None
+    data = _read_workflow_bytes(path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -96,6 +93,35 @@ def load_workflow(path: str | os.PathLike) -> Workflow:
         raise WorkflowError("YAML_PARSE", f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x})",
                             path, line, col) from None
     return load_workflow_text(text, path)
+
+
+MAX_FILE_BYTES = 64 << 20  # a workflow file (a subgraph's too)
+
+
+def _read_workflow_bytes(path: str) -> bytes:
+    """The file's bytes, at most MAX_FILE_BYTES. The path opened could be a device or a FIFO (a link in a cloned
+    repository, a FIFO in an unpacked archive): devices and sockets are refused, and a FIFO is opened without
+    waiting for a writer (``<(...)`` still works); nothing is read without bound."""
+    def failed(reason: str) -> WorkflowError:
+        return WorkflowError("FILE_READ", f"cannot read the file: {reason}", path, 1, 1)
+
+    try:
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise failed(exc.strerror or str(exc)) from None
+    mode = os.fstat(handle).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        os.close(handle)
+        raise failed("Is a directory" if stat.S_ISDIR(mode) else "not a regular file (a device or a socket)")
+    os.set_blocking(handle, True)
+    with os.fdopen(handle, "rb") as stream:
+        try:
+            data = stream.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise failed(exc.strerror or str(exc)) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise failed(f"larger than {MAX_FILE_BYTES >> 20} MiB")
+    return data
 
 
 def load_workflow_text(text: str, path: str | None = None) -> Workflow:

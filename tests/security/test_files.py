@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from security_helpers import run_cli
+from security_helpers import run_cli, timed_cli
 
 from tea_studio.workflow.files import NotARegularFile, write_atomic
 
@@ -105,3 +105,34 @@ def test_a_kill_during_save_leaves_the_old_or_the_new_version(tmp_path):
         saver.wait()
         saver.stdout.close()
         assert target.read_text() in (old, new)
+
+
+def test_a_workflow_path_that_is_a_device_a_fifo_or_huge_answers_at_once(tmp_path):
+    """Reading a workflow never waits for a writer and never reads without bound: /dev/zero, a FIFO nobody
+    writes (a file in a downloaded archive can be one), a link to a device, a file over the size limit."""
+    fifo = tmp_path / "flow.yaml"
+    os.mkfifo(fifo)
+    link = tmp_path / "link.yaml"
+    link.symlink_to("/dev/zero")
+    huge = tmp_path / "huge.yaml"
+    with open(huge, "wb") as stream:
+        stream.truncate(65 << 20)  # sparse: no disk used
+    cases = {"/dev/zero": "not a regular file", str(link): "not a regular file", str(fifo): "the file is empty",
+             str(huge): "larger than 64 MiB"}
+    for path, problem in cases.items():
+        code, out, err, seconds = timed_cli("validate", path)
+        assert code == 1 and problem in out + err and "Traceback" not in err, (path, out, err)
+        assert seconds < 10
+
+
+def test_a_workflow_read_through_a_pipe_still_works():
+    """``tea-studio validate <(generate-workflow)``: a pipe is read to its end."""
+    reader, writer = os.pipe()
+    os.write(writer, b"name: w\nnodes:\n  - name: a\n    run: return {}\n")
+    os.close(writer)
+    try:
+        done = subprocess.run([sys.executable, "-m", "tea_studio.cli", "validate", f"/dev/fd/{reader}"],
+                              pass_fds=(reader,), capture_output=True, text=True, timeout=120)
+    finally:
+        os.close(reader)
+    assert done.returncode == 0 and "OK:" in done.stdout + done.stderr, done.stdout + done.stderr

@@ -199,3 +199,18 @@ def test_offscreen_questions_get_the_answer_that_keeps_work(qtbot, studio_env, s
     assert not window.close() and window.is_dirty()  # "save changes?" answered Cancel: the edits stay
     assert "no display to ask 'save changes?'" in capfd.readouterr().err
     window.document.undo_stack.setClean()
+
+
+def test_opening_a_device_or_a_fifo_says_so_and_keeps_the_document(make_window, small_file, tmp_path):
+    """A FIFO nobody writes or a link to /dev/zero (an unpacked archive can hold either) never freezes the studio."""
+    window = make_window(small_file)
+    window.document.set_node_code("start", "return { n = 4 }")
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    link = tmp_path / "zero.yaml"
+    link.symlink_to("/dev/zero")
+    for path in (fifo, link):
+        assert not window.files.load_file(path)
+        assert window.prompts.shown[-1][0] == "Cannot open workflow"
+        assert window.path == str(small_file) and window.is_dirty()
+    assert "not a regular file" in window.prompts.shown[-1][1]

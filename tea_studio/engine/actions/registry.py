@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,8 +37,9 @@ class Action:
 
 
 _BUILTINS: dict[str, Action] = {}
+_LOADED = threading.Event()
 BUILTIN_MODULES = ("core", "files", "http", "llm", "loops", "reasoning", "planning", "agents", "validation",
-                   "execution", "memory")
+                   "execution", "memory", "a2a")
 
 
 def builtin(name: str) -> Callable[[ActionFunction], ActionFunction]:
@@ -66,9 +68,11 @@ def get_action(name: str) -> Action | None:
 
 
 def _load_builtins() -> None:
-    if not _BUILTINS:
+    """Import every built-in module once (a module imported first on its own has registered only itself)."""
+    if not _LOADED.is_set():
         for module in BUILTIN_MODULES:  # each registers its actions when imported
             importlib.import_module(f"tea_studio.engine.actions.{module}")
+        _LOADED.set()
 
 
 def render_params(schema: ActionSchema, params: dict[str, Any] | None, state: dict[str, Any],
