@@ -565,6 +565,18 @@ def pinned_update(pin: Any) -> dict[str, Any] | None:
     return copy_state(pin) if isinstance(pin, dict) else {"result": copy_state(pin)}
 
 
+class _OtherStarts:
+    """The other branch starts of a branch's fork, read from the fork's one set of starts."""
+
+    __slots__ = ("starts", "own")
+
+    def __init__(self, starts: frozenset[str], own: str) -> None:
+        self.starts, self.own = starts, own
+
+    def __contains__(self, name: object) -> bool:
+        return name != self.own and name in self.starts
+
+
 def _run_branch(ctx: _RunContext, name: str, start: str, index: int, fork: Fork, state: dict[str, Any],
                 stop_at: frozenset[str]) -> BranchOutcome:
     """Run one branch in the current worker with a fresh VM; never raises."""
@@ -585,7 +597,7 @@ def _run_branch(ctx: _RunContext, name: str, start: str, index: int, fork: Fork,
         if fork.items is not None:
             final = run_item(flow, fork, index, state)
         else:
-            flow.siblings = frozenset(fork.branches) - {start}
+            flow.siblings = _OtherStarts(fork.starts, start)
             flow.join_at = fork.fan_in or END
             final = flow.walk(start, state, stop_at)
     except RunError as exc:
