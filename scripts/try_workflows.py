@@ -153,8 +153,20 @@ def fake_answer(prompt: str, want_json: bool = False) -> str:
     facts = _example_facts(prompt) if "prolog" in prompt.lower() else []
     if facts:
         return "\n".join(facts)
-    last = " ".join(prompt.split())[-160:]
-    return f"This is a local test answer. You asked: {last}"
+    return "\n".join(["This is a local test answer.", *_asked_markers(prompt)])
+
+
+_CHOICE = re.compile(r"\b([A-Z][A-Z0-9_]{2,})\s*:\s*\[\s*(\w+)\s*(?:\|\s*\w+\s*)+\]")
+_MARKER = re.compile(r"\b(?:[Pp]rint|[Oo]utput|[Ee]nd with|[Rr]espond with)\s*:?\s*([A-Z][A-Z0-9_]{3,})\b")
+
+
+def _asked_markers(prompt: str) -> list[str]:
+    """The lines a prompt asks to be printed: ``GATE_DECISION:[PASS|CONDITIONAL|FAIL]`` answered with its first
+    choice, ``Print: TRACE_COMPLETED`` with the marker itself."""
+    choices = _CHOICE.findall(prompt)
+    keys = {key for key, _ in choices}
+    lines = [f"{key}: {first}" for key, first in choices] + [m for m in _MARKER.findall(prompt) if m not in keys]
+    return list(dict.fromkeys(lines))
 
 
 _PROLOG_FACT = re.compile(r"(?<![\w(])[a-z]\w*\((?:[^()\n]|\([^()\n]*\))*\)\.")

@@ -132,6 +132,8 @@ def test_the_local_model_and_cli_agents_answer_in_the_shape_asked_for(tw, tmp_pa
             streamed = response.read().decode()
     assert json.loads(answer) == {"valid": True, "score": 0.9, "issues": [], "summary": "..."}
     nested = 'Return ONLY JSON like {"entities": [{"name": "Ann", "born": 1950}], "approved": false}'
+    gate = "Review it.\nPrint GATE_DECISION:[PASS|CONDITIONAL|FAIL] at the end\nPrint: TRACE_COMPLETED"
+    assert tw.fake_answer(gate).splitlines()[1:] == ["GATE_DECISION: PASS", "TRACE_COMPLETED"]
     facts = 'As Prolog facts, format: char(Position, Letter).\nExample: char(1, h). char(2, e).\nOutput ONLY the facts.'
     assert tw.fake_answer(facts) == "char(1, h).\nchar(2, e)."
     assert json.loads(tw.fake_answer(nested)) == {"entities": [{"name": "Ann", "born": 1950}], "approved": True}

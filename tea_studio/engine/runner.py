@@ -309,6 +309,8 @@ class _Flow:
         plan = self.plan
         steps = plan.steps
         forks = plan.forks
+        pins = plan.pins
+        timeout = plan.limits.lua_timeout
         control = self.control
         limit = plan.limits.max_iterations
         static_breaks = plan.breakpoints
@@ -317,10 +319,13 @@ class _Flow:
         copy_updates = self.ctx.copy_updates
         branch = self.branch
         remote_stop = self.ctx.remote_stop
+        counts = self.counts
+        monotonic, perf_counter = time.monotonic, time.perf_counter
         while True:
             if name == END or name in stop_at:
                 return state
-            if control.stopped or (remote_stop is not None and remote_stop()):
+            # RunControl's fields read directly (its properties cost a call each, twice per node)
+            if control._stopped or (remote_stop is not None and remote_stop()):
                 raise RunStopped(name, branch)
             if self.iterations >= limit:
                 raise RunError(f"max iterations ({limit}) exceeded at node {name}", name, branch, located=False)
@@ -328,31 +333,32 @@ class _Flow:
             if step is None:
                 raise RunError(f"route to undefined node '{name}'", self.current or None, branch)
             self.iterations += 1
-            count = self.counts[name] = self.counts.get(name, 0) + 1
-            if static_breaks or control.breakpoints or control.pause_requested:
+            count = counts[name] = counts.get(name, 0) + 1
+            if static_breaks or control.breakpoints or control._pause_requested:
                 self._maybe_pause(name, "before", state)
             self.current = name
-            pin = plan.pins.get(name, _NO_PIN) if plan.pins else _NO_PIN
+            pin = pins.get(name, _NO_PIN) if pins else _NO_PIN
             pinned = pin is not _NO_PIN
-            self.deadline = time.monotonic() + plan.limits.lua_timeout
-            sink.emit(NodeStarted(t=time.monotonic(), node=name, branch=branch, iteration=count, pinned=pinned))
-            started = time.perf_counter()
+            now = monotonic()
+            self.deadline = now + timeout
+            sink.emit(NodeStarted(t=now, node=name, branch=branch, iteration=count, pinned=pinned))
+            started = perf_counter()
             try:
                 update = pinned_update(pin) if pinned else self._execute(step, state)
                 if update:
                     self.hold(update, name)
             except RunError as exc:
-                elapsed = (time.perf_counter() - started) * 1000.0
-                sink.emit(NodeFinished(t=time.monotonic(), node=name, branch=branch, timing_ms=elapsed, ok=False,
+                elapsed = (perf_counter() - started) * 1000.0
+                sink.emit(NodeFinished(t=monotonic(), node=name, branch=branch, timing_ms=elapsed, ok=False,
                                        error=exc.message, line=exc.line))
                 raise
-            elapsed = (time.perf_counter() - started) * 1000.0
+            elapsed = (perf_counter() - started) * 1000.0
             if update:
                 state = {**state, **update}
-            sink.emit(NodeFinished(t=time.monotonic(), node=name, branch=branch, timing_ms=elapsed, ok=True,
+            sink.emit(NodeFinished(t=monotonic(), node=name, branch=branch, timing_ms=elapsed, ok=True,
                                    update=_snapshot(update) if copy_updates and update else update,
                                    state=copy_state(state) if record else None, pinned=pinned))
-            if static_breaks or control.breakpoints or control.pause_requested:
+            if static_breaks or control.breakpoints or control._pause_requested:
                 self._maybe_pause(name, "after", state)
             if once:
                 return state
