@@ -28,6 +28,7 @@ from tea_studio.engine.events import (
     BranchStarted,
     EventSink,
     FanInReady,
+    LogBudgetSink,
     LogLine,
     NodeFinished,
     NodeStarted,
@@ -631,7 +632,7 @@ def run_branch_remote(sink: EventSink, stop: Callable[[], bool] | None, where: s
     """Run a branch inside a worker of another process or machine: events go to ``sink``, Stop arrives through
     ``stop``, breakpoints continue by themselves (there is no way back to the studio's control), and nested
     forks run on threads of that worker. Never raises."""
-    ctx = _RunContext(plan, sink, RunControl(auto_continue=True), record_states, None, "thread")
+    ctx = _RunContext(plan, LogBudgetSink(sink), RunControl(auto_continue=True), record_states, None, "thread")
     ctx.remote_stop = stop or (lambda: False)
     ctx.where = where
     ctx.entry_branch = name
@@ -701,7 +702,7 @@ class WorkflowRun:
             state = copy_state(start.state)
             sink.emit(RunStarted(t=t0, run_id=self.run_id, workflow=plan.name, inputs=copy_state(start.state),
                                  parent_run=start.parent_run, start_node=start.node, start_mode=start.mode))
-        ctx = _RunContext(plan, sink, self.control, self.record_states, self.executor, self.strategy,
+        ctx = _RunContext(plan, LogBudgetSink(sink), self.control, self.record_states, self.executor, self.strategy,
                           self.strategies)
         if self.caps is not None:
             ctx.budget = StateBudget(self.caps.state_budget_mb)
