@@ -60,12 +60,22 @@ def _capped(value: Any, default: float, minimum: float, cap: float | None) -> fl
     return float(value)
 
 
+_FIXED_SIZES = {int: 32, float: 32, bool: 32, type(None): 32}  # what one number, boolean or None counts
+
+
 def estimate_size(value: Any, limit: int | None = None) -> int:
     """Roughly the bytes ``value`` takes as Python data (containers, strings and numbers; shared parts count each
     time they appear); stops counting past ``limit`` (a value that contains itself would never end)."""
+    kind = type(value)
+    if kind is str:  # most values a node sets are one scalar: no walk
+        return 49 + len(value)
+    fixed = _FIXED_SIZES.get(kind)
+    if fixed is not None:
+        return fixed
     total = 0
     stack = [value]
     getsizeof = sys.getsizeof
+    fixed_sizes = _FIXED_SIZES
     while stack and (limit is None or total <= limit):
         item = stack.pop()
         kind = type(item)
@@ -78,8 +88,8 @@ def estimate_size(value: Any, limit: int | None = None) -> int:
             stack.extend(item)
         elif kind is str:
             total += 49 + len(item)
-        elif kind is int or kind is float or kind is bool or item is None:
-            total += 32
+        elif kind in fixed_sizes:
+            total += fixed_sizes[kind]
         else:
             try:
                 total += getsizeof(item)
@@ -129,15 +139,17 @@ class FlowHeld:
 
     def update(self, update: dict[str, Any]) -> None:
         """Charge the keys ``update`` sets, for what they add over the values they replace."""
+        sizes = self.sizes
         delta = 0
         new_sizes = {}
         for key, value in update.items():
             size = estimate_size(value, self.budget.limit)
             new_sizes[key] = size
-            delta += size - self.sizes.get(key, 0)
-        self.budget.charge(delta)
-        self.sizes.update(new_sizes)
-        self.total += delta
+            delta += size - sizes.get(key, 0)
+        if delta:  # a node that sets values of the sizes they had (a loop's counter) changes nothing: no lock
+            self.budget.charge(delta)
+            self.total += delta
+        sizes.update(new_sizes)
 
     def release(self) -> None:
         """The flow has ended and its state is no longer held (or it was handed to its fork as a result)."""

@@ -270,6 +270,38 @@ class NullSink:
         pass
 
 
+MAX_LOG_TEXT = 32 << 20  # characters of log lines one run may emit
+
+
+class LogBudgetSink:
+    """Forwards events to ``sink``, dropping log lines once a run's have passed ``limit`` characters in all, with
+    one warning line saying so: the studio and the run history keep every line, and a loop of prints from a
+    file could otherwise fill the studio's memory within one node's timeout."""
+
+    def __init__(self, sink: EventSink, limit: int = MAX_LOG_TEXT) -> None:
+        self.sink = sink
+        self.limit = limit
+        self._left = limit
+        self._cut = False
+        self._lock = threading.Lock()
+
+    def emit(self, event: RunEvent) -> None:
+        if isinstance(event, LogLine):
+            with self._lock:
+                self._left -= len(event.text)
+                first = self._left < 0 and not self._cut
+                self._cut = self._cut or self._left < 0
+            if self._cut:
+                if first:
+                    self.sink.emit(LogLine(t=event.t, node=event.node, branch=event.branch, level="warning",
+                                           text=f"log output past {self.limit >> 20} MiB in this run is dropped"))
+                return
+        self.sink.emit(event)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sink, name)
+
+
 class ListSink:
     """Collects events in a list (thread-safe); handy for tests and the CLI."""
 

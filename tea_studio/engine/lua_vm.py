@@ -244,15 +244,16 @@ end
 
 local measure
 -- seen[t]: true while t is being measured (seeing it again is a cycle), then its size (shared tables count once
--- per place they appear, as they will in Python).
+-- per place they appear, as they will in Python). The result's own table starts without `seen`: it is made on the
+-- first table inside it, so a flat result (most nodes return one) allocates nothing here.
 local function measure_table(t, depth, seen)
-  local known = seen[t]
+  local known = seen and seen[t]
   if known then
     if known == true then fail(depth, "contains itself (a cycle)") end
     return known
   end
   if depth >= max_depth then fail(depth, "nests tables more than " .. max_depth .. " levels deep") end
-  seen[t] = true
+  if seen then seen[t] = true end
   local size, count, max_key, all_integers, all_strings = 256, 0, 0, true, true
   for key, value in next, t do
     count = count + 1
@@ -277,6 +278,7 @@ local function measure_table(t, depth, seen)
     else
       fail(depth, "has a " .. key_kind .. " as a key (keys are strings or numbers)")
     end
+    if seen == nil and type(value) == "table" then seen = {[t] = true} end
     size = size + measure(value, depth + 1, seen)
     if size > result_budget then
       fail(depth, format("is too large to leave Lua (over %d MiB as data)", result_budget // 1048576))
@@ -291,7 +293,7 @@ local function measure_table(t, depth, seen)
       end
     end
   end
-  seen[t] = size
+  if seen then seen[t] = size end
   return size
 end
 
@@ -345,7 +347,7 @@ local function invoke(fn, state, budget)
     next_check = 0
     return -1
   end
-  local size = measure(result, 0, {})
+  local size = measure(result, 0, nil)
   next_check = 0
   box[1] = result
   return size

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, NamedTuple
 
 from tea_studio.workflow.action_schemas import action_call
@@ -67,6 +68,11 @@ class Fork:
     max_concurrency: int | None = None
     fail_fast: bool = False
     body: Any = field(default=None, compare=False)  # the dynamic_parallel Step whose body each item runs
+
+    @cached_property
+    def starts(self) -> frozenset[str]:
+        """The branch starts as a set, made once per fork (not once per branch: a wide fork would be quadratic)."""
+        return frozenset(self.branches)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from tea_studio.engine.events import (
     BranchStarted,
     EventSink,
     FanInReady,
+    LogBudgetSink,
     LogLine,
     NodeFinished,
     NodeStarted,
@@ -308,6 +309,8 @@ class _Flow:
         plan = self.plan
         steps = plan.steps
         forks = plan.forks
+        pins = plan.pins
+        timeout = plan.limits.lua_timeout
         control = self.control
         limit = plan.limits.max_iterations
         static_breaks = plan.breakpoints
@@ -316,10 +319,13 @@ class _Flow:
         copy_updates = self.ctx.copy_updates
         branch = self.branch
         remote_stop = self.ctx.remote_stop
+        counts = self.counts
+        monotonic, perf_counter = time.monotonic, time.perf_counter
         while True:
             if name == END or name in stop_at:
                 return state
-            if control.stopped or (remote_stop is not None and remote_stop()):
+            # RunControl's fields read directly (its properties cost a call each, twice per node)
+            if control._stopped or (remote_stop is not None and remote_stop()):
                 raise RunStopped(name, branch)
             if self.iterations >= limit:
                 raise RunError(f"max iterations ({limit}) exceeded at node {name}", name, branch, located=False)
@@ -327,31 +333,32 @@ class _Flow:
             if step is None:
                 raise RunError(f"route to undefined node '{name}'", self.current or None, branch)
             self.iterations += 1
-            count = self.counts[name] = self.counts.get(name, 0) + 1
-            if static_breaks or control.breakpoints or control.pause_requested:
+            count = counts[name] = counts.get(name, 0) + 1
+            if static_breaks or control.breakpoints or control._pause_requested:
                 self._maybe_pause(name, "before", state)
             self.current = name
-            pin = plan.pins.get(name, _NO_PIN) if plan.pins else _NO_PIN
+            pin = pins.get(name, _NO_PIN) if pins else _NO_PIN
             pinned = pin is not _NO_PIN
-            self.deadline = time.monotonic() + plan.limits.lua_timeout
-            sink.emit(NodeStarted(t=time.monotonic(), node=name, branch=branch, iteration=count, pinned=pinned))
-            started = time.perf_counter()
+            now = monotonic()
+            self.deadline = now + timeout
+            sink.emit(NodeStarted(t=now, node=name, branch=branch, iteration=count, pinned=pinned))
+            started = perf_counter()
             try:
                 update = pinned_update(pin) if pinned else self._execute(step, state)
                 if update:
                     self.hold(update, name)
             except RunError as exc:
-                elapsed = (time.perf_counter() - started) * 1000.0
-                sink.emit(NodeFinished(t=time.monotonic(), node=name, branch=branch, timing_ms=elapsed, ok=False,
+                elapsed = (perf_counter() - started) * 1000.0
+                sink.emit(NodeFinished(t=monotonic(), node=name, branch=branch, timing_ms=elapsed, ok=False,
                                        error=exc.message, line=exc.line))
                 raise
-            elapsed = (time.perf_counter() - started) * 1000.0
+            elapsed = (perf_counter() - started) * 1000.0
             if update:
                 state = {**state, **update}
-            sink.emit(NodeFinished(t=time.monotonic(), node=name, branch=branch, timing_ms=elapsed, ok=True,
+            sink.emit(NodeFinished(t=monotonic(), node=name, branch=branch, timing_ms=elapsed, ok=True,
                                    update=_snapshot(update) if copy_updates and update else update,
                                    state=copy_state(state) if record else None, pinned=pinned))
-            if static_breaks or control.breakpoints or control.pause_requested:
+            if static_breaks or control.breakpoints or control._pause_requested:
                 self._maybe_pause(name, "after", state)
             if once:
                 return state
@@ -559,6 +566,18 @@ def pinned_update(pin: Any) -> dict[str, Any] | None:
     return copy_state(pin) if isinstance(pin, dict) else {"result": copy_state(pin)}
 
 
+class _OtherStarts:
+    """The other branch starts of a branch's fork, read from the fork's one set of starts."""
+
+    __slots__ = ("starts", "own")
+
+    def __init__(self, starts: frozenset[str], own: str) -> None:
+        self.starts, self.own = starts, own
+
+    def __contains__(self, name: object) -> bool:
+        return name != self.own and name in self.starts
+
+
 def _run_branch(ctx: _RunContext, name: str, start: str, index: int, fork: Fork, state: dict[str, Any],
                 stop_at: frozenset[str]) -> BranchOutcome:
     """Run one branch in the current worker with a fresh VM; never raises."""
@@ -579,7 +598,7 @@ def _run_branch(ctx: _RunContext, name: str, start: str, index: int, fork: Fork,
         if fork.items is not None:
             final = run_item(flow, fork, index, state)
         else:
-            flow.siblings = frozenset(fork.branches) - {start}
+            flow.siblings = _OtherStarts(fork.starts, start)
             flow.join_at = fork.fan_in or END
             final = flow.walk(start, state, stop_at)
     except RunError as exc:
@@ -613,7 +632,7 @@ def run_branch_remote(sink: EventSink, stop: Callable[[], bool] | None, where: s
     """Run a branch inside a worker of another process or machine: events go to ``sink``, Stop arrives through
     ``stop``, breakpoints continue by themselves (there is no way back to the studio's control), and nested
     forks run on threads of that worker. Never raises."""
-    ctx = _RunContext(plan, sink, RunControl(auto_continue=True), record_states, None, "thread")
+    ctx = _RunContext(plan, LogBudgetSink(sink), RunControl(auto_continue=True), record_states, None, "thread")
     ctx.remote_stop = stop or (lambda: False)
     ctx.where = where
     ctx.entry_branch = name
@@ -683,7 +702,7 @@ class WorkflowRun:
             state = copy_state(start.state)
             sink.emit(RunStarted(t=t0, run_id=self.run_id, workflow=plan.name, inputs=copy_state(start.state),
                                  parent_run=start.parent_run, start_node=start.node, start_mode=start.mode))
-        ctx = _RunContext(plan, sink, self.control, self.record_states, self.executor, self.strategy,
+        ctx = _RunContext(plan, LogBudgetSink(sink), self.control, self.record_states, self.executor, self.strategy,
                           self.strategies)
         if self.caps is not None:
             ctx.budget = StateBudget(self.caps.state_budget_mb)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 MAX_INPUT_BYTES = 64 << 20
@@ -110,16 +111,30 @@ def _check_numbers(value: Any, where: str) -> None:
             stack.extend(item)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _check_depth(value: Any, where: str) -> None:
+    """At most MAX_DEPTH levels, and text that is valid Unicode (JSON's ``"\\ud800"`` escapes make lone
+    surrogates, which no UTF-8 text, Lua string or output file can hold)."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise InputError(where, f"nests values more than {MAX_DEPTH} levels deep")
         if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values() if isinstance(child, dict | list))
+            for key in item:
+                _check_text(key, where)
+            stack.extend((child, depth + 1) for child in item.values())
         elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item if isinstance(child, dict | list))
+            stack.extend((child, depth + 1) for child in item)
+        else:
+            _check_text(item, where)
+
+
+def _check_text(item: Any, where: str) -> None:
+    if isinstance(item, str) and _SURROGATE.search(item):
+        raise InputError(where, "has text that is not valid Unicode (a lone surrogate such as \\ud800)")
 
 
 def _kind(value: Any) -> str:

@@ -113,3 +113,16 @@ def test_names_with_terminal_controls_are_printed_plain(workflow_file):
         assert code == 1
         assert "\x1b" not in out + err and "\x07" not in out + err
         assert "node 'ared': goto target 'ghost' is not a node" in out + err
+
+
+@pytest.mark.parametrize("given", ['{"a": "\\ud800"}', '{"k": {"\\udfff": 1}}', '{"a": ["x", "\\udc00y"]}'])
+def test_lone_surrogates_in_input_are_refused_in_one_line(given, workflow_file):
+    """JSON escapes can make text no UTF-8 file or Lua string can hold: refused at the boundary (exit 2), never
+    an encoding error inside a node."""
+    with pytest.raises(InputError, match="not valid Unicode"):
+        parse_inputs(given)
+    path = workflow_file("name: w\nnodes:\n  - name: a\n    language: lua\n    run: return { v = state.a }\n")
+    code, _out, err = run_cli("run", path, "--input", given)
+    assert code == 2 and err.strip() == "error: --input has text that is not valid Unicode (a lone surrogate such " \
+                                         "as \\ud800)"
+    assert parse_inputs('{"a": "\\ud83d\\ude00 é"}') == {"a": "\U0001f600 é"}  # a proper pair is one character

@@ -218,3 +218,27 @@ def test_values_json_cannot_hold_still_give_valid_json_or_one_line(workflow_file
     code, out, err, seconds = timed_cli("run", path, "--max-state-mb", "16")
     assert code == 1 and err.strip().startswith("error: node 'p': memory budget exceeded"), err
     assert seconds < 30
+
+
+@pytest.mark.parametrize("strategy", ["thread", "process"])
+def test_a_loop_of_prints_cannot_fill_the_memory_of_whoever_keeps_the_log(strategy):
+    """The studio and the run history keep every log line: past the run's log budget lines are dropped, with
+    one warning, whichever flow prints (main flow, thread or process branches)."""
+    from tea_studio.engine.events import MAX_LOG_TEXT, LogLine
+
+    spam = "local s = string.rep('x', 65536) for i = 1, 1e9 do print(s) end"
+    workflow = load_workflow_text(
+        f"name: noisy\nsettings:\n  lua: {{timeout: 1}}\n"
+        f"  parallel: {{strategy: {strategy}, on_branch_error: continue}}\nnodes:\n"
+        f"  - {{name: talk, language: lua, run: \"for i = 1, 100 do print(string.rep('y', 65536)) end\"}}\n"
+        f"  - {{name: a, language: lua, run: \"{spam}\"}}\n  - {{name: b, language: lua, run: \"{spam}\"}}\n"
+        "  - {name: join, language: lua, run: 'return {}'}\n"
+        "edges:\n  - {from: talk, to: a, type: parallel, fan_in: join}\n"
+        "  - {from: talk, to: b, type: parallel, fan_in: join}\n  - {from: a, to: join}\n  - {from: b, to: join}\n")
+    sink = ListSink()
+    state = WorkflowRun(workflow, sink=sink).run()
+    assert {e["branch"] for e in state["parallel_errors"]} == {"a", "b"}
+    lines = sink.of_type(LogLine)
+    assert sum(len(line.text) for line in lines) <= MAX_LOG_TEXT + 200
+    assert [line.text for line in lines if line.level == "warning"] == ["log output past 32 MiB in this run is dropped"]
+    assert sum(line.node == "talk" for line in lines) == 100  # what came first is all there
