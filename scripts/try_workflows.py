@@ -11,7 +11,7 @@ never run before, with a sample text where it offers an empty one).
 
 While the runs go, a local OpenAI-compatible server on 127.0.0.1 answers chat completions (plain and SSE),
 embeddings and Ollama's native routes, and is announced through the variables TEA documents (``OPENAI_API_BASE``,
-``OPENAI_BASE_URL``, ``OLLAMA_API_BASE``, ``OLLAMA_HOST``); fake ``claude``, ``gemini`` and ``qwen`` CLI agents
+``OPENAI_BASE_URL``, ``OLLAMA_API_BASE``, ``OLLAMA_HOST``); fake ``claude``, ``gemini``, ``qwen`` and ``codex`` CLI agents
 on a temporary PATH read their prompt from stdin (or their arguments) and answer. Both answer a JSON object when
 the prompt asks for JSON, so parsing nodes downstream get something shaped like what they expect.
 
@@ -54,7 +54,7 @@ import yaml
 
 RAN, LOCATED, BAD, SILENT_SKIP, NOT_WORKFLOW = "ran", "located", "bad", "silent_skip", "not_workflow"
 CATEGORIES = (RAN, LOCATED, BAD, SILENT_SKIP)
-CLI_AGENTS = ("claude", "gemini", "qwen")
+CLI_AGENTS = ("claude", "gemini", "qwen", "codex")
 
 # --------------------------------------------------------------------------------------------------------------
 # Answers of the fake model: JSON when the prompt asks for JSON, else a short plain text.
@@ -157,16 +157,23 @@ def fake_answer(prompt: str, want_json: bool = False) -> str:
 
 
 _CHOICE = re.compile(r"\b([A-Z][A-Z0-9_]{2,})\s*:\s*\[\s*(\w+)\s*(?:\|\s*\w+\s*)+\]")
-_MARKER = re.compile(r"\b(?:[Pp]rint|[Oo]utput|[Ee]nd with|[Rr]espond with)\s*:?\s*([A-Z][A-Z0-9_]{3,})\b")
+_SCALE = re.compile(r"\b([A-Z][A-Z0-9_]{2,})\s*:\s*\[\s*\d+\s*-\s*(\d+)\s*\]")
+_MARKER = re.compile(r"\b(?:[Pp]rint|[Oo]utput|[Ee]nd with|[Rr]espond with|[Ii]f [^:\n]{1,40})\s*:?\s*"
+                     r"([A-Z][A-Z0-9]*_[A-Z0-9_]{2,})\b")
 
 
 def _asked_markers(prompt: str) -> list[str]:
-    """The lines a prompt asks to be printed: ``GATE_DECISION:[PASS|CONDITIONAL|FAIL]`` answered with its first
-    choice, ``Print: TRACE_COMPLETED`` with the marker itself."""
-    choices = _CHOICE.findall(prompt)
-    keys = {key for key, _ in choices}
-    lines = [f"{key}: {first}" for key, first in choices] + [m for m in _MARKER.findall(prompt) if m not in keys]
-    return list(dict.fromkeys(lines))
+    """The lines a prompt asks to be printed, as a model that judges the work good prints them:
+    ``GATE_DECISION:[PASS|CONDITIONAL|FAIL]`` with its first choice, ``READINESS_SCORE:[1-10]`` with the top of
+    the scale, ``Print: TRACE_COMPLETED`` with the marker, and of ``If ready: GO_MARKER`` / ``If not ready:
+    NOGO_MARKER`` the first."""
+    values = {key: first for key, first in _CHOICE.findall(prompt)}
+    values.update({key: top for key, top in _SCALE.findall(prompt) if key not in values})
+    lines = [f"{key}: {value}" for key, value in values.items()]
+    outcomes = [m for m in _MARKER.findall(prompt) if m not in values]
+    conditional = re.findall(r"\b[Ii]f [^:\n]{1,40}:\s*([A-Z][A-Z0-9]*_[A-Z0-9_]{2,})\b", prompt)
+    skipped = set(conditional[1:])  # one outcome of a set of alternatives
+    return list(dict.fromkeys(lines + [m for m in outcomes if m not in skipped]))
 
 
 _PROLOG_FACT = re.compile(r"(?<![\w(])[a-z]\w*\((?:[^()\n]|\([^()\n]*\))*\)\.")
@@ -665,7 +672,7 @@ def markdown(results: list[Result], skipped: list[tuple[str, str]], folder: str,
     ranking = capability_ranking(results)
     out = [f"# TEA corpus report ({stamp})", "",
            f"`python scripts/try_workflows.py {folder}` on main; every file ran headless with a local "
-           "OpenAI-compatible server and fake claude/gemini/qwen CLI agents.", "",
+           "OpenAI-compatible server and fake claude/gemini/qwen/codex CLI agents.", "",
            "## Missing capabilities, by files affected", ""]
     missing = [x for x in ranking if is_missing_capability(x[0])]
     out += [f"{i}. **{cap}** — {n} file(s)" for i, (cap, n, _fs) in enumerate(missing, 1)] or ["(none)"]

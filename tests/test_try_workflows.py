@@ -134,6 +134,8 @@ def test_the_local_model_and_cli_agents_answer_in_the_shape_asked_for(tw, tmp_pa
     nested = 'Return ONLY JSON like {"entities": [{"name": "Ann", "born": 1950}], "approved": false}'
     gate = "Review it.\nPrint GATE_DECISION:[PASS|CONDITIONAL|FAIL] at the end\nPrint: TRACE_COMPLETED"
     assert tw.fake_answer(gate).splitlines()[1:] == ["GATE_DECISION: PASS", "TRACE_COMPLETED"]
+    ready = "- If ready: PO_VALIDATION_GO\n- If not ready: PO_VALIDATION_NOGO\n- Always print: READINESS_SCORE:[1-10]"
+    assert tw.fake_answer(ready).splitlines()[1:] == ["READINESS_SCORE: 10", "PO_VALIDATION_GO"]
     facts = 'As Prolog facts, format: char(Position, Letter).\nExample: char(1, h). char(2, e).\nOutput ONLY the facts.'
     assert tw.fake_answer(facts) == "char(1, h).\nchar(2, e)."
     assert json.loads(tw.fake_answer(nested)) == {"entities": [{"name": "Ann", "born": 1950}], "approved": True}

@@ -43,6 +43,21 @@ def has_lua_marker(code: str) -> bool:
     return False
 
 
+# Signs of Lua in a `run:` block without a marker: TEA's own (words and the `..` operator that Python does not
+# have) and a table constructor `{ key = value }`. Only code showing one is parsed to decide.
+_LUA_SIGNS = re.compile(r"\blocal\b|\bthen\b|\bend\b|\belseif\b|\.\.|\{\s*\w+\s*=(?!=)")
+
+
+def reads_as_lua(code: str) -> bool:
+    """True when unmarked `run:` code shows TEA's signs of Lua, does not parse as Python and does parse as Lua:
+    code written for TEA's Rust engine, which runs every `run:` as Lua (and TEA's Python one when Lua is on)."""
+    if not _LUA_SIGNS.search(code):
+        return False
+    from tea_studio.workflow.validation import lua_syntax_error, python_syntax_error
+
+    return python_syntax_error(code) is not None and lua_syntax_error(code) is None
+
+
 def copy_data(value: Any) -> Any:
     """A deep copy of plain YAML data (dicts, lists, scalars)."""
     if isinstance(value, dict):

@@ -77,6 +77,7 @@ FORM_LANGUAGE = "language"  # language: lua|python|prolog + run: |   (what the s
 FORM_RUN_TABLE = "run_table"  # run: {type: lua, code: "..."}
 FORM_MARKER = "marker"  # run: whose first non-blank line is `-- lua` (or that starts with `% prolog`)
 FORM_RUN = "run"  # run: "python code"
+FORM_LUA_SHAPE = "lua_shape"  # run: with no marker whose code is not Python but Lua (TEA's Lua detection)
 FORM_SCRIPT = "script"  # script: "python code"
 
 

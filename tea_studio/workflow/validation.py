@@ -23,6 +23,7 @@ from tea_studio.workflow.model import (
     CODE_KINDS,
     DYNAMIC_PARALLEL,
     END,
+    FORM_LUA_SHAPE,
     FORM_MARKER,
     LUA,
     PROLOG,
@@ -57,6 +58,7 @@ SEVERITIES: dict[str, str] = {
     "LUA_SYNTAX": ERROR,
     "PYTHON_SYNTAX": ERROR,
     "LUA_MARKER_FORM": WARNING,
+    "LUA_BY_SHAPE": WARNING,
     "UNKNOWN_ACTION": WARNING,
     "ACTION_PARAMETER": ERROR,
     "NODE_TYPE_NOT_SUPPORTED": WARNING,
@@ -366,6 +368,9 @@ class _Validation:
             if self._lua is None:
                 self._lua = LuaSyntaxChecker()
             self.code_problem("LUA_SYNTAX", node, label, self._lua(node.code))
+            if node.code_form == FORM_LUA_SHAPE:
+                self.add("LUA_BY_SHAPE", name, f"{label} has no language but its code is Lua, not Python: it runs as "
+                         "Lua (as TEA's Rust engine runs it); write 'language: lua' to say so", node)
             if node.code_form == FORM_MARKER:
                 self.add("LUA_MARKER_FORM", name, f"{label} marks Lua with a '-- lua' comment: TEA's own CLI runs it "
                          "as Python; write 'language: lua' instead", node)

@@ -21,6 +21,7 @@ from tea_studio.workflow.model import (
     CODE_KINDS,
     DYNAMIC_PARALLEL,
     FORM_LANGUAGE,
+    FORM_LUA_SHAPE,
     FORM_MARKER,
     FORM_RUN,
     FORM_RUN_TABLE,
@@ -427,6 +428,8 @@ class _WorkflowReader:
                 node.kind, node.code_form, node.code = LUA, FORM_MARKER, code
             elif language_value is None and yt.has_prolog_marker(code):
                 node.kind, node.code_form, node.code = PROLOG, FORM_MARKER, code
+            elif language_value is None and yt.reads_as_lua(code):
+                node.kind, node.code_form, node.code = LUA, FORM_LUA_SHAPE, code
             else:
                 node.kind, node.code_form, node.code = PYTHON, FORM_RUN, code
         elif "script" in pairs:
@@ -575,10 +578,12 @@ def code_form(node: Node) -> str | None:
     form = node.code_form
     if form == FORM_MARKER and not _keeps_marker(node):
         form = None
+    if form == FORM_LUA_SHAPE and (node.kind != LUA or node.code is None or not yt.reads_as_lua(node.code)):
+        form = None
     if form in (FORM_RUN, FORM_SCRIPT) and (node.kind != PYTHON or node.code is None
                                            or yt.has_lua_marker(node.code) or yt.has_prolog_marker(node.code)):
         form = None
-    if form not in (FORM_LANGUAGE, FORM_RUN_TABLE, FORM_MARKER, FORM_RUN, FORM_SCRIPT):
+    if form not in (FORM_LANGUAGE, FORM_RUN_TABLE, FORM_MARKER, FORM_LUA_SHAPE, FORM_RUN, FORM_SCRIPT):
         form = FORM_LANGUAGE
     return form
 
@@ -607,7 +612,7 @@ def node_to_data(node: Node, cp=_same) -> dict[str, Any]:
             data["run"] = node.code
     elif form == FORM_RUN_TABLE:
         data["run"] = {"type": node.kind, "code": node.code} if node.code is not None else {"type": node.kind}
-    elif form in (FORM_MARKER, FORM_RUN):
+    elif form in (FORM_MARKER, FORM_LUA_SHAPE, FORM_RUN):
         data["run"] = node.code
     elif form == FORM_SCRIPT:
         data["script"] = node.code

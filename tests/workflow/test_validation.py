@@ -19,7 +19,7 @@ from tea_studio.workflow.validation import (
     python_syntax_error,
     validate,
 )
-from tea_studio.workflow.yaml_io import WorkflowError, load_workflow, load_workflow_text
+from tea_studio.workflow.yaml_io import WorkflowError, dump_workflow, load_workflow, load_workflow_text
 
 
 def check(text: str) -> list[Problem]:
@@ -206,14 +206,32 @@ def test_python_syntax_errors_are_found_but_templated_code_is_left_alone():
     assert python_syntax_error("def (") is not None
 
 
-def test_code_that_is_not_python_but_is_lua_says_how_to_run_it_as_lua():
-    """TEA's Rust engine runs every `run:` as Lua (its fixtures start with `-- Lua code`); here it is Python."""
-    problem = only("""
+def test_run_code_that_is_lua_and_not_python_runs_as_lua_with_a_warning():
+    """TEA's Rust engine runs every `run:` as Lua (its fixtures start with `-- Lua code`); code that shows TEA's
+    signs of Lua, does not parse as Python and does parse as Lua is Lua here too, and the file says so once."""
+    text = """
         nodes:
           - name: process
             run: |
               -- Lua code
               return { result = "processed: " .. (state.input or "none") }
+          - name: python
+            run: |
+              return {"text": "a..b", "end": 1}
+        """
+    problem = only(text, "LUA_BY_SHAPE")
+    assert problem.node == "process" and "language: lua" in problem.message
+    workflow = load_workflow_text(textwrap.dedent(text))
+    assert [n.kind for n in workflow.nodes] == ["lua", "python"]
+    assert dump_workflow(workflow) == textwrap.dedent(text)  # written back as it was
+
+
+def test_python_code_that_would_be_lua_says_how_to_run_it_as_lua():
+    problem = only("""
+        nodes:
+          - name: p
+            run: |
+              print "hello"
         """, "PYTHON_SYNTAX")
     assert "not Python" in problem.message and "add 'language: lua'" in problem.message
     assert "Lua" not in only("""
