@@ -59,6 +59,9 @@ local result_budget = huge
 -- every time the heap doubles) and brings the next check forward to the next instruction when one is due. Small
 -- heaps (frequent, cheap cycles) go without it.
 local heap_kb, prompt_armed = collectgarbage, false
+-- Setting up makes little garbage: the collector waits until it is done (restarted below, before any node code),
+-- instead of walking the new objects again and again while they are created (~3 µs of each VM's start).
+heap_kb("stop")
 local GC_PROMPT = {__metatable = false}
 GC_PROMPT.__gc = function()
   prompt_armed = false
@@ -353,6 +356,7 @@ local function invoke(fn, state, budget)
   return size
 end
 
+heap_kb("restart")
 return compile, invoke, sethook, box
 """
 
