@@ -622,7 +622,7 @@ class LuaVM:
         limit = self.memory_limit
         try:
             runtime.set_max_memory(_UNLIMITED)
-            lua_state = self.to_lua(state)
+            lua_state = _to_lua(self._table_from, state)  # to_lua and to_python inlined: once per node
             if runtime.get_memory_used() > limit:
                 raise LuaNodeError(f"memory limit exceeded (the state passed in needs more than "
                                    f"{limit / (1 << 20):g} MiB in Lua)", kind="memory")
@@ -634,8 +634,10 @@ class LuaVM:
                 result = value = None
             else:
                 result = self._box[1]
-                value = self.to_python(result, self.deadline)
+                value = _to_python(self._lua_type, result, _Watch(self.deadline))
             self.result_size = max(size, 0)
+        except _ConversionTimeout:
+            raise LuaNodeError(f"execution timeout ({self.timeout:g} s)", kind="timeout") from None
         except (LuaMemoryError, MemoryError):
             raise LuaNodeError("memory limit exceeded", kind="memory") from None
         except OverflowError:
