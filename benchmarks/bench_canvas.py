@@ -4,12 +4,14 @@ Run offscreen: ``QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_can
 Prints one table of medians with the targets, then (unless ``--no-settings``) a comparison of view settings measured
 in the same run.
 
-Every measure sets its zoom itself (:func:`show_whole` instead of the studio's Fit, whose smallest zoom changed from
-2% to a readable one), so the file measures the same pictures against any version of the studio it can import.
+Every measure sets its layout and zoom itself (:func:`grid_positions` instead of auto_layout, :func:`show_whole`
+instead of the studio's Fit, whose smallest zoom changed from 2% to a readable one), so the file measures the same
+pictures against any version of the studio it can import.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import sys
@@ -26,7 +28,6 @@ from tea_studio.studio.canvas.node_item import NODE_H, NODE_W  # noqa: E402
 from tea_studio.studio.canvas.scene import WorkflowScene  # noqa: E402
 from tea_studio.studio.canvas.view import WorkflowView  # noqa: E402
 from tea_studio.studio.document import EditableWorkflow  # noqa: E402
-from tea_studio.workflow.layout import auto_layout  # noqa: E402
 from tea_studio.workflow.model import FORM_LANGUAGE, LUA, Edge, GotoRule, Node, Workflow  # noqa: E402
 
 VIEW_SIZE = (1280, 800)
@@ -51,8 +52,16 @@ def generated_workflow(n: int) -> Workflow:
         else:
             i += 1
     workflow = Workflow(nodes=nodes, edges=edges, name=f"generated-{n}")
-    workflow.layout.positions = {k: (float(x), float(y)) for k, (x, y) in auto_layout(workflow).items()}
+    workflow.layout.positions = grid_positions([node.name for node in nodes])
     return workflow
+
+
+def grid_positions(names: list[str]) -> dict[str, tuple[float, float]]:
+    """Rows of nodes, about 1.6 times as many columns as rows: the benchmark's own layout, so that every version
+    of the studio measures the same picture (auto_layout changed from one long row to a compact block)."""
+    columns = max(10, round(math.sqrt(len(names)) * 1.6))
+    return {name: (float(i % columns * (NODE_W + 80)), float(i // columns * (NODE_H + 66)))
+            for i, name in enumerate(names)}
 
 
 def ms(seconds: float) -> float:
