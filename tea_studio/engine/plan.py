@@ -17,6 +17,7 @@ from tea_studio.workflow.action_schemas import action_call
 from tea_studio.workflow.constructs import construct_of
 from tea_studio.workflow.model import DEFAULT_STRATEGY, Workflow
 from tea_studio.workflow.routes import RouteKind, entry_nodes, fork_edges, successors
+from tea_studio.workflow.streams import stream_spec
 from tea_studio.workflow.validation import unsupported_code
 
 DEFAULT_MAX_ITERATIONS = 1000
@@ -46,6 +47,7 @@ class Step(NamedTuple):
     subplan: Any = None  # dynamic_parallel subgraph mode: the Plan of the subgraph file
     params: dict[str, Any] | None = None  # an action's `with:` (or `params:`), not rendered
     output: Any = None  # an action's `output:` key
+    streams: Any = None  # a Python node's `streams:` (workflow.streams.StreamSpec), run by engine/streams.py
 
 
 class Route(NamedTuple):
@@ -185,7 +187,7 @@ def _step(node: Any, index: int, path: str | None, depth: int = 0, prefix: str =
         return Step(name, "action", "", call.name, index, params=call.params, output=call.output)
     construct = construct_of(node, path)
     if construct is None:
-        return Step(name, node.kind, node.code or "", node.uses, index)
+        return Step(name, node.kind, node.code or "", node.uses, index, streams=stream_spec(node))
     if construct.problems:
         return Step(name, UNSUPPORTED, construct.problems[0][1], None, index)
     inner = tuple(_step(item, i, path, depth, f"{name}/") for i, item in enumerate(construct.inner))

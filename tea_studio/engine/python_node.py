@@ -11,6 +11,7 @@
 - Globals: ``state``, ``variables``, ``json`` and, when the state has it, ``parallel_results`` (a fan-in reads
   the bare name in TEA). ``print()`` without ``file=`` goes to the run's log, never to stdout (where the
   headless run prints its JSON).
+- A node with ``streams:`` reads and writes its channels through ``import sys`` (engine/streams.py).
 """
 
 from __future__ import annotations
@@ -72,11 +73,14 @@ def _compile(node: str, code: str) -> tuple[Any, int]:
     return result
 
 
-def _printer(on_print: Callable[[str], None] | None) -> Callable[..., None]:
-    """``print`` for node code: text goes to ``on_print`` (the run's log) unless a ``file`` is given."""
+def _printer(on_print: Callable[[str], None] | None, stdout: Any = None) -> Callable[..., None]:
+    """``print`` for node code: text goes to ``on_print`` (the run's log) unless a ``file`` is given, or to
+    ``stdout`` (a stream node's channel) when there is one."""
 
     def node_print(*args: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None,
                    flush: bool = False) -> None:
+        if file is None and stdout is not None:
+            file = stdout
         if file is not None and file is not sys.stdout and file is not sys.__stdout__:
             builtins.print(*args, sep=sep, end=end, file=file, flush=flush)
             return
@@ -90,9 +94,12 @@ def _printer(on_print: Callable[[str], None] | None) -> Callable[..., None]:
 
 
 def _globals(node: str, state: dict[str, Any], variables: dict[str, Any] | None,
-             on_print: Callable[[str], None] | None) -> dict[str, Any]:
+             on_print: Callable[[str], None] | None, stdio: Any = None) -> dict[str, Any]:
     scope: dict[str, Any] = {"state": state, "variables": variables or {}, "json": json,
                              "__builtins__": builtins, "__name__": f"tea_node_{node}", "print": _printer(on_print)}
+    if stdio is not None:  # a stream node (engine/streams.py): its own `import sys`, and print() to its stdout
+        scope["__builtins__"] = stdio.builtins
+        scope["print"] = _printer(on_print, stdio.stdout)
     if "parallel_results" in state:
         scope["parallel_results"] = state["parallel_results"]
     return scope
@@ -108,11 +115,12 @@ def _render(code: str, state: dict[str, Any], variables: dict[str, Any] | None) 
 
 
 def run_python_node(node: str, code: str, state: dict[str, Any], variables: dict[str, Any] | None = None,
-                    on_print: Callable[[str], None] | None = None) -> dict[str, Any] | None:
-    """Run a Python node on ``state`` (a copy the node may change); returns the update to merge (None = none)."""
+                    on_print: Callable[[str], None] | None = None, stdio: Any = None) -> dict[str, Any] | None:
+    """Run a Python node on ``state`` (a copy the node may change); returns the update to merge (None = none).
+    ``stdio``: a stream node's channels (:class:`tea_studio.engine.streams.NodeStdio`)."""
     code = _render(code, state, variables)
     compiled, offset = _compile(node, code)
-    scope = _globals(node, state, variables, on_print)
+    scope = _globals(node, state, variables, on_print, stdio)
     before = dict(state)
     try:
         if offset:

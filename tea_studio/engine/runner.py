@@ -53,6 +53,7 @@ from tea_studio.engine.plan import UNSUPPORTED, Fork, Plan, PlanError, build_pla
 from tea_studio.engine.prolog_node import PrologNodeError, run_prolog_node
 from tea_studio.engine.python_node import PythonNodeError, run_python_node
 from tea_studio.engine.start import StartAt, walk_from
+from tea_studio.engine.streams import adopt, branch_state, gather, hand_over, run_stream_node
 from tea_studio.workflow.model import END, STRATEGIES, Workflow
 
 __all__ = ["BranchOutcome", "RunControl", "RunError", "RunStopped", "WorkflowRun", "run_workflow", "STOPPED"]
@@ -255,6 +256,7 @@ class _Flow:
         self.deadline = 0.0  # the running node's: its route conditions count against its timeout
         self.siblings: frozenset[str] = frozenset()  # the other branch starts of this branch's fork
         self.join_at: str = END  # where this branch ends when its implicit next node is a sibling branch
+        self.channels: dict[str, str] = {}  # stream channel -> the text its producer wrote (engine/streams.py)
 
     def subflow(self, plan: Plan) -> _Flow:
         """A flow of its own (own Lua VM, own thread strategy) running ``plan`` on this flow's branch and under
@@ -409,6 +411,8 @@ class _Flow:
             return run_construct(self, step, state)
         if kind == "python":
             try:
+                if step.streams is not None:
+                    return run_stream_node(self, step, state)
                 return run_python_node(step.name, step.code, dict(state), self.plan.variables, self._print)
             except PythonNodeError as exc:
                 raise RunError(exc.message, step.name, self.branch, exc.line) from None
@@ -506,6 +510,7 @@ class _Flow:
             -> list[BranchOutcome]:
         """Run the fork's branches on its strategy; their outcomes in declaration order."""
         strategy = self.ctx.strategy_for(fork)
+        state = branch_state(self, state)
         prefix = f"{self.branch}/" if self.branch else ""
         names = [prefix + start for start in fork.branches]
         ctx = self.ctx
@@ -519,6 +524,7 @@ class _Flow:
         outcomes = strategy.run_fork(request)
         if self.control.stopped:
             raise RunStopped(fork.node, self.branch)
+        gather(self, outcomes)
         return outcomes
 
     def check_picklable(self, fork: Fork, state: dict[str, Any]) -> None:
@@ -594,6 +600,7 @@ def _run_branch(ctx: _RunContext, name: str, start: str, index: int, fork: Fork,
     sink.emit(BranchStarted(t=time.monotonic(), branch=name, fork=fork.node, fan_in=fork.fan_in, index=index,
                             vm_ready_us=vm_ready_us, where=where))
     try:
+        adopt(flow, state)
         flow.hold(state, None)
         if fork.items is not None:
             final = run_item(flow, fork, index, state)
@@ -623,7 +630,7 @@ def _run_branch(ctx: _RunContext, name: str, start: str, index: int, fork: Fork,
     sink.emit(BranchFinished(t=time.monotonic(), branch=name, fork=fork.node, fan_in=fork.fan_in, index=index,
                              ok=True, timing_ms=timing, state=copy_state(final) if ctx.record_states else None,
                              vm_memory_kb=memory))
-    return BranchOutcome(index, name, True, state=final, timing_ms=timing)
+    return BranchOutcome(index, name, True, state=hand_over(flow, final), timing_ms=timing)
 
 
 def run_branch_remote(sink: EventSink, stop: Callable[[], bool] | None, where: str, plan: Plan, name: str,

@@ -36,6 +36,7 @@ from tea_studio.workflow.model import (
     Workflow,
 )
 from tea_studio.workflow.routes import RouteKind, Successor, entry_nodes, flow_targets, successors
+from tea_studio.workflow.streams import stream_problems
 from tea_studio.workflow.text import one_line
 
 ERROR = "error"
@@ -65,6 +66,12 @@ SEVERITIES: dict[str, str] = {
     "INVALID_NODE_CONFIG": ERROR,
     "DYNAMIC_PARALLEL_WITHOUT_FAN_IN": WARNING,  # TEA refuses to load it; the studio follows the node's routes
     "INVALID_INTERRUPT": WARNING,
+    # stream channels (workflow/streams.py)
+    "INVALID_STREAMS": ERROR,
+    "STREAM_NO_PRODUCER": ERROR,
+    "STREAM_MULTIPLE_PRODUCERS": ERROR,
+    "STREAM_INTERRUPT": ERROR,
+    "STREAM_DIRECT_FAN_OUT": ERROR,
     "EMPTY_WORKFLOW": WARNING,
     # routing
     "GOTO_UNDEFINED": ERROR,
@@ -167,8 +174,10 @@ def unsupported_code(node: Node) -> str | None:
     run = node.extra.get("run")
     if isinstance(run, dict) and run.get("type") not in (None, "expression", *CODE_KINDS):
         return f"language {run.get('type')!r} is not supported by TEA Studio; export and run with tea"
-    if node.extra.get("streams"):  # TEA pipes stdin/stdout between processes; here the data would never arrive
-        return "`streams:` (stdin/stdout piped between nodes) is not supported by TEA Studio; export and run with tea"
+    if node.extra.get("streams") and node.kind != PYTHON:  # TEA pipes the stdio of a Python node's process
+        what = "Lua nodes" if node.kind == LUA else f"{node.kind} nodes"
+        return (f"`streams:` on a {node.kind} node: {what} cannot stream (TEA pipes only the stdin/stdout of "
+                "Python nodes); export and run with tea")
     if "parallel_each" in node.extra:  # TEA fans the node out over a list; running it once would skip the rest
         return "`parallel_each:` is not supported by TEA Studio (type: dynamic_parallel does the same); " \
                "export and run with tea"
@@ -329,6 +338,7 @@ class _Validation:
         forks = self.check_edges()
         self.check_gotos()
         self.check_settings()
+        self.check_streams()
         self.check_graph(forks)
         self.check_misleading_routes(forks)
         return sorted(self.problems, key=lambda p: (p.line, p.col))
@@ -555,6 +565,19 @@ class _Validation:
                 if not self.is_node(name):
                     self.add("INTERRUPT_UNDEFINED", None, f"config.{key} names '{name}', which is not a node",
                              self.source.section_key("config", key))
+
+    def check_streams(self) -> None:
+        """TEA's stream channel rules, each at the `streams:` entry (or the fork edge) that breaks it."""
+        for problem in stream_problems(self.workflow):
+            node = problem.node
+            if node is None:
+                where: Any = problem.edge
+            elif problem.key is None:
+                where = self.source.key(node, "streams")
+            else:
+                where = self.source.nested_key(node, "streams", problem.key)
+            name = node.name if node is not None else self._node_of(problem.edge.source)  # type: ignore[union-attr]
+            self.add(problem.code, name, problem.message, where)
 
     def check_misleading_routes(self, forks: dict[str, list[Edge]]) -> None:
         """Routes that draw like something they are not (see the module functions below)."""
