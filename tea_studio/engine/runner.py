@@ -317,6 +317,8 @@ class _Flow:
         limit = plan.limits.max_iterations
         static_breaks = plan.breakpoints
         sink = self.sink
+        if type(sink) is LogBudgetSink:  # it only counts log lines: node events go straight past it
+            sink = sink.sink
         record = self.ctx.record_states
         copy_updates = self.ctx.copy_updates
         branch = self.branch
