@@ -99,22 +99,10 @@ def _json_blocks(prompt: str):
 
 def _example_keys(prompt: str) -> list[str]:
     """Keys of the first JSON-looking object written in the prompt (the format the model is asked to follow)."""
-    start = prompt.find("{")
-    while start != -1:
-        depth, end = 0, -1
-        for i in range(start, min(len(prompt), start + 4000)):
-            if prompt[i] == "{":
-                depth += 1
-            elif prompt[i] == "}":
-                depth -= 1
-                if depth == 0:
-                    end = i
-                    break
-        block = prompt[start:end + 1] if end != -1 else ""
+    for block in _json_blocks(prompt):
         keys = list(dict.fromkeys(_JSON_KEY.findall(block)))
         if keys:
             return keys
-        start = prompt.find("{", start + 1)
     return []
 
 

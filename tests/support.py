@@ -10,6 +10,23 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 CONFORMANCE = REPO.parent / "shared" / "conformance"
 EXAMPLES = REPO / "resources" / "examples"
 
+# Two branches that spin in Lua until killed, on the process strategy (kill and orphan tests).
+CPU_BOUND_PROCESS_FORK = """
+name: cpu
+settings: {parallel: {strategy: process}}
+nodes:
+  - {name: fork, language: lua, run: 'return {}'}
+  - {name: a, language: lua, run: 'local s = 0 for i = 1, 1e12 do s = s + i end return { s = s }'}
+  - {name: b, language: lua, run: 'local s = 0 for i = 1, 1e12 do s = s + i end return { s = s }'}
+  - {name: join, language: lua, run: 'return {}'}
+edges:
+  - {from: fork, to: a, type: parallel, fan_in: join}
+  - {from: fork, to: b, type: parallel, fan_in: join}
+  - {from: a, to: join}
+  - {from: b, to: join}
+  - {from: join, to: __end__}
+"""
+
 
 def case_files(folder: pathlib.Path, command: str) -> list[pathlib.Path]:
     """The ``*.case.json`` files of a case folder (conformance format) for one command (run | validate)."""

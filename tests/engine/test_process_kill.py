@@ -14,7 +14,7 @@ import time
 
 import pytest
 from engine_helpers import fan_out_yaml, run, workflow
-from support import REPO
+from support import CPU_BOUND_PROCESS_FORK, REPO
 
 from tea_studio.engine.events import BranchFinished, BranchStarted, ListSink, NodeFinished, NodeStarted
 from tea_studio.engine.runner import RunControl, RunError, WorkflowRun
@@ -138,21 +138,6 @@ def test_a_killed_worker_is_replaced_for_the_next_run():
     assert state["parts"] == [100, 101, 102]
 
 
-CPU_FORK = """
-name: cpu
-settings: {parallel: {strategy: process}}
-nodes:
-  - {name: fork, language: lua, run: 'return {}'}
-  - {name: a, language: lua, run: 'local s = 0 for i = 1, 1e12 do s = s + i end return { s = s }'}
-  - {name: b, language: lua, run: 'local s = 0 for i = 1, 1e12 do s = s + i end return { s = s }'}
-  - {name: join, language: lua, run: 'return {}'}
-edges:
-  - {from: fork, to: a, type: parallel, fan_in: join}
-  - {from: fork, to: b, type: parallel, fan_in: join}
-  - {from: a, to: join}
-  - {from: b, to: join}
-  - {from: join, to: __end__}
-"""
 
 
 def _wait_gone(pid: int, timeout: float) -> bool:
@@ -170,7 +155,7 @@ def _wait_gone(pid: int, timeout: float) -> bool:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
 def test_a_killed_run_leaves_no_worker_and_no_temporary_files(tmp_path, signum):
     path = tmp_path / "cpu.yaml"
-    path.write_text(CPU_FORK, encoding="utf-8")
+    path.write_text(CPU_BOUND_PROCESS_FORK, encoding="utf-8")
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = {**os.environ, "TMPDIR": str(scratch)}

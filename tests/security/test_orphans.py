@@ -10,21 +10,7 @@ import subprocess
 import sys
 
 import pytest
-
-CPU_FORK = """
-name: cpu
-settings: {parallel: {strategy: process}}
-nodes:
-  - {name: fork, language: lua, run: 'return {}'}
-  - {name: a, language: lua, run: 'local s = 0 for i = 1, 1e12 do s = s + i end return { s = s }'}
-  - {name: b, language: lua, run: 'local s = 0 for i = 1, 1e12 do s = s + i end return { s = s }'}
-  - {name: join, language: lua, run: 'return {}'}
-edges:
-  - {from: fork, to: a, type: parallel, fan_in: join}
-  - {from: fork, to: b, type: parallel, fan_in: join}
-  - {from: a, to: join}
-  - {from: b, to: join}
-"""
+from support import CPU_BOUND_PROCESS_FORK
 
 
 def descendants(pid: int) -> set[int]:
@@ -51,7 +37,7 @@ def descendants(pid: int) -> set[int]:
                                                                                           "SIGKILL"])
 def test_a_killed_run_leaves_no_process_and_no_temporary_folder(tmp_path, signum):
     path = tmp_path / "cpu.yaml"
-    path.write_text(CPU_FORK, encoding="utf-8")
+    path.write_text(CPU_BOUND_PROCESS_FORK, encoding="utf-8")
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = {**os.environ, "TMPDIR": str(scratch)}
