@@ -44,7 +44,7 @@ def failed_outcome(index: int, name: str, message: str, *, node: str | None = No
                    timing_ms: float = 0.0) -> BranchOutcome:
     """A branch that failed outside its own code (its worker died, its result could not travel back…)."""
     failed_branch = failed_branch or name
-    where = f"branch '{failed_branch}' " + (f"node '{node}': " if node else ": ")
+    where = f"branch '{failed_branch}' node '{node}': " if node else f"branch '{failed_branch}': "
     return BranchOutcome(index, name, False, error=message, detail=where + message, node=node,
                          failed_branch=failed_branch, timing_ms=timing_ms)
 

@@ -47,6 +47,7 @@ MAX_BUILT = 4 * MAX_TEXT  # items one evaluation may build in all, its intermedi
 MAX_WIDTH = 100_000  # a format width or a padding
 MAX_POWER_BITS = 1 << 20  # bits of an integer power
 MAX_DEPTH = 64  # nesting of a value that leaves an expression
+MAX_SORTED = 1 << 20  # items one sort/unique/dictsort/groupby may order: one such call runs to its end in C
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}|\{\{).)*)\}\}\s*$", re.S)  # one {{ }} only
 _VARIABLE_REF = re.compile(r"\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}")
@@ -261,11 +262,21 @@ def _check_batch(value: Any, linecount: Any, fill_with: Any = None) -> Any:
     return items
 
 
+def _check_ordered(value: Any, *args: Any, **kwargs: Any) -> Any:
+    """Sorting is the one filter whose single call takes seconds on values within the sizes above (it runs inside
+    C, past any deadline check): it orders at most MAX_SORTED items."""
+    items = value if isinstance(value, list | tuple | dict | str) else list(value)
+    if len(items) > MAX_SORTED:
+        _refuse(f"sorting or grouping is limited to {MAX_SORTED:,} items")
+    return items
+
+
 _FILTER_CHECKS: dict[str, Callable[..., Any]] = {
     "join": _check_join, "replace": _check_replace, "indent": _check_indent, "format": _check_format,
     "center": _check_width_filter("center"), "wordwrap": _check_split_text, "title": _check_split_text,
     "wordcount": _check_split_text, "urlize": _check_split_text,
     "truncate": _check_width_filter("truncate"), "sum": _check_sum, "slice": _check_slices, "batch": _check_batch,
+    **{name: _check_ordered for name in ("sort", "unique", "dictsort", "groupby")},
     **{name: _check_text for name in ("string", "tojson", "pprint", "escape", "e", "forceescape", "urlencode",
                                        "xmlattr")},
 }

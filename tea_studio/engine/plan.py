@@ -114,14 +114,6 @@ class Plan:
                                      | {(n, "after") for n in self.interrupt_after})
 
 
-def _names(value: Any) -> frozenset[str]:
-    if isinstance(value, str):
-        return frozenset({value})
-    if isinstance(value, (list, tuple, set)):
-        return frozenset(str(v) for v in value)
-    return frozenset()
-
-
 def _number(value: Any, default: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return default
@@ -244,14 +236,7 @@ def build_plan(workflow: Workflow, depth: int = 0) -> Plan:
     routes = {name: tuple(Route(c.target, _rule(c.kind), c.condition, c.when) for c in candidates)
               for name, candidates in successors(workflow).items() if name in steps}
 
-    config = workflow.section("config")
-    before = set(_names(config.get("interrupt_before")))
-    after = set(_names(config.get("interrupt_after")))
-    for node in nodes:
-        if node.interrupt == "before":
-            before.add(node.name)
-        elif node.interrupt == "after":
-            after.add(node.name)
+    before, after = workflow.interrupts()
 
     initial = workflow.initial_state if isinstance(workflow.initial_state, dict) else {}
     return Plan(
@@ -263,8 +248,8 @@ def build_plan(workflow: Workflow, depth: int = 0) -> Plan:
         limits=build_limits(workflow),
         variables=dict(workflow.section("variables")),
         initial_state=dict(initial),
-        interrupt_before=frozenset(before),
-        interrupt_after=frozenset(after),
+        interrupt_before=before,
+        interrupt_after=after,
         has_lua=any(_runs_lua(step) for step in steps.values()),
         settings=dict(workflow.section("settings")),
         workflow_dir=os.path.dirname(os.path.abspath(workflow.path)) if workflow.path else None,

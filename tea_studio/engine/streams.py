@@ -132,17 +132,26 @@ def branch_state(flow: Any, state: dict[str, Any]) -> dict[str, Any]:
     return {**state, STREAMS_KEY: dict(flow.channels)} if flow.channels else state
 
 
+class _Inherited(dict):
+    """A branch's channels, remembering those its fork gave it (never sent back)."""
+
+    inherited: dict[str, str] = {}
+
+
 def adopt(flow: Any, state: dict[str, Any]) -> None:
     """A branch starts: take its fork's channels out of ``state`` and count them against the budget."""
     channels = state.pop(STREAMS_KEY, None)
     if channels:
-        flow.channels = dict(channels)
+        flow.channels = _Inherited(channels)
+        flow.channels.inherited = channels
         flow.hold({_HELD + name: text for name, text in channels.items()}, None)
 
 
 def hand_over(flow: Any, final: dict[str, Any]) -> dict[str, Any]:
-    """A branch ends: its final state carrying its channels back to the fork."""
-    return {**final, STREAMS_KEY: flow.channels} if flow.channels else final
+    """A branch ends: its final state carrying back the channels it wrote."""
+    inherited = getattr(flow.channels, "inherited", {})
+    written = {name: text for name, text in flow.channels.items() if inherited.get(name) is not text}
+    return {**final, STREAMS_KEY: written} if written else final
 
 
 def gather(flow: Any, outcomes: list[Any]) -> None:

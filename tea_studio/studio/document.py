@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from tea_studio.studio.commands import WorkflowCommand
-from tea_studio.workflow.edits import Change, Edit, WorkflowEditor, apply_changes, as_list
+from tea_studio.workflow.edits import Change, Edit, WorkflowEditor, apply_changes
 from tea_studio.workflow.model import END, START, Edge, GotoRule, Node, Workflow
 from tea_studio.workflow.routes import Route, RouteStyle, fan_in_counts, flow_targets, list_routes
 
@@ -112,13 +112,9 @@ class EditableWorkflow(QObject):
         return fan_in_counts(self.workflow)
 
     def breakpoints(self, name: str) -> tuple[bool, bool]:
-        """(before, after): whether the run pauses before/after the node (config lists and node ``interrupt``)."""
-        config = self.workflow.section("config")
-        node = self.node(name)
-        interrupt = node.interrupt if node else None
-        before = name in as_list(config.get("interrupt_before")) or interrupt == "before"
-        after = name in as_list(config.get("interrupt_after")) or interrupt == "after"
-        return before, after
+        """(before, after): whether the run pauses before/after the node (:meth:`Workflow.interrupts`)."""
+        before, after = self.workflow.interrupts()
+        return name in before, name in after
 
     # -- applying ------------------------------------------------------------------------------------------
     def push(self, edit: Edit) -> bool:

@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from tea_studio.workflow.code_syntax import lua_syntax_error, python_syntax_error
+
 STR_TAG = "tag:yaml.org,2002:str"
 NULL_TAG = "tag:yaml.org,2002:null"
 _TAG_NAMES = {
@@ -53,8 +55,6 @@ def reads_as_lua(code: str) -> bool:
     code written for TEA's Rust engine, which runs every `run:` as Lua (and TEA's Python one when Lua is on)."""
     if not _LUA_SIGNS.search(code):
         return False
-    from tea_studio.workflow.validation import lua_syntax_error, python_syntax_error
-
     return python_syntax_error(code) is not None and lua_syntax_error(code) is None
 
 

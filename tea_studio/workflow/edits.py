@@ -633,7 +633,7 @@ class WorkflowEditor:
         config = self.workflow.config if isinstance(self.workflow.config, dict) else None
         listed = as_list((config or {}).get(key))
         changes: list[Change] = []
-        if enabled and name not in listed and node.interrupt != when:
+        if enabled and name not in listed and node.interrupt != when and node.extra.get(key) is not True:
             changes.append(WorkflowAttr("config", self.workflow.config, {**(config or {}), key: [*listed, name]}))
         elif not enabled:
             if name in listed:
@@ -641,6 +641,8 @@ class WorkflowEditor:
                                             {**(config or {}), key: [v for v in listed if v != name]}))
             if node.interrupt == when:
                 changes.append(NodeAttr(node, "interrupt", node.interrupt, None))
+            if key in node.extra:  # TEA's node-level `interrupt_after: true`
+                changes.append(NodeAttr(node, "extra", node.extra, {k: v for k, v in node.extra.items() if k != key}))
         return Edit(f"{'Set' if enabled else 'Clear'} breakpoint {when} {name}", changes)
 
     def set_pin(self, name: str, output: Any) -> Edit:

@@ -213,6 +213,20 @@ class Workflow:
         value = getattr(self, key)
         return value if isinstance(value, dict) else {}
 
+    def interrupts(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The nodes a run pauses before and after: ``config.interrupt_before/after`` (a name or a list), a node's
+        ``interrupt: before|after``, and TEA's node-level ``interrupt_before: true`` / ``interrupt_after: true``."""
+        config = self.section("config")
+        found: dict[str, set[str]] = {}
+        for when in ("before", "after"):
+            listed = config.get(f"interrupt_{when}")
+            names = found.setdefault(when, set())
+            names.update(str(v) for v in (listed if isinstance(listed, (list, tuple)) else [listed])
+                         if isinstance(v, (str, int)) and not isinstance(v, bool))
+            names.update(node.name for node in self.nodes
+                         if node.interrupt == when or node.extra.get(f"interrupt_{when}") is True)
+        return frozenset(found["before"]), frozenset(found["after"])
+
     def setting(self, *path: str, default: Any = None) -> Any:
         """``settings`` looked up by key path, e.g. ``setting("lua", "timeout", default=30)``."""
         value: Any = self.settings or {}

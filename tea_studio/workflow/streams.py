@@ -100,13 +100,8 @@ def _shape_problems(node: Node) -> Iterator[StreamProblem]:
 
 
 def _interrupted(workflow: Workflow) -> set[str]:
-    names = {node.name for node in workflow.nodes if node.interrupt in ("before", "after")
-             or node.extra.get("interrupt_before") or node.extra.get("interrupt_after")}
-    config = workflow.section("config")
-    for key in ("interrupt_before", "interrupt_after"):
-        value = config.get(key)
-        names.update(v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str))
-    return names
+    before, after = workflow.interrupts()
+    return set(before | after)
 
 
 def _edge_problems(edge: Edge, readers: dict[str, str]) -> Iterator[StreamProblem]:

@@ -6,18 +6,17 @@ code only parsed, conditions only parsed by Jinja2's sandboxed environment. Code
 
 from __future__ import annotations
 
-import ast
 import functools
 import math
 import os
 import re
 import shutil
-import textwrap
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from tea_studio.workflow.action_schemas import UNSUPPORTED_REASONS, action_call, action_schema, param_problems
+from tea_studio.workflow.code_syntax import LuaSyntaxChecker, lua_syntax_error, python_syntax_error
 from tea_studio.workflow.constructs import construct_of, implicit_next
 from tea_studio.workflow.model import (
     CODE_KINDS,
@@ -128,32 +127,6 @@ def problem_from_error(error: Any) -> Problem:
 
 # -- code checks --------------------------------------------------------------------------------------------
 
-_LUA_CHUNK = "node"
-_LUA_MESSAGE = re.compile(rf"^{_LUA_CHUNK}:(\d+): (.*)$", re.DOTALL)
-
-
-class LuaSyntaxChecker:
-    """Compiles Lua chunks without running them, in one fresh ``lupa.lua54`` runtime kept for its lifetime."""
-
-    def __init__(self) -> None:
-        import lupa.lua54
-
-        self._load = lupa.lua54.LuaRuntime(register_eval=False).globals().load
-
-    def __call__(self, code: str) -> tuple[int, str] | None:
-        try:
-            result = self._load(code, "=" + _LUA_CHUNK, "t")
-        except (UnicodeError, MemoryError) as exc:  # e.g. a lone surrogate that cannot become UTF-8
-            return 1, str(exc) or type(exc).__name__
-        if not isinstance(result, tuple) or result[0] is not None:
-            return None
-        message = str(result[1])
-        match = _LUA_MESSAGE.match(message)
-        if match:
-            return int(match.group(1)), match.group(2)
-        return 1, message
-
-
 PROLOG_INSTALL_HINT = "Prolog nodes need SWI-Prolog: apt install swi-prolog-nox"
 
 
@@ -223,42 +196,6 @@ def inner_problem(node: Node) -> tuple[str, str] | None:
     construct = construct_of(node)
     if construct is not None and construct.problems:
         return "INVALID_NODE_CONFIG", f": {construct.problems[0][1]}"
-    return None
-
-
-def lua_syntax_error(code: str) -> tuple[int, str] | None:
-    """``(line, message)`` when ``code`` (a node's Lua body, ``local state = ...``) does not compile, else None.
-
-    The line counts from the code's first line. The code is compiled in a fresh Lua 5.4 runtime, never run.
-    """
-    return LuaSyntaxChecker()(code)
-
-
-_TEMPLATE_MARKERS = ("{{", "{%", "${")
-
-
-def python_syntax_error(code: str) -> tuple[int, str] | None:
-    """``(line, message)`` when inline Python code does not parse under TEA's rules, else None.
-
-    Code containing ``return`` is a function body; templated code (``{{``, ``{%``, ``${``) is only known after
-    rendering and is not checked.
-    """
-    if any(marker in code for marker in _TEMPLATE_MARKERS):
-        return None
-    code = textwrap.dedent(code)
-    as_function = "return" in code
-    source = "def _node():\n" + "".join("    " + line for line in code.splitlines(True)) if as_function else code
-    if as_function and not source.endswith("\n"):
-        source += "\n"
-    if as_function and not code.strip():
-        source += "    pass\n"
-    try:
-        compile(source, "<node>", "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
-    except SyntaxError as exc:
-        line = (exc.lineno or 1) - (1 if as_function else 0)
-        return max(line, 1), exc.msg
-    except (ValueError, RecursionError, MemoryError) as exc:  # e.g. a NUL character, absurd nesting
-        return 1, str(exc) or type(exc).__name__
     return None
 
 

@@ -241,6 +241,20 @@ nodes:
 """
 
 
+def test_tea_node_level_interrupt_keys_are_breakpoints_too():
+    """TEA also writes ``interrupt_before: true`` / ``interrupt_after: true`` on the node itself
+    (examples/yaml/stream_hybrid.yaml); they pause the run as ``interrupt:`` does."""
+    text = """
+    nodes:
+      - {name: a, language: lua, run: "return { n = 1 }", interrupt_after: true}
+      - {name: b, language: lua, run: "return { n = state.n + 1 }", interrupt_before: true}
+      - {name: c, language: lua, run: "return { n = state.n + 1 }", interrupt_after: false}
+    """
+    state, sink = run(text, control=RunControl(auto_continue=True))
+    assert state["n"] == 3
+    assert [(e.node, e.when) for e in sink.of_type(Paused)] == [("a", "after"), ("b", "before")]
+
+
 def test_breakpoints_continue_automatically_when_auto_continue():
     state, sink = run(BREAKPOINTS, control=RunControl(auto_continue=True))
     assert state["n"] == 4

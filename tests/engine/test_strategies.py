@@ -362,7 +362,7 @@ def test_a_scheduler_nobody_answers_at_fails_the_fork_in_one_line_at_once(tmp_pa
                             capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        f"error: branch 'b0' : cannot reach the Dask scheduler {address}: nothing answers at 127.0.0.1:"
+        f"error: branch 'b0': cannot reach the Dask scheduler {address}: nothing answers at 127.0.0.1:"
         f"{address.rsplit(':', 1)[1]} (Connection refused)"]
 
 

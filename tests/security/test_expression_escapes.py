@@ -161,6 +161,8 @@ def test_an_ordinary_failing_condition_still_counts_as_false():
     ("('ab ' * 5000000).split()", "split into words"),
     ("('a b ' * 4000000) | title", "split into words"),
     ("('x' * 16000000, 'x' * 16000000, 'x' * 16000000, 'x' * 16000000, 'x' * 16000000)", "in all"),
+    ("('x' * 16000000) | list | sort | first", "sorting"),
+    ("([3, 1, 2] * 5000000) | unique | list", "sorting"),
 ])
 def test_text_that_grows_by_replacing_joining_or_repeating_is_refused_before_it_is_made(expression, rule):
     began = time.monotonic()
@@ -187,6 +189,9 @@ def test_ordinary_text_operations_still_work():
     assert render_value("{{ [1, 2, 3] | sum }}", state) == 6
     assert render_value("{{ state.text.split() | length }}", state) == 3
     assert render_value("{{ state.words | batch(2) | list }}", state) == [["a", "b"], ["c"]]
+    assert render_value("{{ [3, 1, 2, 3] | sort | list }}", state) == [1, 2, 3, 3]
+    assert render_value("{{ {'b': 1, 'a': 2} | dictsort | first }}", state) == ["a", 2]  # plain data out
+    assert render_value("{{ [3, 1, 3] | unique | list }}", state) == [3, 1]
     assert render("{{ state.words }} {{ state.text | title }}", state) == "['a', 'b', 'c'] One Two\nThree"
 
 

@@ -66,3 +66,17 @@ def test_merging_takes_all_or_nothing():
     assert mine[0].new == "x"  # nothing was folded in
     assert merge_changes(mine, [NodeAttr(a, "code", "x", "y"), Positions({}, {"a": (2.0, 2.0)}, ["a"])])
     assert mine[0].new == "y" and mine[1].new == {"a": (2.0, 2.0)}
+
+
+def test_a_tea_node_level_interrupt_is_a_breakpoint_that_clearing_removes():
+    text = "nodes:\n  - name: a\n    interrupt_after: true  # checkpoint\n  - name: b\n"
+    workflow = yaml_io.load_workflow_text(text)
+    editor = WorkflowEditor(workflow)
+    assert workflow.interrupts() == (frozenset(), frozenset({"a"}))
+    assert not editor.set_breakpoint("a", "after", True).changes  # already there: nothing to add
+    edit = editor.set_breakpoint("a", "after", False)
+    apply_changes(workflow, edit.changes)
+    assert workflow.interrupts() == (frozenset(), frozenset())
+    assert "interrupt_after" not in yaml_io.dump_workflow(workflow)
+    apply_changes(workflow, edit.changes, forward=False)
+    assert yaml_io.dump_workflow(workflow) == text
