@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from tea_studio.workflow.action_schemas import action_call
 from tea_studio.workflow.constructs import construct_of
 from tea_studio.workflow.model import DEFAULT_STRATEGY, Workflow
-from tea_studio.workflow.routes import RouteKind, entry_nodes, fork_edges, successors
+from tea_studio.workflow.routes import Successor, entry_nodes, fork_edges, successors
 from tea_studio.workflow.streams import stream_spec
 from tea_studio.workflow.validation import unsupported_code
 
@@ -50,14 +50,9 @@ class Step(NamedTuple):
     streams: Any = None  # a Python node's `streams:` (workflow.streams.StreamSpec), run by engine/streams.py
 
 
-class Route(NamedTuple):
-    """A candidate successor: ``rule`` = "goto" (``condition`` is a goto ``if:``), "edge" (``condition``/``when``)
-    or "next" (the following node / __end__)."""
-
-    target: str
-    rule: str
-    condition: Any = None
-    when: Any = None
+# A candidate successor, as routes.successors lists them: ``kind`` GOTO/RULE (``condition`` is a goto ``if:``),
+# EDGE (``condition``/``when``) or NEXT (the following node / __end__). Tried in order, the first that holds wins.
+Route = Successor
 
 
 @dataclass(frozen=True)
@@ -198,15 +193,6 @@ def _step(node: Any, index: int, path: str | None, depth: int = 0, prefix: str =
     return Step(name, construct.kind, "", None, index, construct, inner, subplan)
 
 
-def _rule(kind: RouteKind) -> str:
-    """A Route's ``rule`` for a routing kind (compared by identity: an enum's hash runs Python code)."""
-    if kind is RouteKind.NEXT:
-        return "next"
-    if kind is RouteKind.EDGE:
-        return "edge"
-    return "goto"  # GOTO and RULE
-
-
 def _runs_lua(step: Step) -> bool:
     return step.kind == "lua" or any(_runs_lua(inner) for inner in step.inner)
 
@@ -233,8 +219,7 @@ def build_plan(workflow: Workflow, depth: int = 0) -> Plan:
         strategy = next((edge.parallel_strategy for edge in edges if edge.parallel_strategy), None)
         forks[source] = Fork(source, branches, fan_ins[0] if fan_ins else None, strategy)
 
-    routes = {name: tuple(Route(c.target, _rule(c.kind), c.condition, c.when) for c in candidates)
-              for name, candidates in successors(workflow).items() if name in steps}
+    routes = {name: candidates for name, candidates in successors(workflow).items() if name in steps}
 
     before, after = workflow.interrupts()
 

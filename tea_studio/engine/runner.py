@@ -55,6 +55,7 @@ from tea_studio.engine.python_node import PythonNodeError, run_python_node
 from tea_studio.engine.start import StartAt, walk_from
 from tea_studio.engine.streams import adopt, branch_state, gather, hand_over, run_stream_node
 from tea_studio.workflow.model import END, STRATEGIES, Workflow
+from tea_studio.workflow.routes import RouteKind
 
 __all__ = ["BranchOutcome", "RunControl", "RunError", "RunStopped", "WorkflowRun", "run_workflow", "STOPPED"]
 
@@ -468,7 +469,8 @@ class _Flow:
         """The node after ``name``; a goto ``if:`` also sees the node's own update as ``result`` (TEA's
         yaml_edges.py)."""
         for route in self.plan.routes[name]:
-            if route.rule == "next":
+            kind = route.kind
+            if kind is RouteKind.NEXT:
                 # `to: [a, b, c]` forks: a branch never runs on into a sibling branch by list order
                 return self.join_at if route.target in self.siblings else route.target
 
@@ -479,7 +481,7 @@ class _Flow:
                     f"({exc}); counted as false", node=name, branch=self.branch))
 
             try:
-                if route.rule == "goto":
+                if kind is RouteKind.GOTO or kind is RouteKind.RULE:
                     try:
                         if route.condition is None:
                             holds = True
