@@ -2,7 +2,7 @@
 inspector edits an action's parameters through a form built from its schema (the raw YAML stays editable)."""
 
 from fixtures_window import *  # noqa: F403
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
 
 from tea_studio.workflow.action_schemas import action_names
 
@@ -21,6 +21,8 @@ def test_palette_offers_each_registered_action_with_its_required_parameters(wind
 
 def test_quick_add_lists_actions(window):
     popup = window.view.search_popup
+    assert popup.list.count() == 0  # listed when first opened: listing actions loads the plugins
+    popup.popup(QPoint(10, 10), QPointF())
     labels = [popup.list.item(i).text() for i in range(popup.list.count())]
     assert "Lua" in labels and "llm.call" in labels and "http.get" in labels
 

@@ -91,7 +91,7 @@ class NodeSearchPopup(QFrame):
         self.list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.list.setItemDelegate(_EntryDelegate(self.list))
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.set_kinds((kind, info.label, info.icon, info.description) for kind, info in creatable_kinds().items())
+        self._filled = False  # the kinds are listed at the first popup: listing actions loads the plugins
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(3)
@@ -107,6 +107,7 @@ class NodeSearchPopup(QFrame):
     def set_kinds(self, kinds) -> None:
         """The node kinds to offer, as (kind, label, icon name or None, description): the plain kinds, then the
         snippets, then one entry per registered action (so a word like "loop" finds the snippet first)."""
+        self._filled = True
         self.list.clear()
         kinds = list(kinds)
         actions = [entry for entry in kinds if entry[0].startswith(ACTION_KIND)]
@@ -132,6 +133,9 @@ class NodeSearchPopup(QFrame):
         return [self.list.item(i).data(ROLE_KEY) for i in range(self.list.count()) if not self.list.item(i).isHidden()]
 
     def popup(self, viewport_pos, scene_pos: QPointF) -> None:
+        if not self._filled:
+            self.set_kinds((kind, info.label, info.icon, info.description)
+                           for kind, info in creatable_kinds().items())
         self.scene_pos = QPointF(scene_pos)
         self.edit.clear()
         self._filter("")
