@@ -50,6 +50,7 @@ class EditableWorkflow(QObject):
         self.editor = WorkflowEditor(workflow)
         self._fallback: dict[str, tuple[float, float]] | None = None
         self._routes: dict[str, Route] = {route.id: route for route in list_routes(workflow)}
+        self._interrupts: tuple[int, tuple[frozenset[str], frozenset[str]]] | None = None
 
     def _next_revision(self) -> None:
         self.revision += 1
@@ -112,8 +113,12 @@ class EditableWorkflow(QObject):
         return fan_in_counts(self.workflow)
 
     def breakpoints(self, name: str) -> tuple[bool, bool]:
-        """(before, after): whether the run pauses before/after the node (:meth:`Workflow.interrupts`)."""
-        before, after = self.workflow.interrupts()
+        """(before, after): whether the run pauses before/after the node (:meth:`Workflow.interrupts`, read once per
+        revision: every node the canvas paints asks, and reading it walks every node)."""
+        cached = self._interrupts
+        if cached is None or cached[0] != self.revision:
+            cached = self._interrupts = (self.revision, self.workflow.interrupts())
+        before, after = cached[1]
         return name in before, name in after
 
     # -- applying ------------------------------------------------------------------------------------------
