@@ -78,6 +78,7 @@ end
 -- The limit check: os.clock() here, a call into Python (wall clock, Stop) at most every `interval` CPU seconds.
 -- Wrapped C functions call it too, after work that no instruction count sees.
 local function tick()
+  if next_check == 0 then return end  -- between nodes (a conversion, the next compile): no deadline to keep
   if tripped then error(SENTINEL, 0) end
   if not prompt_armed and heap_kb("count") > 1024 then
     prompt_armed = true
@@ -360,6 +361,7 @@ local function invoke(fn, state, budget)
   result_budget = budget
   last_tick = clock()
   next_check = last_tick + interval
+  every = base_every  -- each node starts with the usual count; only its own costly instructions lower it
   sethook(tick, "", every)
   local ok, result = raw_xpcall(fn, locate, state)
   if not ok then
