@@ -92,12 +92,14 @@ def dask_branch(topic: str, token: str, entry: Any, args: tuple[Any, ...]) -> tu
 
 def local_cluster() -> tuple[Any, Any]:
     """A LocalCluster on 127.0.0.1 (one single-threaded worker process per core, no dashboard) and its client.
-    The workers' sampling profiler is off: every 10 ms it takes the GIL from a CPU-bound Python branch to walk
-    its stack, for a profile that nobody here reads."""
+    Its scheduler hands a worker one branch per thread (``worker-saturation`` 1.0; Dask's 1.1 rounds up to two
+    for a one-thread worker, so two branches queued on one worker while the other idled), and the workers'
+    sampling profiler is off: every 10 ms it takes the GIL from a CPU-bound Python branch to walk its stack."""
     import dask
     from distributed import Client, LocalCluster
 
-    with dask.config.set({"distributed.admin.tick.limit": "30s", "distributed.worker.profile.enabled": False}):
+    with dask.config.set({"distributed.admin.tick.limit": "30s", "distributed.worker.profile.enabled": False,
+                          "distributed.scheduler.worker-saturation": 1.0}):
         cluster = LocalCluster(host="127.0.0.1", n_workers=os.cpu_count() or 2, threads_per_worker=1,
                                processes=True, dashboard_address=None, silence_logs=50,
                                scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})  # (its HTTP server, if any)

@@ -23,7 +23,8 @@ class DaskCluster:
         dask = os.path.join(os.path.dirname(sys.executable), "dask")
         self.log = open(os.path.join(folder, "cluster.log"), "wb")  # noqa: SIM115 - closed in close()
         scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard"],
-                                     stdout=self.log, stderr=subprocess.PIPE, cwd=folder)
+                                     stdout=self.log, stderr=subprocess.PIPE, cwd=folder,
+                                     env={**os.environ, "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0"})
         self.processes.append(scheduler)
         self.address = self._scheduler_address(scheduler)
         for _ in range(workers):
