@@ -581,8 +581,9 @@ def code_form(node: Node) -> str | None:
     if form == FORM_LUA_SHAPE and (node.kind != LUA or node.code is None or not yt.reads_as_lua(node.code)):
         form = None
     if form in (FORM_RUN, FORM_SCRIPT) and (node.kind != PYTHON or node.code is None
-                                           or yt.has_lua_marker(node.code) or yt.has_prolog_marker(node.code)):
-        form = None
+                                           or yt.has_lua_marker(node.code) or yt.has_prolog_marker(node.code)
+                                           or form == FORM_RUN and yt.reads_as_lua(node.code)):
+        form = None  # it would load back as another language: say `language: python`
     if form not in (FORM_LANGUAGE, FORM_RUN_TABLE, FORM_MARKER, FORM_LUA_SHAPE, FORM_RUN, FORM_SCRIPT):
         form = FORM_LANGUAGE
     return form

@@ -149,3 +149,10 @@ def test_small_edits_spliced_into_a_loaded_file_load_back_equal(wf, data):
     if edited.edges and data.draw(st.booleans()):
         edited.edges.pop(data.draw(st.integers(0, len(edited.edges) - 1)))
     assert load_workflow_text(dump_workflow(edited)) == edited
+
+
+def test_python_code_that_reads_as_lua_is_saved_with_its_language():
+    """A Python node whose code is not Python but is Lua (e.g. a half-typed edit) keeps its kind: it is written
+    with `language: python`, as a plain `run:` would load back as a Lua node."""
+    wf = Workflow(nodes=[Node(name="p", kind=PYTHON, code="local x = { a = 1 }\nreturn x\n", code_form=FORM_RUN)])
+    assert load_workflow_text(dump_workflow(wf)).nodes[0].kind == PYTHON
