@@ -22,7 +22,7 @@ from tea_studio.workflow.model import (
     Node,
     Workflow,
 )
-from tea_studio.workflow.yaml_io import dump_workflow, load_workflow_text
+from tea_studio.workflow.yaml_io import code_form, dump_workflow, load_workflow_text
 
 TRICKY_NAMES = ["yes", "no", "on", "off", "true", "False", "null", "~", "123", "1.5", "0x1F", "", "a b", "x: y",
                 "#hash", "- dash", "é", "[x]", "{y}", "'q'", '"d"', "__end__", "a,b", "*star", "&amp", "!bang",
@@ -52,6 +52,7 @@ def nodes(draw, all_names):
         node.code = draw(code)
         if node.code.lstrip().startswith("--"):
             node.code = "x = 0\n" + node.code
+        node.code_form = code_form(node)  # the form it is saved in (Lua-looking code gets `language: python`)
     elif kind == ACTION:
         node.uses = draw(st.sampled_from(["llm.call", "http.get"]))
         node.with_args = draw(st.one_of(st.none(), st.dictionaries(names, st.one_of(names, st.integers()),
@@ -142,6 +143,8 @@ def test_small_edits_spliced_into_a_loaded_file_load_back_equal(wf, data):
                 node.code = "-- lua\n" + node.code
             elif node.kind == PYTHON and node.code.lstrip().startswith("--"):
                 node.code = "x = 0\n" + node.code
+            if node.kind == PYTHON:
+                node.code_form = code_form(node)
         elif choice == "code":
             pass
         else:
