@@ -146,8 +146,8 @@ def fake_answer(prompt: str, want_json: bool = False) -> str:
 
 _CHOICE = re.compile(r"\b([A-Z][A-Z0-9_]{2,})\s*:\s*\[\s*(\w+)\s*(?:\|\s*\w+\s*)+\]")
 _SCALE = re.compile(r"\b([A-Z][A-Z0-9_]{2,})\s*:\s*\[\s*\d+\s*-\s*(\d+)\s*\]")
-_MARKER = re.compile(r"\b(?:[Pp]rint|[Oo]utput|[Ee]nd with|[Rr]espond with|[Ii]f [^:\n]{1,40})\s*:?\s*"
-                     r"([A-Z][A-Z0-9]*_[A-Z0-9_]{2,})\b")
+_MARKER = re.compile(r"\b(?:[Pp]rint|[Oo]utput|[Ee]nd with|[Rr]espond with)\s*:?\s*([A-Z][A-Z0-9]*_[A-Z0-9_]{2,})\b")
+_IF_OUTCOME = re.compile(r"\b[Ii]f [^:\n]{1,40}:\s*([A-Z][A-Z0-9]*_[A-Z0-9_]{2,})\b")
 
 
 def _asked_markers(prompt: str) -> list[str]:
@@ -158,10 +158,8 @@ def _asked_markers(prompt: str) -> list[str]:
     values = {key: first for key, first in _CHOICE.findall(prompt)}
     values.update({key: top for key, top in _SCALE.findall(prompt) if key not in values})
     lines = [f"{key}: {value}" for key, value in values.items()]
-    outcomes = [m for m in _MARKER.findall(prompt) if m not in values]
-    conditional = re.findall(r"\b[Ii]f [^:\n]{1,40}:\s*([A-Z][A-Z0-9]*_[A-Z0-9_]{2,})\b", prompt)
-    skipped = set(conditional[1:])  # one outcome of a set of alternatives
-    return list(dict.fromkeys(lines + [m for m in outcomes if m not in skipped]))
+    markers = _MARKER.findall(prompt) + _IF_OUTCOME.findall(prompt)[:1]
+    return list(dict.fromkeys(lines + [m for m in markers if m not in values]))
 
 
 _PROLOG_FACT = re.compile(r"(?<![\w(])[a-z]\w*\((?:[^()\n]|\([^()\n]*\))*\)\.")
