@@ -8,7 +8,7 @@ import time
 import pytest
 from security_helpers import run_cli, timed_cli
 
-from tea_studio.engine.budget import EngineCaps
+from tea_studio.engine.budget import BudgetExceeded, EngineCaps, FlowHeld, StateBudget
 from tea_studio.engine.events import BranchFinished, ListSink
 from tea_studio.engine.runner import RunError, WorkflowRun
 from tea_studio.workflow.validation import validate
@@ -240,3 +240,21 @@ def test_a_loop_of_prints_cannot_fill_the_memory_of_whoever_keeps_the_log(strate
     assert sum(len(line.text) for line in lines) <= MAX_LOG_TEXT + 200
     assert [line.text for line in lines if line.level == "warning"] == ["log output past 32 MiB in this run is dropped"]
     assert sum(line.node == "talk" for line in lines) == 100  # what came first is all there
+
+
+def test_a_flow_is_charged_for_what_its_updates_change_and_a_refused_update_changes_nothing():
+    budget = StateBudget(1)  # 1 MiB
+    held = FlowHeld(budget)
+    held.update({"n": 1, "text": "abc", "items": [1, 2]})
+    first = budget.used
+    assert first == held.total == sum(held.sizes.values()) > 0
+    held.update({"n": 2, "text": "xyz"})  # same sizes: nothing charged
+    assert budget.used == first
+    held.update({"text": "abcdef", "n": "ab"})  # grows by 3 + (51 - 32) bytes
+    assert budget.used == first + 3 + 19 == held.total
+    sizes = dict(held.sizes)
+    with pytest.raises(BudgetExceeded):
+        held.update({"n": 1, "blob": "x" * (2 << 20)})
+    assert held.sizes == sizes and budget.used == held.total  # the refused update left the flow as it was
+    held.release()
+    assert budget.used == 0 and not held.sizes
