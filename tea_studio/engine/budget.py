@@ -112,7 +112,8 @@ class StateBudget:
 
     @property
     def remaining(self) -> int:
-        return max(self.limit - self.used, 1)
+        left = self.limit - self.used  # read before every Lua node: no call to max()
+        return left if left > 1 else 1
 
     def charge(self, size: int) -> None:
         """Count ``size`` more bytes (negative: bytes given back); raises BudgetExceeded past the limit."""

@@ -9,7 +9,7 @@ import pytest
 from security_helpers import run_cli, timed_cli
 
 from tea_studio.engine.budget import BudgetExceeded, EngineCaps, FlowHeld, StateBudget
-from tea_studio.engine.events import BranchFinished, ListSink
+from tea_studio.engine.events import BranchFinished, ListSink, NodeFinished
 from tea_studio.engine.runner import RunError, WorkflowRun
 from tea_studio.workflow.validation import validate
 from tea_studio.workflow.yaml_io import load_workflow_text
@@ -110,6 +110,27 @@ def test_results_beyond_the_run_budget_fail_the_run():
         WorkflowRun(workflow, caps=EngineCaps(state_budget_mb=64)).run()
     state = WorkflowRun(workflow, caps=EngineCaps(state_budget_mb=512)).run()
     assert len(state["parallel_results"]) == 6
+
+
+def test_a_node_whose_update_overruns_the_budget_fails_with_its_own_events():
+    workflow = load("""
+    name: grow
+    nodes:
+      - name: small
+        language: lua
+        run: return { s = 'x' }
+      - name: fat
+        language: python
+        run: |
+          return {"s": "x" * (2 << 20)}
+    """)
+    sink = ListSink()
+    with pytest.raises(RunError, match="memory budget exceeded") as caught:
+        WorkflowRun(workflow, caps=EngineCaps(state_budget_mb=1), sink=sink).run()
+    assert (caught.value.node, caught.value.branch) == ("fat", "")
+    finished = sink.of_type(NodeFinished)
+    assert [(e.node, e.ok) for e in finished] == [("small", True), ("fat", False)]
+    assert finished[-1].error.startswith("memory budget exceeded")
 
 
 def test_the_run_budget_is_settable_on_the_command_line(workflow_file):
