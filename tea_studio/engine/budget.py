@@ -112,7 +112,8 @@ class StateBudget:
 
     @property
     def remaining(self) -> int:
-        return max(self.limit - self.used, 1)
+        left = self.limit - self.used  # read before every Lua node: no call to max()
+        return left if left > 1 else 1
 
     def charge(self, size: int) -> None:
         """Count ``size`` more bytes (negative: bytes given back); raises BudgetExceeded past the limit."""
@@ -138,18 +139,32 @@ class FlowHeld:
         self.update(state)
 
     def update(self, update: dict[str, Any]) -> None:
-        """Charge the keys ``update`` sets, for what they add over the values they replace."""
+        """Charge the keys ``update`` sets, for what they add over the values they replace. Runs after every
+        node: a scalar is sized inline, and a key whose size is unchanged (a loop's counter) is not written."""
         sizes = self.sizes
+        fixed_sizes = _FIXED_SIZES
         delta = 0
-        new_sizes = {}
+        changed = None
         for key, value in update.items():
-            size = estimate_size(value, self.budget.limit)
-            new_sizes[key] = size
-            delta += size - sizes.get(key, 0)
-        if delta:  # a node that sets values of the sizes they had (a loop's counter) changes nothing: no lock
+            kind = type(value)
+            if kind is str:
+                size = 49 + len(value)
+            else:
+                size = fixed_sizes.get(kind)
+                if size is None:
+                    size = estimate_size(value, self.budget.limit)
+            old = sizes.get(key)
+            if size != old:
+                if changed is None:
+                    changed = {}
+                changed[key] = size
+                delta += size - (old or 0)
+        if changed is None:
+            return
+        if delta:  # sizes that only moved between keys change nothing: no lock
             self.budget.charge(delta)
             self.total += delta
-        sizes.update(new_sizes)
+        sizes.update(changed)
 
     def release(self) -> None:
         """The flow has ended and its state is no longer held (or it was handed to its fork as a result)."""

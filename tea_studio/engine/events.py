@@ -238,6 +238,39 @@ EVENT_TYPES: dict[str, type[RunEvent]] = {
 _TYPE_NAMES = {cls: name for name, cls in EVENT_TYPES.items()}
 
 
+def _direct_init(cls: type[RunEvent]) -> None:
+    """Give ``cls`` an ``__init__`` with the dataclass's keyword-only signature that fills the instance's dict
+    directly. A frozen dataclass's own sets each field through ``object.__setattr__``, which made building the two
+    events of every node several times dearer; the class stays a frozen dataclass in all else."""
+    lines, names = [], {"_MISSING": dataclasses.MISSING}
+    params, body = [], []
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            names[f"_d_{f.name}"] = f.default
+            params.append(f"{f.name}=_d_{f.name}")
+            body.append(f"d[{f.name!r}] = {f.name}")
+        elif f.default_factory is not dataclasses.MISSING:
+            names[f"_f_{f.name}"] = f.default_factory
+            params.append(f"{f.name}=_MISSING")
+            body.append(f"d[{f.name!r}] = _f_{f.name}() if {f.name} is _MISSING else {f.name}")
+        else:
+            params.append(f.name)
+            body.append(f"d[{f.name!r}] = {f.name}")
+    lines.append(f"def __init__(self, *, {', '.join(params)}):")
+    lines.append("    d = self.__dict__")
+    lines += [f"    {line}" for line in body]
+    exec("\n".join(lines), names)  # noqa: S102 - the source is made here from the class's own field names
+    init = names["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__doc__ = cls.__init__.__doc__
+    cls.__init__ = init  # type: ignore[misc]
+
+
+for _cls in EVENT_TYPES.values():
+    _direct_init(_cls)
+del _cls
+
+
 def event_type(event: RunEvent) -> str:
     """The event's name in the stream, e.g. ``node_started``."""
     return _TYPE_NAMES[type(event)]

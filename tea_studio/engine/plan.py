@@ -50,6 +50,15 @@ class Step(NamedTuple):
     streams: Any = None  # a Python node's `streams:` (workflow.streams.StreamSpec), run by engine/streams.py
 
 
+_tuple_new = tuple.__new__
+
+
+def _code_step(name: str, kind: str, code: str, uses: str | None, index: int, streams: Any) -> Step:
+    """``Step(name, kind, code, uses, index, streams=streams)``: a node that runs what it says (most nodes of every
+    plan), built without the named tuple's Python-level ``__new__``, which cost more than a third of the step."""
+    return _tuple_new(Step, (name, kind, code, uses, index, None, (), None, None, None, streams))
+
+
 # A candidate successor, as routes.successors lists them: ``kind`` GOTO/RULE (``condition`` is a goto ``if:``),
 # EDGE (``condition``/``when``) or NEXT (the following node / __end__). Tried in order, the first that holds wins.
 Route = Successor
@@ -174,7 +183,7 @@ def _step(node: Any, index: int, path: str | None, depth: int = 0, prefix: str =
         return Step(name, "action", "", call.name, index, params=call.params, output=call.output)
     construct = construct_of(node, path)
     if construct is None:
-        return Step(name, node.kind, node.code or "", node.uses, index, streams=stream_spec(node))
+        return _code_step(name, node.kind, node.code or "", node.uses, index, stream_spec(node))
     if construct.problems:
         return Step(name, UNSUPPORTED, construct.problems[0][1], None, index)
     inner = tuple(_step(item, i, path, depth, f"{name}/") for i, item in enumerate(construct.inner))

@@ -49,7 +49,7 @@ from tea_studio.engine.expressions import (
     workflow_names,
 )
 from tea_studio.engine.lua_vm import LuaNodeError, LuaVM, discard_vm, take_vm, warm_pool
-from tea_studio.engine.plan import UNSUPPORTED, Fork, Plan, PlanError, build_plan
+from tea_studio.engine.plan import UNSUPPORTED, Fork, Plan, PlanError, Route, build_plan
 from tea_studio.engine.prolog_node import PrologNodeError, run_prolog_node
 from tea_studio.engine.python_node import PythonNodeError, run_python_node
 from tea_studio.engine.start import StartAt, walk_from
@@ -325,6 +325,9 @@ class _Flow:
         branch = self.branch
         remote_stop = self.ctx.remote_stop
         counts = self.counts
+        routes = plan.routes
+        held_update = self.held.update
+        siblings, join_at = self.siblings, self.join_at
         monotonic, perf_counter = time.monotonic, time.perf_counter
         while True:
             if name == END or name in stop_at:
@@ -351,12 +354,15 @@ class _Flow:
             try:
                 update = pinned_update(pin) if pinned else self._execute(step, state)
                 if update:
-                    self.hold(update, name)
-            except RunError as exc:
+                    held_update(update)  # self.hold, inlined: it runs after every node
+            except (RunError, BudgetExceeded) as exc:
                 elapsed = (perf_counter() - started) * 1000.0
+                error = exc if isinstance(exc, RunError) else RunError(str(exc), name, branch)
                 sink.emit(NodeFinished(t=monotonic(), node=name, branch=branch, timing_ms=elapsed, ok=False,
-                                       error=exc.message, line=exc.line))
-                raise
+                                       error=error.message, line=error.line))
+                if error is exc:
+                    raise
+                raise error from None
             elapsed = (perf_counter() - started) * 1000.0
             if update:
                 state = {**state, **update}
@@ -374,7 +380,13 @@ class _Flow:
                     return state
                 name = fork.fan_in
                 continue
-            name = self.next_node(name, state, update)
+            candidates = routes[name]
+            if candidates and candidates[0].kind is RouteKind.NEXT:  # a NEXT route is always the only one
+                # `to: [a, b, c]` forks: a branch never runs on into a sibling branch by list order
+                target = candidates[0].target
+                name = join_at if target in siblings else target
+            else:
+                name = self.next_node(name, candidates, state, update)
 
     def hold(self, update: dict[str, Any], node: str | None) -> None:
         """Count what ``update`` adds to the run's states against its memory budget."""
@@ -465,14 +477,12 @@ class _Flow:
                                       node=step.name, branch=self.branch))
         return result.update
 
-    def next_node(self, name: str, state: dict[str, Any], update: dict[str, Any] | None = None) -> str:
-        """The node after ``name``; a goto ``if:`` also sees the node's own update as ``result`` (TEA's
-        yaml_edges.py)."""
-        for route in self.plan.routes[name]:
+    def next_node(self, name: str, candidates: tuple[Route, ...], state: dict[str, Any],
+                  update: dict[str, Any] | None = None) -> str:
+        """The node after ``name`` by its goto or edge ``candidates`` (the walk itself follows a NEXT route); a
+        goto ``if:`` also sees the node's own update as ``result`` (TEA's yaml_edges.py)."""
+        for route in candidates:
             kind = route.kind
-            if kind is RouteKind.NEXT:
-                # `to: [a, b, c]` forks: a branch never runs on into a sibling branch by list order
-                return self.join_at if route.target in self.siblings else route.target
 
             def warn(exc: ExpressionError, target: str = route.target) -> None:
                 self.sink.emit(RunWarning(

@@ -471,10 +471,13 @@ def action_call(node: Any) -> ActionCall | None:
     """The action a node runs: ``uses:`` (the model's action kind) or the Rust engine's ``action:`` spelling
     (kept in ``extra`` with ``with:``/``params:`` and ``output:``). None for any other node."""
     uses = getattr(node, "uses", None)
+    kind = getattr(node, "kind", None)
+    if kind != "noop" and kind != "action" and uses is None:  # most nodes: checked once per node of every plan
+        return None
     extra = getattr(node, "extra", None) or {}
-    if getattr(node, "kind", None) == "action" or uses is not None:
+    if kind == "action" or uses is not None:
         return ActionCall(uses, node.with_args, node.output if node.output is not None else extra.get("outputs"))
-    if "action" in extra and isinstance(extra.get("action"), str) and getattr(node, "kind", None) == "noop":
+    if "action" in extra and isinstance(extra.get("action"), str):
         key = "params" if "params" in extra and "with" not in extra else "with"
         params = extra.get(key)
         output = next((extra[k] for k in ("output", "output_key", "outputs") if extra.get(k) is not None), None)

@@ -77,6 +77,15 @@ class Successor(NamedTuple):
     when: Any = None
 
 
+_tuple_new = tuple.__new__
+
+
+def _next_route(target: str) -> tuple[Successor]:
+    """The one candidate of a node that flows on to ``target``, built without the named tuple's Python-level
+    ``__new__`` (one per node of every plan)."""
+    return (_tuple_new(Successor, (target, RouteKind.NEXT, None, None)),)
+
+
 def next_in_list(nodes: list[Node], index: int) -> str:
     """Where node ``index`` flows when nothing else routes it: the next node, or ``__end__`` after the last."""
     return nodes[index + 1].name if index + 1 < len(nodes) else END
@@ -114,7 +123,7 @@ def successors(workflow: Workflow) -> dict[str, tuple[Successor, ...]]:
             out[name] = tuple(Successor(target, RouteKind.EDGE, edge.condition, edge.when)
                               for edge in sequential[name] for target in edge.targets)
         else:  # a dynamic_parallel with `fan_in:` continues there
-            out[name] = (Successor(implicit_next(node) or next_in_list(nodes, i), RouteKind.NEXT),)
+            out[name] = _next_route(implicit_next(node) or next_in_list(nodes, i))
     return out
 
 

@@ -141,23 +141,26 @@ def unsupported_code(node: Node) -> str | None:
     without SWI-Prolog), or None."""
     if node.kind == PROLOG and swipl_path() is None:
         return PROLOG_INSTALL_HINT
-    language = node.extra.get("language")
+    extra = node.extra
+    if not extra:  # every check below reads a key of `extra`: most nodes have none
+        return None
+    language = extra.get("language")
     if language is not None and language not in CODE_KINDS:
         return f"language {language!r} is not supported by TEA Studio; export and run with tea"
-    run = node.extra.get("run")
+    run = extra.get("run")
     if isinstance(run, dict) and run.get("type") not in (None, "expression", *CODE_KINDS):
         return f"language {run.get('type')!r} is not supported by TEA Studio; export and run with tea"
-    if node.extra.get("streams") and node.kind != PYTHON:  # TEA pipes the stdio of a Python node's process
+    if extra.get("streams") and node.kind != PYTHON:  # TEA pipes the stdio of a Python node's process
         what = "Lua nodes" if node.kind == LUA else f"{node.kind} nodes"
         return (f"`streams:` on a {node.kind} node: {what} cannot stream (TEA pipes only the stdin/stdout of "
                 "Python nodes); export and run with tea")
-    if "parallel_each" in node.extra:  # TEA fans the node out over a list; running it once would skip the rest
+    if "parallel_each" in extra:  # TEA fans the node out over a list; running it once would skip the rest
         return "`parallel_each:` is not supported by TEA Studio (type: dynamic_parallel does the same); " \
                "export and run with tea"
-    if node.extra.get("on_error") is not None:  # TEA retries, records __error__ or routes to a fallback node
+    if extra.get("on_error") is not None:  # TEA retries, records __error__ or routes to a fallback node
         return ("node-level `on_error:` (TEA's raise/graceful/retry error handling) is not supported by "
                 "TEA Studio; export and run with tea")
-    strategy = node.extra.get("strategy")
+    strategy = extra.get("strategy")
     if isinstance(strategy, dict) and "matrix" in strategy:
         return "a matrix `strategy:` is not supported by TEA Studio; export and run with tea"
     if isinstance(run, dict) and run.get("type") != "expression":

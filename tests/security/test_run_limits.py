@@ -8,8 +8,8 @@ import time
 import pytest
 from security_helpers import run_cli, timed_cli
 
-from tea_studio.engine.budget import EngineCaps
-from tea_studio.engine.events import BranchFinished, ListSink
+from tea_studio.engine.budget import BudgetExceeded, EngineCaps, FlowHeld, StateBudget
+from tea_studio.engine.events import BranchFinished, ListSink, NodeFinished
 from tea_studio.engine.runner import RunError, WorkflowRun
 from tea_studio.workflow.validation import validate
 from tea_studio.workflow.yaml_io import load_workflow_text
@@ -110,6 +110,27 @@ def test_results_beyond_the_run_budget_fail_the_run():
         WorkflowRun(workflow, caps=EngineCaps(state_budget_mb=64)).run()
     state = WorkflowRun(workflow, caps=EngineCaps(state_budget_mb=512)).run()
     assert len(state["parallel_results"]) == 6
+
+
+def test_a_node_whose_update_overruns_the_budget_fails_with_its_own_events():
+    workflow = load("""
+    name: grow
+    nodes:
+      - name: small
+        language: lua
+        run: return { s = 'x' }
+      - name: fat
+        language: python
+        run: |
+          return {"s": "x" * (2 << 20)}
+    """)
+    sink = ListSink()
+    with pytest.raises(RunError, match="memory budget exceeded") as caught:
+        WorkflowRun(workflow, caps=EngineCaps(state_budget_mb=1), sink=sink).run()
+    assert (caught.value.node, caught.value.branch) == ("fat", "")
+    finished = sink.of_type(NodeFinished)
+    assert [(e.node, e.ok) for e in finished] == [("small", True), ("fat", False)]
+    assert finished[-1].error.startswith("memory budget exceeded")
 
 
 def test_the_run_budget_is_settable_on_the_command_line(workflow_file):
@@ -240,3 +261,21 @@ def test_a_loop_of_prints_cannot_fill_the_memory_of_whoever_keeps_the_log(strate
     assert sum(len(line.text) for line in lines) <= MAX_LOG_TEXT + 200
     assert [line.text for line in lines if line.level == "warning"] == ["log output past 32 MiB in this run is dropped"]
     assert sum(line.node == "talk" for line in lines) == 100  # what came first is all there
+
+
+def test_a_flow_is_charged_for_what_its_updates_change_and_a_refused_update_changes_nothing():
+    budget = StateBudget(1)  # 1 MiB
+    held = FlowHeld(budget)
+    held.update({"n": 1, "text": "abc", "items": [1, 2]})
+    first = budget.used
+    assert first == held.total == sum(held.sizes.values()) > 0
+    held.update({"n": 2, "text": "xyz"})  # same sizes: nothing charged
+    assert budget.used == first
+    held.update({"text": "abcdef", "n": "ab"})  # grows by 3 + (51 - 32) bytes
+    assert budget.used == first + 3 + 19 == held.total
+    sizes = dict(held.sizes)
+    with pytest.raises(BudgetExceeded):
+        held.update({"n": 1, "blob": "x" * (2 << 20)})
+    assert held.sizes == sizes and budget.used == held.total  # the refused update left the flow as it was
+    held.release()
+    assert budget.used == 0 and not held.sizes

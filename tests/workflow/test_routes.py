@@ -6,6 +6,7 @@ from tea_studio.workflow.model import END, START, Edge
 from tea_studio.workflow.routes import (
     RouteKind,
     RouteStyle,
+    Successor,
     entry_nodes,
     fan_in_counts,
     flow_targets,
@@ -51,6 +52,7 @@ def test_successors_follow_the_precedence_goto_edges_next():
         ("split", RouteKind.RULE, "state.again"), ("tail", RouteKind.RULE, None)]
     assert [(s.target, s.kind, s.when) for s in found["tail"]] == [("last", RouteKind.EDGE, False)]
     assert [(s.target, s.kind) for s in found["last"]] == [(END, RouteKind.NEXT)]
+    assert found["last"] == (Successor(END, RouteKind.NEXT),) and type(found["last"][0]) is Successor
 
 
 def test_a_fork_continues_at_its_fan_in():
