@@ -43,16 +43,17 @@ _UNLIMITED = 0
 # rest is _LIBRARY, loaded on first use.
 _BOOTSTRAP = r"""
 local check, log, every, interval, max_depth, max_print, fetch_library = ...
-local sethook, clock, getinfo, find = debug.sethook, os.clock, debug.getinfo, string.find
+local sethook, clock, getinfo = debug.sethook, os.clock, debug.getinfo
 local error, type, next, rawget, rawset = error, type, next, rawget, rawset
 local select, tostring, ipairs, getmetatable = select, tostring, ipairs, getmetatable
 local raw_pcall, raw_xpcall, raw_load, raw_setmetatable = pcall, xpcall, load, setmetatable
-local math, sub, utf8_len = math, string.sub, utf8.len
+local math, utf8_len, heap_kb = math, utf8.len, collectgarbage
 local math_type, huge = math.type, math.huge
-local heap_kb = collectgarbage
 local G = _G
--- The limit state, shared with the library chunk. next_check = 0: between nodes (no deadline to keep).
-local S = {tripped = false, next_check = 0, last_tick = huge, every = every, prompt_armed = false}
+-- The limit state, shared with the library chunk (integer slots: no field names to load in every VM).
+-- NEXT_CHECK = 0: between nodes (no deadline to keep).
+local TRIPPED <const>, NEXT_CHECK <const>, LAST_TICK <const>, EVERY <const>, PROMPT_ARMED <const> = 1, 2, 3, 4, 5
+local S = {false, 0, huge, every, false}
 local SENTINEL = raw_setmetatable({}, {__tostring = function() return "tea: limit reached" end, __metatable = false})
 local libraries = {string = string, table = table, utf8 = utf8, coroutine = coroutine}
 local library, tick
@@ -63,13 +64,17 @@ local function raise()
   sethook(tick, "", 1)
   error(SENTINEL, 0)
 end
+local function rethrow(ok, ...)
+  if S[TRIPPED] then raise() end
+  return ok, ...
+end
 
 -- The rarely needed part of the sandbox (_LIBRARY), loaded on first use: most nodes never need it.
 local function lib()
   if library == nil then
     library = raw_load(fetch_library(), "=tea_sandbox", "b", {})(
-      S, tick, raise, log, libraries, math, max_print, sethook, clock, raw_pcall, raw_setmetatable, error, type,
-      select, tostring, next, rawget, ipairs, getmetatable)
+      S, tick, raise, rethrow, log, libraries, math, max_print, max_depth, sethook, clock, getinfo, raw_pcall,
+      raw_setmetatable, error, type, select, tostring, next, rawget, ipairs, getmetatable)
   end
   return library
 end
@@ -77,37 +82,32 @@ end
 -- The limit check: os.clock() here, a call into Python (wall clock, Stop) at most every `interval` CPU seconds.
 -- Wrapped C functions call it too, after work that no instruction count sees.
 tick = function()
-  local next_check = S.next_check
+  local next_check = S[NEXT_CHECK]
   if next_check == 0 then return end
-  if S.tripped then error(SENTINEL, 0) end
-  if not S.prompt_armed and heap_kb("count") > 1024 then lib().arm_gc_prompt() end
-  local now, count = clock(), S.every
-  local gap = now - S.last_tick
+  if S[TRIPPED] then error(SENTINEL, 0) end
+  if not S[PROMPT_ARMED] and heap_kb("count") > 1024 then lib().arm_gc_prompt() end
+  local now, count = clock(), S[EVERY]
+  local gap = now - S[LAST_TICK]
   if gap > interval and count > 16 then
     count = count // 8  -- these instructions are costly (big strings): count fewer between two looks at the clock
   elseif gap < interval / 16 and count < every then
     count = count * 2  -- cheap again (or the thread had only waited for a core): back towards the usual count
   end
-  S.last_tick = now
+  S[LAST_TICK] = now
   if now >= next_check then
-    S.next_check = now + interval
+    S[NEXT_CHECK] = now + interval
     local ok, stop = raw_pcall(check)
     if stop or not ok then
-      S.tripped = true
+      S[TRIPPED] = true
       raise()
     end
-  elseif count == S.every then
+  elseif count == S[EVERY] then
     return
   end
-  S.every = count
+  S[EVERY] = count
   sethook(tick, "", count)
 end
 
-local function rethrow(ok, ...)
-  if S.tripped then raise() end
-  return ok, ...
-end
-S.rethrow = rethrow
 G.pcall = function(...) return rethrow(raw_pcall(...)) end
 G.xpcall = function(...) return lib().xpcall(...) end
 G.print = function(...) return lib().print(...) end
@@ -167,10 +167,11 @@ registry._IO_input, registry._IO_output, registry["FILE*"], registry._PRELOAD = 
 libraries.string.dump = nil
 
 -- What a node returns must become plain data: no cycles, bounded depth and size, UTF-8 text, JSON numbers, and
--- keys that stay distinct as text. Errors name the path of the value (keys[d]: the key at depth d).
+-- keys that stay distinct as text. A problem is reported by the library (keys[d]: the key at depth d), which
+-- words it and names the path of the value.
 local keys = {}
-local function fail(depth, problem)
-  lib().fail(keys, depth, problem)
+local function fail(depth, problem, detail)
+  lib().fail(keys, depth, problem, detail or result_budget)
 end
 
 local measure
@@ -180,10 +181,10 @@ local measure
 local function measure_table(t, depth, seen)
   local known = seen and seen[t]
   if known then
-    if known == true then fail(depth, "contains itself (a cycle)") end
+    if known == true then fail(depth, 1) end  -- a cycle
     return known
   end
-  if depth >= max_depth then fail(depth, "nests tables more than " .. max_depth .. " levels deep") end
+  if depth >= max_depth then fail(depth, 2) end  -- too deep
   if seen then seen[t] = true end
   local size, count, max_key, all_integers, all_strings = 256, 0, 0, true, true
   for key, value in next, t do
@@ -191,11 +192,11 @@ local function measure_table(t, depth, seen)
     keys[depth + 1] = key
     local key_kind = type(key)
     if key_kind == "string" then
-      if not utf8_len(key) then fail(depth + 1, "has a key that is not UTF-8 text") end
+      if not utf8_len(key) then fail(depth + 1, 3) end  -- a key that is not UTF-8
       all_integers = false
       size = size + #key + 56
     elseif key_kind == "number" then
-      if key ~= key or key == huge or key == -huge then fail(depth + 1, "has a key that is not a JSON number") end
+      if key == huge or key == -huge then fail(depth + 1, 4) end  -- a key that is not a JSON number
       if math_type(key) == "integer" and key > 0 then
         if key > max_key then max_key = key end
       else
@@ -207,13 +208,11 @@ local function measure_table(t, depth, seen)
       all_integers, all_strings = false, false
       size = size + 32
     else
-      fail(depth, "has a " .. key_kind .. " as a key (keys are strings or numbers)")
+      fail(depth, 5, key_kind)  -- a key of another type
     end
     if seen == nil and type(value) == "table" then seen = {[t] = true} end
     size = size + measure(value, depth + 1, seen)
-    if size > result_budget then
-      fail(depth, "is too large to leave Lua (over " .. result_budget // 1048576 .. " MiB as data)")
-    end
+    if size > result_budget then fail(depth, 6) end  -- too large
   end
   if not all_strings and not (all_integers and max_key == count) then
     lib().check_collisions(t, keys, depth)  -- keys that become the same text once out of Lua
@@ -225,10 +224,10 @@ end
 measure = function(value, depth, seen)
   local kind = type(value)
   if kind == "string" then
-    if not utf8_len(value) then fail(depth, "is not UTF-8 text") end
+    if not utf8_len(value) then fail(depth, 7) end  -- text that is not UTF-8
     return #value + 49
   elseif kind == "number" then
-    if value ~= value or value == huge or value == -huge then fail(depth, "is NaN or infinite (not a JSON number)") end
+    if value ~= value or value == huge or value == -huge then fail(depth, 8) end  -- NaN or infinite
     return 32
   elseif kind == "table" then
     return measure_table(value, depth, seen)
@@ -240,22 +239,12 @@ local function compile(code, chunkname)
   return raw_load(code, chunkname, "t", G)
 end
 
--- An error raised inside a C function (`ipairs(nil)`, `string.rep(nil)`, `assert`) has no position in its message:
--- it gets the line of the innermost frame of node code, as Lua's traceback shows it (the sandbox is stripped: no
--- lines).
+-- Gives an error raised inside a C function a position (in the library); the message stays as it is if the
+-- library cannot be loaded there (e.g. no memory left). A tail call: the library sees the frames as this would.
 local function locate(message)
-  if type(message) ~= "string" or find(message, "^[^\n]-:%d+: ") or getinfo(2, "f").func == error then
-    return message  -- placed already, or `error(message, 0)`: no position wanted
-  end
-  local level = 2
-  while true do
-    local info = getinfo(level, "Sl")
-    if info == nil then return message end
-    if info.currentline > 0 and sub(info.source, 1, 1) == "=" then
-      return sub(info.source, 2) .. ":" .. info.currentline .. ": " .. message
-    end
-    level = level + 1
-  end
+  local ok, loaded_library = raw_pcall(lib)
+  if not ok then return message end
+  return loaded_library.locate(message)
 end
 
 -- Runs a node; returns the estimated size in bytes of its result once it is Python data (-1: no result). The
@@ -263,22 +252,22 @@ end
 -- lifting the memory limit, since handing a table over allocates outside Lua's protection.
 local box = {false}
 local function invoke(fn, state, budget)
-  S.tripped = false
+  S[TRIPPED] = false
   result_budget = budget
   local now = clock()
-  S.last_tick, S.next_check, S.every = now, now + interval, every  -- each node starts with the usual count
+  S[LAST_TICK], S[NEXT_CHECK], S[EVERY] = now, now + interval, every  -- each node starts with the usual count
   sethook(tick, "", every)
   local ok, result = raw_xpcall(fn, locate, state)
   if not ok then
-    S.next_check, S.last_tick = 0, huge
+    S[NEXT_CHECK], S[LAST_TICK] = 0, huge
     error(result, 0)
   end
   if result == nil then
-    S.next_check, S.last_tick = 0, huge
+    S[NEXT_CHECK], S[LAST_TICK] = 0, huge
     return -1
   end
   local size = measure(result, 0, nil)
-  S.next_check, S.last_tick = 0, huge
+  S[NEXT_CHECK], S[LAST_TICK] = 0, huge
   box[1] = result
   return size
 end
@@ -291,13 +280,14 @@ return compile, invoke, sethook, box
 # whose one call can take unbounded time, hooked coroutines, print, the result error paths and the GC prompt. It
 # runs with an empty environment: everything it uses is handed over by the sandbox, never read from node globals.
 _LIBRARY = r"""
-local S, tick, raise, log, libraries, math, max_print, sethook, clock, raw_pcall, raw_setmetatable, error, type,
-      select, tostring, next, rawget, ipairs, getmetatable = ...
+local S, tick, raise, rethrow, log, libraries, math, max_print, max_depth, sethook, clock, getinfo, raw_pcall,
+      raw_setmetatable, error, type, select, tostring, next, rawget, ipairs, getmetatable = ...
 local string, table, utf8, coroutine = libraries.string, libraries.table, libraries.utf8, libraries.coroutine
-local rep, concat, format, byte, sub = string.rep, table.concat, string.format, string.byte, string.sub
+local rep, concat, format, byte, sub, find = string.rep, table.concat, string.format, string.byte, string.sub,
+                                            string.find
 local utf8_len, math_type, tointeger, min = utf8.len, math.type, math.tointeger, math.min
 local co_create, co_resume, co_close = coroutine.create, coroutine.resume, coroutine.close
-local rethrow = S.rethrow
+local TRIPPED <const>, NEXT_CHECK <const>, EVERY <const>, PROMPT_ARMED <const> = 1, 2, 4, 5  -- slots of S
 local L = {}
 
 -- Text for the host: invalid UTF-8 bytes are shown as \xNN.
@@ -326,7 +316,7 @@ end
 -- A message handler would run where the error was raised, possibly inside the hook (hooks off, forever): the
 -- handler runs once the failed call has unwound instead (node code has no `debug` to see the difference).
 local function handled(handler, ok, ...)
-  if S.tripped then raise() end
+  if S[TRIPPED] then raise() end
   if ok then return true, ... end
   local _, value = rethrow(raw_pcall(handler, (...)))
   return false, value
@@ -339,7 +329,7 @@ end
 -- New coroutines get the hook too (Lua hooks are per coroutine).
 local function guarded_create(f)
   local co = co_create(f)
-  sethook(co, tick, "", S.tripped and 1 or S.every)
+  sethook(co, tick, "", S[TRIPPED] and 1 or S[EVERY])
   return co
 end
 local function unwrap(ok, ...)
@@ -354,8 +344,18 @@ coroutine.wrap = function(f)
   return function(...) return unwrap(rethrow(co_resume(co, ...))) end
 end
 
+-- What is wrong with a value in a result, by the sandbox's problem number (detail: a key's type, or the budget).
+local PROBLEMS = {
+  "contains itself (a cycle)", "nests tables more than " .. max_depth .. " levels deep",
+  "has a key that is not UTF-8 text", "has a key that is not a JSON number",
+  "has a %s as a key (keys are strings or numbers)", "is too large to leave Lua (over %d MiB as data)",
+  "is not UTF-8 text", "is NaN or infinite (not a JSON number)",
+}
 -- The path of a bad value in a result (keys[d]: its key at depth d), and the error that names it.
-L.fail = function(keys, depth, problem)
+L.fail = function(keys, depth, problem, detail)
+  if type(problem) == "number" then
+    problem = format(PROBLEMS[problem], problem == 6 and detail // 1048576 or detail)
+  end
   local path = "the result"
   for d = 1, depth do
     if d == 9 and depth > 12 then
@@ -386,23 +386,41 @@ L.check_collisions = function(t, keys, depth)
   end
 end
 
+-- An error raised inside a C function (`ipairs(nil)`, `string.rep(nil)`, `assert`) has no position in its message:
+-- it gets the line of the innermost frame of node code, as Lua's traceback shows it (the sandbox is stripped: no
+-- lines). Reached by a tail call from the sandbox's message handler: level 2 is the function that raised.
+L.locate = function(message)
+  if type(message) ~= "string" or find(message, "^[^\n]-:%d+: ") or getinfo(2, "f").func == error then
+    return message  -- placed already, or `error(message, 0)`: no position wanted
+  end
+  local level = 2
+  while true do
+    local info = getinfo(level, "Sl")
+    if info == nil then return message end
+    if info.currentline > 0 and sub(info.source, 1, 1) == "=" then
+      return sub(info.source, 2) .. ":" .. info.currentline .. ": " .. message
+    end
+    level = level + 1
+  end
+end
+
 -- Instructions that allocate a lot (`s .. s`, string.upper of a big string...) cost far more than the count hook
 -- assumes. Once the heap is big, a finalizer runs at the end of each garbage collection cycle (cycles come about
 -- every time the heap doubles) and brings the next check forward to the next instruction when one is due.
 local GC_PROMPT = {__metatable = false}
 GC_PROMPT.__gc = function()
-  local next_check = S.next_check
+  local next_check = S[NEXT_CHECK]
   if next_check > 0 and clock() >= next_check then
-    S.prompt_armed = false
+    S[PROMPT_ARMED] = false
     sethook(tick, "", 1)
   elseif next_check > 0 then
     raw_setmetatable({}, GC_PROMPT)  -- not due yet: ask again at the end of the next cycle
   else
-    S.prompt_armed = false
+    S[PROMPT_ARMED] = false
   end
 end
 L.arm_gc_prompt = function()
-  S.prompt_armed = true
+  S[PROMPT_ARMED] = true
   raw_setmetatable({}, GC_PROMPT)
 end
 
