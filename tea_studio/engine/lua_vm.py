@@ -37,25 +37,26 @@ DEFAULT_RESULT_BUDGET = 256 << 20  # estimated bytes of a node's result once it 
 
 _UNLIMITED = 0
 
-# The sandbox and the hook. Runs once per VM with (check, log, hook_instructions, check_interval, max_depth,
-# max_print, fetch_library) and returns (compile, invoke, sethook, box). Everything it captures stays in upvalues
+# The sandbox and the hook. Runs once per VM with (host, hook_instructions, check_interval, max_depth, max_print)
+# and returns (compile, invoke, sethook, box). Everything it captures stays in upvalues
 # that node code cannot reach (no `debug`). It is kept small (every VM loads it; most nodes need nothing more): the
 # rest is _LIBRARY, loaded on first use.
 _BOOTSTRAP = r"""
-local check, log, every, interval, max_depth, max_print, fetch_library = ...
-local sethook, clock, getinfo = debug.sethook, os.clock, debug.getinfo
+local host, every, interval, max_depth, max_print = ...
+local sethook, clock = debug.sethook, os.clock
 local error, type, next, rawget, rawset = error, type, next, rawget, rawset
-local select, tostring, ipairs, getmetatable = select, tostring, ipairs, getmetatable
 local raw_pcall, raw_xpcall, raw_load, raw_setmetatable = pcall, xpcall, load, setmetatable
-local math, utf8_len, heap_kb = math, utf8.len, collectgarbage
-local math_type, huge = math.type, math.huge
+local utf8_len, heap_kb, math_type, huge = utf8.len, collectgarbage, math.type, math.huge
 local G = _G
--- The limit state, shared with the library chunk (integer slots: no field names to load in every VM).
--- NEXT_CHECK = 0: between nodes (no deadline to keep).
-local TRIPPED <const>, NEXT_CHECK <const>, LAST_TICK <const>, EVERY <const>, PROMPT_ARMED <const> = 1, 2, 3, 4, 5
-local S = {false, 0, huge, every, false}
-local SENTINEL = raw_setmetatable({}, {__tostring = function() return "tea: limit reached" end, __metatable = false})
 local libraries = {string = string, table = table, utf8 = utf8, coroutine = coroutine}
+local SENTINEL = "tea: limit reached"  -- the error once a limit has tripped (Python reads the reason, not this)
+-- The limit state, shared with the library chunk (integer slots: no field names to load in every VM), and after
+-- it what only the library uses, captured before node code can change or reach it. NEXT_CHECK = 0: between
+-- nodes (no deadline to keep).
+local TRIPPED <const>, NEXT_CHECK <const>, LAST_TICK <const>, EVERY <const>, PROMPT_ARMED <const> = 1, 2, 3, 4, 5
+local S = {false, 0, huge, every, false,
+           host, libraries, math, max_depth, sethook, clock, debug.getinfo, raw_pcall, raw_setmetatable, error, type,
+           select, tostring, next, rawget, ipairs, getmetatable, max_print}
 local library, tick
 local result_budget = huge  -- the estimated bytes a result may have as Python data (set per node)
 
@@ -72,9 +73,7 @@ end
 -- The rarely needed part of the sandbox (_LIBRARY), loaded on first use: most nodes never need it.
 local function lib()
   if library == nil then
-    library = raw_load(fetch_library(), "=tea_sandbox", "b", {})(
-      S, tick, raise, rethrow, log, libraries, math, max_print, max_depth, sethook, clock, getinfo, raw_pcall,
-      raw_setmetatable, error, type, select, tostring, next, rawget, ipairs, getmetatable)
+    library = raw_load(host(3), "=tea_sandbox", "b", {})(S, tick, raise, rethrow)
   end
   return library
 end
@@ -96,7 +95,7 @@ tick = function()
   S[LAST_TICK] = now
   if now >= next_check then
     S[NEXT_CHECK] = now + interval
-    local ok, stop = raw_pcall(check)
+    local ok, stop = raw_pcall(host, 1)
     if stop or not ok then
       S[TRIPPED] = true
       raise()
@@ -174,20 +173,29 @@ local function fail(depth, problem, detail)
   lib().fail(keys, depth, problem, detail or result_budget)
 end
 
-local measure
 -- seen[t]: true while t is being measured (seeing it again is a cycle), then its size (shared tables count once
 -- per place they appear, as they will in Python). The result's own table starts without `seen`: it is made on the
 -- first table inside it, so a flat result (most nodes return one) allocates nothing here.
-local function measure_table(t, depth, seen)
-  local known = seen and seen[t]
+local function measure(value, depth, seen)
+  local kind = type(value)
+  if kind == "string" then
+    if not utf8_len(value) then fail(depth, 7) end  -- text that is not UTF-8
+    return #value + 49
+  elseif kind == "number" then
+    if value ~= value or value == huge or value == -huge then fail(depth, 8) end  -- NaN or infinite
+    return 32
+  elseif kind ~= "table" then
+    return 16
+  end
+  local known = seen and seen[value]
   if known then
     if known == true then fail(depth, 1) end  -- a cycle
     return known
   end
   if depth >= max_depth then fail(depth, 2) end  -- too deep
-  if seen then seen[t] = true end
+  if seen then seen[value] = true end
   local size, count, max_key, all_integers, all_strings = 256, 0, 0, true, true
-  for key, value in next, t do
+  for key, item in next, value do
     count = count + 1
     keys[depth + 1] = key
     local key_kind = type(key)
@@ -210,29 +218,15 @@ local function measure_table(t, depth, seen)
     else
       fail(depth, 5, key_kind)  -- a key of another type
     end
-    if seen == nil and type(value) == "table" then seen = {[t] = true} end
-    size = size + measure(value, depth + 1, seen)
+    if seen == nil and type(item) == "table" then seen = {[value] = true} end
+    size = size + measure(item, depth + 1, seen)
     if size > result_budget then fail(depth, 6) end  -- too large
   end
   if not all_strings and not (all_integers and max_key == count) then
-    lib().check_collisions(t, keys, depth)  -- keys that become the same text once out of Lua
+    lib().check_collisions(value, keys, depth)  -- keys that become the same text once out of Lua
   end
-  if seen then seen[t] = size end
+  if seen then seen[value] = size end
   return size
-end
-
-measure = function(value, depth, seen)
-  local kind = type(value)
-  if kind == "string" then
-    if not utf8_len(value) then fail(depth, 7) end  -- text that is not UTF-8
-    return #value + 49
-  elseif kind == "number" then
-    if value ~= value or value == huge or value == -huge then fail(depth, 8) end  -- NaN or infinite
-    return 32
-  elseif kind == "table" then
-    return measure_table(value, depth, seen)
-  end
-  return 16
 end
 
 local function compile(code, chunkname)
@@ -242,6 +236,7 @@ end
 -- Gives an error raised inside a C function a position (in the library); the message stays as it is if the
 -- library cannot be loaded there (e.g. no memory left). A tail call: the library sees the frames as this would.
 local function locate(message)
+  if S[TRIPPED] then return message end
   local ok, loaded_library = raw_pcall(lib)
   if not ok then return message end
   return loaded_library.locate(message)
@@ -280,8 +275,9 @@ return compile, invoke, sethook, box
 # whose one call can take unbounded time, hooked coroutines, print, the result error paths and the GC prompt. It
 # runs with an empty environment: everything it uses is handed over by the sandbox, never read from node globals.
 _LIBRARY = r"""
-local S, tick, raise, rethrow, log, libraries, math, max_print, max_depth, sethook, clock, getinfo, raw_pcall,
-      raw_setmetatable, error, type, select, tostring, next, rawget, ipairs, getmetatable = ...
+local S, tick, raise, rethrow = ...
+local host, libraries, math, max_depth, sethook, clock, getinfo, raw_pcall, raw_setmetatable, error, type, select,
+      tostring, next, rawget, ipairs, getmetatable, max_print = S[7].table.unpack(S, 6)
 local string, table, utf8, coroutine = libraries.string, libraries.table, libraries.utf8, libraries.coroutine
 local rep, concat, format, byte, sub, find = string.rep, table.concat, string.format, string.byte, string.sub,
                                             string.find
@@ -310,7 +306,7 @@ L.print = function(...)
   for i = 1, n do parts[i] = tostring(parts[i]) end
   local text = concat(parts, "\t", 1, n)
   if #text > max_print then text = sub(text, 1, max_print) .. format(" ... (%d more bytes)", #text - max_print) end
-  raw_pcall(log, utf8_text(text))
+  raw_pcall(host, 2, utf8_text(text))
 end
 
 -- A message handler would run where the error was raised, possibly inside the hook (hooks off, forever): the
@@ -539,10 +535,6 @@ _BOOTSTRAP_CODE = _precompile(_BOOTSTRAP)
 _LIBRARY_CODE = _precompile(_LIBRARY)
 
 
-def _library_code() -> bytes:
-    return _LIBRARY_CODE
-
-
 def _refuse_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
     raise AttributeError("Lua code cannot reach Python objects")
 
@@ -586,8 +578,7 @@ class LuaVM:
             attribute_filter=_refuse_attributes, max_memory=DEFAULT_MAX_MEMORY_MB << 20,
         )
         self._compile, self._invoke, self._clear_hook, self._box = self.runtime.execute(
-            _BOOTSTRAP_CODE, self._check, self._log, HOOK_INSTRUCTIONS, CHECK_INTERVAL_S, MAX_RESULT_DEPTH,
-            MAX_PRINT_BYTES, _library_code)
+            _BOOTSTRAP_CODE, self._host, HOOK_INSTRUCTIONS, CHECK_INTERVAL_S, MAX_RESULT_DEPTH, MAX_PRINT_BYTES)
         self._functions: dict[str, Any] = {}
         self._chunks: dict[str, str] = {}  # chunk name -> node
         self._table_from = self.runtime.table_from
@@ -632,8 +623,17 @@ class LuaVM:
         """Memory the runtime's allocator has handed out since creation, in KiB."""
         return self.runtime.get_memory_used() / 1024.0
 
-    # -- hook callbacks (called from Lua) ----------------------------------------------------------------------
+    # -- callbacks (called from Lua) -------------------------------------------------------------------------------
     # They never raise: an exception would reach Lua as a Python object.
+    def _host(self, request: int, text: Any = None) -> Any:
+        """The sandbox's one way out (one callback object per VM): 1 = the limit check, 2 = a print, 3 = the
+        library's bytecode."""
+        if request == 1:
+            return self._check()
+        if request == 2:
+            return self._log(text)
+        return _LIBRARY_CODE
+
     def _check(self) -> bool:
         try:
             stop = self.stop_check
