@@ -37,26 +37,37 @@ DEFAULT_RESULT_BUDGET = 256 << 20  # estimated bytes of a node's result once it 
 
 _UNLIMITED = 0
 
-# The sandbox and the hook. Runs once per VM with (host, hook_instructions, check_interval, max_depth, max_print)
-# and returns (compile, invoke, sethook, box). Everything it captures stays in upvalues
+# The sandbox and the hook. Runs once per VM with the host callback (the limits are constants in its code, see
+# _precompile) and returns (compile, invoke, sethook, box). Everything it captures stays in upvalues
 # that node code cannot reach (no `debug`). It is kept small (every VM loads it; most nodes need nothing more): the
 # rest is _LIBRARY, loaded on first use.
 _BOOTSTRAP = r"""
-local host, every, interval, max_depth, max_print = ...
+local host = ...
 local sethook, clock = debug.sethook, os.clock
 local error, type, next, rawget, rawset = error, type, next, rawget, rawset
 local raw_pcall, raw_xpcall, raw_load, raw_setmetatable = pcall, xpcall, load, setmetatable
 local utf8_len, heap_kb, math_type, huge = utf8.len, collectgarbage, math.type, math.huge
 local G = _G
 local libraries = {string = string, table = table, utf8 = utf8, coroutine = coroutine}
-local SENTINEL = "tea: limit reached"  -- the error once a limit has tripped (Python reads the reason, not this)
+local SENTINEL <const> = "tea: limit reached"  -- the error once a limit has tripped (Python reads the reason, not this)
 -- The limit state, shared with the library chunk (integer slots: no field names to load in every VM), and after
 -- it what only the library uses, captured before node code can change or reach it. NEXT_CHECK = 0: between
 -- nodes (no deadline to keep).
-local TRIPPED <const>, NEXT_CHECK <const>, LAST_TICK <const>, EVERY <const>, PROMPT_ARMED <const> = 1, 2, 3, 4, 5
-local S = {false, 0, huge, every, false,
-           host, libraries, math, max_depth, sethook, clock, debug.getinfo, raw_pcall, raw_setmetatable, error, type,
-           select, tostring, next, rawget, ipairs, getmetatable, max_print}
+local TRIPPED <const> = 1; local NEXT_CHECK <const> = 2; local LAST_TICK <const> = 3; local EVERY <const> = 4
+local PROMPT_ARMED <const> = 5  -- one per statement: Lua folds only the last constant of a list
+local S = {false, 0, huge, EVERY_BASE, false,
+           host, libraries, math, sethook, clock, debug.getinfo, raw_pcall, raw_setmetatable, error, type,
+           select, tostring, next, rawget, ipairs, getmetatable}
+-- What node code must not reach, dropped from the loaded-modules table too, and the garbage collector frees it now:
+-- before the sandbox's own objects exist, so that collection has less to walk.
+local registry, loaded = debug.getregistry(), package.loaded
+for _, name in ipairs({"os", "io", "debug", "package", "python", "loadfile", "dofile", "load", "require",
+                       "collectgarbage", "warn"}) do
+  G[name], loaded[name] = nil, nil
+end
+registry._IO_input, registry._IO_output, registry["FILE*"], registry._PRELOAD = nil, nil, nil, nil
+libraries.string.dump = nil
+heap_kb("collect")
 local library, tick
 local result_budget = huge  -- the estimated bytes a result may have as Python data (set per node)
 
@@ -78,7 +89,7 @@ local function lib()
   return library
 end
 
--- The limit check: os.clock() here, a call into Python (wall clock, Stop) at most every `interval` CPU seconds.
+-- The limit check: os.clock() here, a call into Python (wall clock, Stop) at most every INTERVAL CPU seconds.
 -- Wrapped C functions call it too, after work that no instruction count sees.
 tick = function()
   local next_check = S[NEXT_CHECK]
@@ -87,14 +98,14 @@ tick = function()
   if not S[PROMPT_ARMED] and heap_kb("count") > 1024 then lib().arm_gc_prompt() end
   local now, count = clock(), S[EVERY]
   local gap = now - S[LAST_TICK]
-  if gap > interval and count > 16 then
+  if gap > INTERVAL and count > 16 then
     count = count // 8  -- these instructions are costly (big strings): count fewer between two looks at the clock
-  elseif gap < interval / 16 and count < every then
+  elseif gap < INTERVAL / 16 and count < EVERY_BASE then
     count = count * 2  -- cheap again (or the thread had only waited for a core): back towards the usual count
   end
   S[LAST_TICK] = now
   if now >= next_check then
-    S[NEXT_CHECK] = now + interval
+    S[NEXT_CHECK] = now + INTERVAL
     local ok, stop = raw_pcall(host, 1)
     if stop or not ok then
       S[TRIPPED] = true
@@ -156,14 +167,6 @@ rawset(string_meta, "__metatable", raw_setmetatable({}, {
   __index = string_meta, __metatable = false,
   __newindex = function() error("the string metatable cannot be changed", 2) end,
 }))
--- What node code must not reach, dropped from the loaded-modules table too, so the garbage collector frees it.
-local registry, loaded = debug.getregistry(), package.loaded
-for _, name in ipairs({"os", "io", "debug", "package", "python", "loadfile", "dofile", "load", "require",
-                       "collectgarbage", "warn"}) do
-  G[name], loaded[name] = nil, nil
-end
-registry._IO_input, registry._IO_output, registry["FILE*"], registry._PRELOAD = nil, nil, nil, nil
-libraries.string.dump = nil
 
 -- What a node returns must become plain data: no cycles, bounded depth and size, UTF-8 text, JSON numbers, and
 -- keys that stay distinct as text. A problem is reported by the library (keys[d]: the key at depth d), which
@@ -192,7 +195,7 @@ local function measure(value, depth, seen)
     if known == true then fail(depth, 1) end  -- a cycle
     return known
   end
-  if depth >= max_depth then fail(depth, 2) end  -- too deep
+  if depth >= MAX_DEPTH then fail(depth, 2) end  -- too deep
   if seen then seen[value] = true end
   local size, count, max_key, all_integers, all_strings = 256, 0, 0, true, true
   for key, item in next, value do
@@ -250,8 +253,8 @@ local function invoke(fn, state, budget)
   S[TRIPPED] = false
   result_budget = budget
   local now = clock()
-  S[LAST_TICK], S[NEXT_CHECK], S[EVERY] = now, now + interval, every  -- each node starts with the usual count
-  sethook(tick, "", every)
+  S[LAST_TICK], S[NEXT_CHECK], S[EVERY] = now, now + INTERVAL, EVERY_BASE  -- each node starts with the usual count
+  sethook(tick, "", EVERY_BASE)
   local ok, result = raw_xpcall(fn, locate, state)
   if not ok then
     S[NEXT_CHECK], S[LAST_TICK] = 0, huge
@@ -276,14 +279,14 @@ return compile, invoke, sethook, box
 # runs with an empty environment: everything it uses is handed over by the sandbox, never read from node globals.
 _LIBRARY = r"""
 local S, tick, raise, rethrow = ...
-local host, libraries, math, max_depth, sethook, clock, getinfo, raw_pcall, raw_setmetatable, error, type, select,
-      tostring, next, rawget, ipairs, getmetatable, max_print = S[7].table.unpack(S, 6)
+local host, libraries, math, sethook, clock, getinfo, raw_pcall, raw_setmetatable, error, type, select,
+      tostring, next, rawget, ipairs, getmetatable = S[7].table.unpack(S, 6)
 local string, table, utf8, coroutine = libraries.string, libraries.table, libraries.utf8, libraries.coroutine
 local rep, concat, format, byte, sub, find = string.rep, table.concat, string.format, string.byte, string.sub,
                                             string.find
 local utf8_len, math_type, tointeger, min = utf8.len, math.type, math.tointeger, math.min
 local co_create, co_resume, co_close = coroutine.create, coroutine.resume, coroutine.close
-local TRIPPED <const>, NEXT_CHECK <const>, EVERY <const>, PROMPT_ARMED <const> = 1, 2, 4, 5  -- slots of S
+local TRIPPED <const> = 1; local NEXT_CHECK <const> = 2; local EVERY <const> = 4; local PROMPT_ARMED <const> = 5
 local L = {}
 
 -- Text for the host: invalid UTF-8 bytes are shown as \xNN.
@@ -305,7 +308,7 @@ L.print = function(...)
   local parts = {...}
   for i = 1, n do parts[i] = tostring(parts[i]) end
   local text = concat(parts, "\t", 1, n)
-  if #text > max_print then text = sub(text, 1, max_print) .. format(" ... (%d more bytes)", #text - max_print) end
+  if #text > MAX_PRINT then text = sub(text, 1, MAX_PRINT) .. format(" ... (%d more bytes)", #text - MAX_PRINT) end
   raw_pcall(host, 2, utf8_text(text))
 end
 
@@ -342,7 +345,7 @@ end
 
 -- What is wrong with a value in a result, by the sandbox's problem number (detail: a key's type, or the budget).
 local PROBLEMS = {
-  "contains itself (a cycle)", "nests tables more than " .. max_depth .. " levels deep",
+  "contains itself (a cycle)", "nests tables more than " .. MAX_DEPTH .. " levels deep",
   "has a key that is not UTF-8 text", "has a key that is not a JSON number",
   "has a %s as a key (keys are strings or numbers)", "is too large to leave Lua (over %d MiB as data)",
   "is not UTF-8 text", "is NaN or infinite (not a JSON number)",
@@ -526,9 +529,13 @@ return L
 
 
 def _precompile(source: str) -> bytes:
-    """Lua bytecode for ``source`` (loading bytecode skips the parser: ~15 µs less per VM)."""
+    """Lua bytecode for ``source`` with the limits as compile-time constants (loading bytecode skips the parser,
+    and a constant is neither an argument nor an upvalue in every VM)."""
+    limits = (f"local EVERY_BASE <const> = {HOOK_INSTRUCTIONS}; local INTERVAL <const> = {CHECK_INTERVAL_S!r}; "
+              f"local MAX_DEPTH <const> = {MAX_RESULT_DEPTH}; local MAX_PRINT <const> = {MAX_PRINT_BYTES}; ")
     scratch = lua54.LuaRuntime(encoding=None, register_eval=False, register_builtins=False)
-    return scratch.execute(b"return string.dump(assert(load(..., '=tea_sandbox', 't')), true)", source.encode())
+    return scratch.execute(b"return string.dump(assert(load(..., '=tea_sandbox', 't')), true)",
+                           (limits + source).encode())
 
 
 _BOOTSTRAP_CODE = _precompile(_BOOTSTRAP)
@@ -578,7 +585,7 @@ class LuaVM:
             attribute_filter=_refuse_attributes, max_memory=DEFAULT_MAX_MEMORY_MB << 20,
         )
         self._compile, self._invoke, self._clear_hook, self._box = self.runtime.execute(
-            _BOOTSTRAP_CODE, self._host, HOOK_INSTRUCTIONS, CHECK_INTERVAL_S, MAX_RESULT_DEPTH, MAX_PRINT_BYTES)
+            _BOOTSTRAP_CODE, self._host)
         self._functions: dict[str, Any] = {}
         self._chunks: dict[str, str] = {}  # chunk name -> node
         self._table_from = self.runtime.table_from
