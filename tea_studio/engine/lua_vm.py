@@ -37,119 +37,80 @@ DEFAULT_RESULT_BUDGET = 256 << 20  # estimated bytes of a node's result once it 
 
 _UNLIMITED = 0
 
-# The sandbox and the hook. Runs once per VM with (check, log, hook_instructions, check_interval) and returns
-# (compile, invoke, sethook). Everything it captures stays in upvalues that node code cannot reach (no `debug`).
+# The sandbox and the hook. Runs once per VM with (check, log, hook_instructions, check_interval, max_depth,
+# max_print, fetch_library) and returns (compile, invoke, sethook, box). Everything it captures stays in upvalues
+# that node code cannot reach (no `debug`). It is kept small (every VM loads it; most nodes need nothing more): the
+# rest is _LIBRARY, loaded on first use.
 _BOOTSTRAP = r"""
-local check, log, every, interval, max_depth, max_print, fetch_guards = ...
+local check, log, every, interval, max_depth, max_print, fetch_library = ...
 local sethook, clock, getinfo, find = debug.sethook, os.clock, debug.getinfo, string.find
-local error, select, type, tostring, next, rawget, rawset = error, select, type, tostring, next, rawget, rawset
+local error, type, next, rawget, rawset = error, type, next, rawget, rawset
+local select, tostring, ipairs, getmetatable = select, tostring, ipairs, getmetatable
 local raw_pcall, raw_xpcall, raw_load, raw_setmetatable = pcall, xpcall, load, setmetatable
-local co_create, co_resume, co_close = coroutine.create, coroutine.resume, coroutine.close
-local concat, rep, byte, sub, format = table.concat, string.rep, string.byte, string.sub, string.format
-local utf8_len, math_type, tointeger, huge, min = utf8.len, math.type, math.tointeger, math.huge, math.min
+local math, sub, utf8_len = math, string.sub, utf8.len
+local math_type, huge = math.type, math.huge
+local heap_kb = collectgarbage
 local G = _G
-local tick_fn
+-- The limit state, shared with the library chunk. next_check = 0: between nodes (no deadline to keep).
+local S = {tripped = false, next_check = 0, last_tick = huge, every = every, prompt_armed = false}
 local SENTINEL = raw_setmetatable({}, {__tostring = function() return "tea: limit reached" end, __metatable = false})
-local tripped = false
-local next_check, last_tick = 0, huge
-local base_every = every
-local result_budget = huge
+local libraries = {string = string, table = table, utf8 = utf8, coroutine = coroutine}
+local library, tick
+local result_budget = huge  -- the estimated bytes a result may have as Python data (set per node)
 
--- Instructions that allocate a lot (`s .. s`, string.upper of a big string...) cost far more than the count hook
--- assumes. Once the heap is big, a finalizer runs at the end of each garbage collection cycle (cycles come about
--- every time the heap doubles) and brings the next check forward to the next instruction when one is due. Small
--- heaps (frequent, cheap cycles) go without it.
-local heap_kb, prompt_armed = collectgarbage, false
--- Setting up makes little garbage: the collector waits until it is done (restarted below, before any node code),
--- instead of walking the new objects again and again while they are created (~3 µs of each VM's start).
-heap_kb("stop")
-local GC_PROMPT = {__metatable = false}
-GC_PROMPT.__gc = function()
-  if next_check > 0 and clock() >= next_check then
-    prompt_armed = false
-    sethook(tick_fn, "", 1)
-  elseif next_check > 0 then
-    raw_setmetatable({}, GC_PROMPT)  -- not due yet: ask again at the end of the next cycle
-  else
-    prompt_armed = false
+-- Once a limit trips, the hook fires on every instruction and raises SENTINEL, which pcall & co. re-raise.
+local function raise()
+  sethook(tick, "", 1)
+  error(SENTINEL, 0)
+end
+
+-- The rarely needed part of the sandbox (_LIBRARY), loaded on first use: most nodes never need it.
+local function lib()
+  if library == nil then
+    library = raw_load(fetch_library(), "=tea_sandbox", "b", {})(
+      S, tick, raise, log, libraries, math, max_print, sethook, clock, raw_pcall, raw_setmetatable, error, type,
+      select, tostring, next, rawget, ipairs, getmetatable)
   end
+  return library
 end
 
 -- The limit check: os.clock() here, a call into Python (wall clock, Stop) at most every `interval` CPU seconds.
 -- Wrapped C functions call it too, after work that no instruction count sees.
-local function tick()
-  if next_check == 0 then return end  -- between nodes (a conversion, the next compile): no deadline to keep
-  if tripped then error(SENTINEL, 0) end
-  if not prompt_armed and heap_kb("count") > 1024 then
-    prompt_armed = true
-    raw_setmetatable({}, GC_PROMPT)
+tick = function()
+  local next_check = S.next_check
+  if next_check == 0 then return end
+  if S.tripped then error(SENTINEL, 0) end
+  if not S.prompt_armed and heap_kb("count") > 1024 then lib().arm_gc_prompt() end
+  local now, count = clock(), S.every
+  local gap = now - S.last_tick
+  if gap > interval and count > 16 then
+    count = count // 8  -- these instructions are costly (big strings): count fewer between two looks at the clock
+  elseif gap < interval / 16 and count < every then
+    count = count * 2  -- cheap again (or the thread had only waited for a core): back towards the usual count
   end
-  local now = clock()
-  local gap = now - last_tick
-  if gap > interval and every > 16 then
-    every = every // 8  -- these instructions are costly (big strings): count fewer between two looks at the clock
-    sethook(tick, "", every)
-  elseif gap < interval / 16 and every < base_every then
-    every = every * 2  -- cheap again (or the thread had only waited for a core): back towards the usual count
-    sethook(tick, "", every)
-  end
-  last_tick = now
+  S.last_tick = now
   if now >= next_check then
-    next_check = now + interval
+    S.next_check = now + interval
     local ok, stop = raw_pcall(check)
     if stop or not ok then
-      tripped = true
-      sethook(tick, "", 1)
-      error(SENTINEL, 0)
+      S.tripped = true
+      raise()
     end
-    sethook(tick, "", every)
+  elseif count == S.every then
+    return
   end
+  S.every = count
+  sethook(tick, "", count)
 end
-
--- Instructions that allocate a lot (`s .. s`, string.upper of a big string...) cost far more than the count hook
--- assumes: each garbage collection cycle brings the next check forward to the next instruction.
 
 local function rethrow(ok, ...)
-  if tripped then
-    sethook(tick, "", 1)
-    error(SENTINEL, 0)
-  end
+  if S.tripped then raise() end
   return ok, ...
 end
-
-tick_fn = tick
-
-local function guarded_create(f)
-  local co = co_create(f)
-  sethook(co, tick, "", tripped and 1 or every)
-  return co
-end
-
-local function unwrap(ok, ...)
-  if tripped then
-    sethook(tick, "", 1)
-    error(SENTINEL, 0)
-  end
-  if not ok then error((...), 0) end
-  return ...
-end
-
+S.rethrow = rethrow
 G.pcall = function(...) return rethrow(raw_pcall(...)) end
--- A message handler would run where the error was raised, possibly inside the hook (hooks off, forever): the
--- handler runs once the failed call has unwound instead (node code has no `debug` to see the difference).
-local function handled(handler, ok, ...)
-  if tripped then
-    sethook(tick, "", 1)
-    error(SENTINEL, 0)
-  end
-  if ok then return true, ... end
-  local _, value = rethrow(raw_pcall(handler, (...)))
-  return false, value
-end
-G.xpcall = function(f, handler, ...)
-  if type(handler) ~= "function" then error("bad argument #2 to 'xpcall' (function expected)", 2) end
-  return handled(handler, raw_pcall(f, ...))
-end
+G.xpcall = function(...) return lib().xpcall(...) end
+G.print = function(...) return lib().print(...) end
 -- Finalizers run with hooks off and could never be stopped: refuse __gc.
 G.setmetatable = function(t, mt)
   if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
@@ -157,29 +118,16 @@ G.setmetatable = function(t, mt)
   end
   return raw_setmetatable(t, mt)
 end
-coroutine.create = guarded_create
-coroutine.resume = function(...) return rethrow(co_resume(...)) end
-coroutine.close = function(...) return rethrow(co_close(...)) end
-coroutine.wrap = function(f)
-  local co = guarded_create(f)
-  return function(...) return unwrap(co_resume(co, ...)) end
-end
 
--- The C functions whose one call can take unbounded time are wrapped by a second chunk (_GUARDS), loaded the
--- first time node code touches `string`, `table` or `utf8`: most nodes never do, so a VM starts without it. Until
--- then those globals (and the string metatable's __index) are empty proxies whose read-only metatable loads it.
-local libraries, installed, wrapped = {string = string, table = table, utf8 = utf8}, false, false
-local proxies = {}
+-- `string`, `table`, `utf8` and `coroutine` are empty proxies until node code first touches one: a read-only
+-- metatable then loads the library, which wraps their unbounded C functions, and fills every proxy.
+local proxies, installed = {}, false
 local function install()
   if installed then return end
-  if not wrapped then
-    raw_load(fetch_guards(), "=tea_sandbox", "b", {})(tick, libraries, type, error, ipairs, getmetatable, math_type,
-                                                      tointeger, min)
-    wrapped = true
-  end
-  for name, lib in next, libraries do
+  lib()
+  for name, original in next, libraries do
     local proxy = proxies[name]
-    for key, value in next, lib do
+    for key, value in next, original do
       if rawget(proxy, key) == nil then rawset(proxy, key, value) end
     end
   end
@@ -209,57 +157,20 @@ rawset(string_meta, "__metatable", raw_setmetatable({}, {
   __index = string_meta, __metatable = false,
   __newindex = function() error("the string metatable cannot be changed", 2) end,
 }))
-
--- Text for the host: invalid UTF-8 bytes are shown as \xNN.
-local function utf8_text(s)
-  if utf8_len(s) then return s end
-  local out, n, i, size = {}, 0, 1, #s
-  while i <= size do
-    local ok, bad = utf8_len(s, i)
-    n = n + 1
-    if ok then out[n] = sub(s, i) break end
-    out[n] = sub(s, i, bad - 1) .. format("\\x%02X", byte(s, bad))
-    i = bad + 1
-  end
-  return concat(out, "", 1, n)
+-- What node code must not reach, dropped from the loaded-modules table too, so the garbage collector frees it.
+local registry, loaded = debug.getregistry(), package.loaded
+for _, name in ipairs({"os", "io", "debug", "package", "python", "loadfile", "dofile", "load", "require",
+                       "collectgarbage", "warn"}) do
+  G[name], loaded[name] = nil, nil
 end
-
-G.print = function(...)
-  local n = select("#", ...)
-  local parts = {...}
-  for i = 1, n do parts[i] = tostring(parts[i]) end
-  local text = concat(parts, "\t", 1, n)
-  if #text > max_print then text = sub(text, 1, max_print) .. format(" ... (%d more bytes)", #text - max_print) end
-  raw_pcall(log, utf8_text(text))
-end
-for _, name in ipairs({"os", "io", "debug", "loadfile", "dofile", "load", "require", "package",
-                       "collectgarbage", "python", "warn"}) do
-  G[name] = nil
-end
+registry._IO_input, registry._IO_output, registry["FILE*"], registry._PRELOAD = nil, nil, nil, nil
 libraries.string.dump = nil
 
 -- What a node returns must become plain data: no cycles, bounded depth and size, UTF-8 text, JSON numbers, and
--- keys that stay distinct as text. Errors name the path of the value.
+-- keys that stay distinct as text. Errors name the path of the value (keys[d]: the key at depth d).
 local keys = {}
 local function fail(depth, problem)
-  local path = "the result"
-  for d = 1, depth do
-    if d == 9 and depth > 12 then
-      path = path .. "..."
-    elseif d < 9 or d > depth - 3 then
-      local key = keys[d]
-      path = path .. (type(key) == "string" and ("." .. utf8_text(sub(key, 1, 40))) or ("[" .. tostring(key) .. "]"))
-    end
-  end
-  error(path .. " " .. problem, 0)
-end
-
-local function key_text(key)
-  local kind = math_type(key)
-  if kind == "integer" then return format("%d", key) end
-  if kind == "float" then return format("%.14g", key) end
-  if type(key) == "boolean" then return key and "true" or "false" end
-  return nil
+  lib().fail(keys, depth, problem)
 end
 
 local measure
@@ -301,17 +212,11 @@ local function measure_table(t, depth, seen)
     if seen == nil and type(value) == "table" then seen = {[t] = true} end
     size = size + measure(value, depth + 1, seen)
     if size > result_budget then
-      fail(depth, format("is too large to leave Lua (over %d MiB as data)", result_budget // 1048576))
+      fail(depth, "is too large to leave Lua (over " .. result_budget // 1048576 .. " MiB as data)")
     end
   end
   if not all_strings and not (all_integers and max_key == count) then
-    for key in next, t do  -- keys that become the same text once out of Lua
-      local text = key_text(key)
-      if text ~= nil and rawget(t, text) ~= nil then
-        keys[depth + 1] = key
-        fail(depth + 1, "and the key \"" .. text .. "\" would collide")
-      end
-    end
+    lib().check_collisions(t, keys, depth)  -- keys that become the same text once out of Lua
   end
   if seen then seen[t] = size end
   return size
@@ -335,11 +240,9 @@ local function compile(code, chunkname)
   return raw_load(code, chunkname, "t", G)
 end
 
--- Runs a node; returns the estimated size in bytes of its result once it is Python data (-1: no result). The
--- result waits in `box` (its slot exists already, storing allocates nothing): Python takes it from there after
--- lifting the memory limit, since handing a table over allocates outside Lua's protection.
 -- An error raised inside a C function (`ipairs(nil)`, `string.rep(nil)`, `assert`) has no position in its message:
--- it gets the line of the innermost frame of node code, as Lua's traceback shows it (the bootstrap is stripped: no lines).
+-- it gets the line of the innermost frame of node code, as Lua's traceback shows it (the sandbox is stripped: no
+-- lines).
 local function locate(message)
   if type(message) ~= "string" or find(message, "^[^\n]-:%d+: ") or getinfo(2, "f").func == error then
     return message  -- placed already, or `error(message, 0)`: no position wanted
@@ -355,39 +258,154 @@ local function locate(message)
   end
 end
 
+-- Runs a node; returns the estimated size in bytes of its result once it is Python data (-1: no result). The
+-- result waits in `box` (its slot exists already, storing allocates nothing): Python takes it from there after
+-- lifting the memory limit, since handing a table over allocates outside Lua's protection.
 local box = {false}
 local function invoke(fn, state, budget)
-  tripped = false
+  S.tripped = false
   result_budget = budget
-  last_tick = clock()
-  next_check = last_tick + interval
-  every = base_every  -- each node starts with the usual count; only its own costly instructions lower it
+  local now = clock()
+  S.last_tick, S.next_check, S.every = now, now + interval, every  -- each node starts with the usual count
   sethook(tick, "", every)
   local ok, result = raw_xpcall(fn, locate, state)
   if not ok then
-    next_check, last_tick = 0, huge
+    S.next_check, S.last_tick = 0, huge
     error(result, 0)
   end
   if result == nil then
-    next_check, last_tick = 0, huge
+    S.next_check, S.last_tick = 0, huge
     return -1
   end
   local size = measure(result, 0, nil)
-  next_check, last_tick = 0, huge
+  S.next_check, S.last_tick = 0, huge
   box[1] = result
   return size
 end
 
-heap_kb("restart")
 return compile, invoke, sethook, box
 """
 
-# The wrappers of `string`, `table` and `utf8` functions, loaded by the sandbox on first use with
-# (tick, libraries, and the base functions it needs); they replace functions in the original library tables.
-_GUARDS = r"""
-local tick, libraries, type, error, ipairs, getmetatable, math_type, tointeger, min = ...
-local string, table, utf8 = libraries.string, libraries.table, libraries.utf8
-local rep, concat, format = string.rep, table.concat, string.format
+# The rarely needed part of the sandbox, loaded by it on first use (a node touching `string`, `table`, `utf8` or
+# `coroutine`, calling print or xpcall, a result with a problem, a big heap): wrappers that bound the C functions
+# whose one call can take unbounded time, hooked coroutines, print, the result error paths and the GC prompt. It
+# runs with an empty environment: everything it uses is handed over by the sandbox, never read from node globals.
+_LIBRARY = r"""
+local S, tick, raise, log, libraries, math, max_print, sethook, clock, raw_pcall, raw_setmetatable, error, type,
+      select, tostring, next, rawget, ipairs, getmetatable = ...
+local string, table, utf8, coroutine = libraries.string, libraries.table, libraries.utf8, libraries.coroutine
+local rep, concat, format, byte, sub = string.rep, table.concat, string.format, string.byte, string.sub
+local utf8_len, math_type, tointeger, min = utf8.len, math.type, math.tointeger, math.min
+local co_create, co_resume, co_close = coroutine.create, coroutine.resume, coroutine.close
+local rethrow = S.rethrow
+local L = {}
+
+-- Text for the host: invalid UTF-8 bytes are shown as \xNN.
+local function utf8_text(s)
+  if utf8_len(s) then return s end
+  local out, n, i, size = {}, 0, 1, #s
+  while i <= size do
+    local ok, bad = utf8_len(s, i)
+    n = n + 1
+    if ok then out[n] = sub(s, i) break end
+    out[n] = sub(s, i, bad - 1) .. format("\\x%02X", byte(s, bad))
+    i = bad + 1
+  end
+  return concat(out, "", 1, n)
+end
+
+L.print = function(...)
+  local n = select("#", ...)
+  local parts = {...}
+  for i = 1, n do parts[i] = tostring(parts[i]) end
+  local text = concat(parts, "\t", 1, n)
+  if #text > max_print then text = sub(text, 1, max_print) .. format(" ... (%d more bytes)", #text - max_print) end
+  raw_pcall(log, utf8_text(text))
+end
+
+-- A message handler would run where the error was raised, possibly inside the hook (hooks off, forever): the
+-- handler runs once the failed call has unwound instead (node code has no `debug` to see the difference).
+local function handled(handler, ok, ...)
+  if S.tripped then raise() end
+  if ok then return true, ... end
+  local _, value = rethrow(raw_pcall(handler, (...)))
+  return false, value
+end
+L.xpcall = function(f, handler, ...)
+  if type(handler) ~= "function" then error("bad argument #2 to 'xpcall' (function expected)", 2) end
+  return handled(handler, raw_pcall(f, ...))
+end
+
+-- New coroutines get the hook too (Lua hooks are per coroutine).
+local function guarded_create(f)
+  local co = co_create(f)
+  sethook(co, tick, "", S.tripped and 1 or S.every)
+  return co
+end
+local function unwrap(ok, ...)
+  if not ok then error((...), 0) end
+  return ...
+end
+coroutine.create = guarded_create
+coroutine.resume = function(...) return rethrow(co_resume(...)) end
+coroutine.close = function(...) return rethrow(co_close(...)) end
+coroutine.wrap = function(f)
+  local co = guarded_create(f)
+  return function(...) return unwrap(rethrow(co_resume(co, ...))) end
+end
+
+-- The path of a bad value in a result (keys[d]: its key at depth d), and the error that names it.
+L.fail = function(keys, depth, problem)
+  local path = "the result"
+  for d = 1, depth do
+    if d == 9 and depth > 12 then
+      path = path .. "..."
+    elseif d < 9 or d > depth - 3 then
+      local key = keys[d]
+      path = path .. (type(key) == "string" and ("." .. utf8_text(sub(key, 1, 40))) or ("[" .. tostring(key) .. "]"))
+    end
+  end
+  error(path .. " " .. problem, 0)
+end
+
+local function key_text(key)
+  local kind = math_type(key)
+  if kind == "integer" then return format("%d", key) end
+  if kind == "float" then return format("%.14g", key) end
+  if type(key) == "boolean" then return key and "true" or "false" end
+  return nil
+end
+-- A table with keys other than strings (and not a plain list): no two keys may become the same text.
+L.check_collisions = function(t, keys, depth)
+  for key in next, t do
+    local text = key_text(key)
+    if text ~= nil and rawget(t, text) ~= nil then
+      keys[depth + 1] = key
+      L.fail(keys, depth + 1, "and the key \"" .. text .. "\" would collide")
+    end
+  end
+end
+
+-- Instructions that allocate a lot (`s .. s`, string.upper of a big string...) cost far more than the count hook
+-- assumes. Once the heap is big, a finalizer runs at the end of each garbage collection cycle (cycles come about
+-- every time the heap doubles) and brings the next check forward to the next instruction when one is due.
+local GC_PROMPT = {__metatable = false}
+GC_PROMPT.__gc = function()
+  local next_check = S.next_check
+  if next_check > 0 and clock() >= next_check then
+    S.prompt_armed = false
+    sethook(tick, "", 1)
+  elseif next_check > 0 then
+    raw_setmetatable({}, GC_PROMPT)  -- not due yet: ask again at the end of the next cycle
+  else
+    S.prompt_armed = false
+  end
+end
+L.arm_gc_prompt = function()
+  S.prompt_armed = true
+  raw_setmetatable({}, GC_PROMPT)
+end
+
 -- C functions whose one call can take unbounded time: bounded, or split into calls that check the limits.
 string.rep = function(s, n, sep)
   if type(s) == "string" and #s == 0 and (sep == nil or sep == "") and math_type(n) then return "" end
@@ -489,6 +507,7 @@ table.move = function(a1, f, e, t, a2)
   end
   return target
 end
+return L
 """
 
 
@@ -499,11 +518,11 @@ def _precompile(source: str) -> bytes:
 
 
 _BOOTSTRAP_CODE = _precompile(_BOOTSTRAP)
-_GUARDS_CODE = _precompile(_GUARDS)
+_LIBRARY_CODE = _precompile(_LIBRARY)
 
 
-def _guards_code() -> bytes:
-    return _GUARDS_CODE
+def _library_code() -> bytes:
+    return _LIBRARY_CODE
 
 
 def _refuse_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
@@ -550,7 +569,7 @@ class LuaVM:
         )
         self._compile, self._invoke, self._clear_hook, self._box = self.runtime.execute(
             _BOOTSTRAP_CODE, self._check, self._log, HOOK_INSTRUCTIONS, CHECK_INTERVAL_S, MAX_RESULT_DEPTH,
-            MAX_PRINT_BYTES, _guards_code)
+            MAX_PRINT_BYTES, _library_code)
         self._functions: dict[str, Any] = {}
         self._chunks: dict[str, str] = {}  # chunk name -> node
         self._table_from = self.runtime.table_from
