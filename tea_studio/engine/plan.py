@@ -210,9 +210,10 @@ def build_plan(workflow: Workflow, depth: int = 0) -> Plan:
     """Resolve routing, forks and settings. Raises :class:`PlanError` for what cannot run at all."""
     nodes = [node for node in workflow.nodes if node.name]
     steps: dict[str, Step] = {}
+    path = workflow.path
     for i, node in enumerate(nodes):
         if node.name not in steps:
-            steps[node.name] = _step(node, i, workflow.path, depth)
+            steps[node.name] = _step(node, i, path, depth)
     if not steps:
         raise PlanError("the workflow has no nodes")
 
@@ -228,7 +229,9 @@ def build_plan(workflow: Workflow, depth: int = 0) -> Plan:
         strategy = next((edge.parallel_strategy for edge in edges if edge.parallel_strategy), None)
         forks[source] = Fork(source, branches, fan_ins[0] if fan_ins else None, strategy)
 
-    routes = {name: candidates for name, candidates in successors(workflow).items() if name in steps}
+    routes = successors(workflow)
+    if routes.keys() != steps.keys():  # nodes without a name have no step
+        routes = {name: candidates for name, candidates in routes.items() if name in steps}
 
     before, after = workflow.interrupts()
 

@@ -9,6 +9,7 @@ itself (each task has a claim flag), so waiting never holds a worker that a sub-
 from __future__ import annotations
 
 import copy
+import operator
 import pickle
 import threading
 import time
@@ -55,7 +56,7 @@ from tea_studio.engine.python_node import PythonNodeError, run_python_node
 from tea_studio.engine.start import StartAt, walk_from
 from tea_studio.engine.streams import adopt, branch_state, gather, hand_over, run_stream_node
 from tea_studio.workflow.model import END, STRATEGIES, Workflow
-from tea_studio.workflow.routes import RouteKind
+from tea_studio.workflow.routes import GOTO, NEXT, RULE
 
 __all__ = ["BranchOutcome", "RunControl", "RunError", "RunStopped", "WorkflowRun", "run_workflow", "STOPPED"]
 
@@ -175,6 +176,10 @@ def unpicklable_path(value: Any, path: str = "state") -> str | None:
 
 
 # -- the run context shared by the flows of one run ------------------------------------------------------------
+_KIND = operator.attrgetter("kind")
+_OWN_UPDATES = frozenset({"lua", "noop", "prolog"})  # kinds whose updates no node can change later
+
+
 class _RunContext:
     def __init__(self, plan: Plan, sink: EventSink, control: RunControl, record_states: bool,
                  executor: Executor | None, strategy: str | None,
@@ -194,7 +199,7 @@ class _RunContext:
         self.where = ""
         self.entry_branch = ""
         # Python nodes may change state values in place: events then keep a copy of each update they report.
-        self.copy_updates = any(step.kind not in ("lua", "noop", "prolog") for step in plan.steps.values())
+        self.copy_updates = not set(map(_KIND, plan.steps.values())) <= _OWN_UPDATES
         self.budget = StateBudget()  # the states and results this run holds outside the Lua VMs
 
     @property
@@ -381,7 +386,7 @@ class _Flow:
                 name = fork.fan_in
                 continue
             candidates = routes[name]
-            if candidates and candidates[0].kind is RouteKind.NEXT:  # a NEXT route is always the only one
+            if candidates and candidates[0].kind is NEXT:  # a NEXT route is always the only one
                 # `to: [a, b, c]` forks: a branch never runs on into a sibling branch by list order
                 target = candidates[0].target
                 name = join_at if target in siblings else target
@@ -491,7 +496,7 @@ class _Flow:
                     f"({exc}); counted as false", node=name, branch=self.branch))
 
             try:
-                if kind is RouteKind.GOTO or kind is RouteKind.RULE:
+                if kind is GOTO or kind is RULE:
                     try:
                         if route.condition is None:
                             holds = True

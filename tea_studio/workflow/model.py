@@ -219,12 +219,12 @@ class Workflow:
         config = self.section("config")
         found: dict[str, set[str]] = {}
         for when in ("before", "after"):
-            listed = config.get(f"interrupt_{when}")
+            key = f"interrupt_{when}"  # made once, not once per node of every plan
+            listed = config.get(key)
             names = found.setdefault(when, set())
             names.update(str(v) for v in (listed if isinstance(listed, (list, tuple)) else [listed])
                          if isinstance(v, (str, int)) and not isinstance(v, bool))
-            names.update(node.name for node in self.nodes
-                         if node.interrupt == when or node.extra.get(f"interrupt_{when}") is True)
+            names.update(node.name for node in self.nodes if node.interrupt == when or node.extra.get(key) is True)
         return frozenset(found["before"]), frozenset(found["after"])
 
     def setting(self, *path: str, default: Any = None) -> Any:

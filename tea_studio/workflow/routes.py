@@ -78,12 +78,9 @@ class Successor(NamedTuple):
 
 
 _tuple_new = tuple.__new__
-
-
-def _next_route(target: str) -> tuple[Successor]:
-    """The one candidate of a node that flows on to ``target``, built without the named tuple's Python-level
-    ``__new__`` (one per node of every plan)."""
-    return (_tuple_new(Successor, (target, RouteKind.NEXT, None, None)),)
+# The members read once per node of every plan and run, as module constants: reading a member off its Enum class
+# costs a call to the class's __getattr__ hook in Python 3.11 (longer than building a route).
+NEXT, GOTO, RULE, EDGE = RouteKind.NEXT, RouteKind.GOTO, RouteKind.RULE, RouteKind.EDGE
 
 
 def next_in_list(nodes: list[Node], index: int) -> str:
@@ -117,13 +114,13 @@ def successors(workflow: Workflow) -> dict[str, tuple[Successor, ...]]:
         if name in out:
             continue
         if node.goto is not None:
-            kind = RouteKind.GOTO if isinstance(node.goto, str) else RouteKind.RULE
+            kind = GOTO if isinstance(node.goto, str) else RULE
             out[name] = tuple(Successor(rule.to, kind, rule.condition) for rule in node.goto_rules)
         elif name in sequential:
-            out[name] = tuple(Successor(target, RouteKind.EDGE, edge.condition, edge.when)
+            out[name] = tuple(Successor(target, EDGE, edge.condition, edge.when)
                               for edge in sequential[name] for target in edge.targets)
-        else:  # a dynamic_parallel with `fan_in:` continues there
-            out[name] = _next_route(implicit_next(node) or next_in_list(nodes, i))
+        else:  # a dynamic_parallel with `fan_in:` continues there; built without the named tuple's own __new__
+            out[name] = (_tuple_new(Successor, (implicit_next(node) or next_in_list(nodes, i), NEXT, None, None)),)
     return out
 
 
