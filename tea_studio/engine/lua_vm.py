@@ -232,10 +232,6 @@ local function measure(value, depth, seen)
   return size
 end
 
-local function compile(code, chunkname)
-  return raw_load(code, chunkname, "t", G)
-end
-
 -- Gives an error raised inside a C function a position (in the library); the message stays as it is if the
 -- library cannot be loaded there (e.g. no memory left). A tail call: the library sees the frames as this would.
 local function locate(message)
@@ -245,11 +241,20 @@ local function locate(message)
   return loaded_library.locate(message)
 end
 
--- Runs a node; returns the estimated size in bytes of its result once it is Python data (-1: no result). The
--- result waits in `box` (its slot exists already, storing allocates nothing): Python takes it from there after
--- lifting the memory limit, since handing a table over allocates outside Lua's protection.
-local box = {false}
-local function invoke(fn, state, budget)
+-- Runs node number `id`; returns the estimated size in bytes of its result once it is Python data (-1: no
+-- result). The result waits in `box` (its slot exists already, storing allocates nothing): Python takes it from
+-- there after lifting the memory limit, since handing a table over allocates outside Lua's protection. A node's
+-- first run brings its code as {text, chunk name}: it is compiled here, in the same call into Lua (every call
+-- lets another thread take the GIL), and kept for the node's next runs.
+local box, compiled = {false}, {}
+local function invoke(id, state, budget, source)
+  local fn = compiled[id]
+  if fn == nil then
+    local problem
+    fn, problem = raw_load(source[1], source[2], "t", G)
+    if fn == nil then error(problem, 0) end
+    compiled[id] = fn
+  end
   S[TRIPPED] = false
   result_budget = budget
   local now = clock()
@@ -270,7 +275,7 @@ local function invoke(fn, state, budget)
   return size
 end
 
-return compile, invoke, sethook, box
+return invoke, sethook, box
 """
 
 # The rarely needed part of the sandbox, loaded by it on first use (a node touching `string`, `table`, `utf8` or
@@ -575,7 +580,7 @@ def _chunk_name(node: str, number: int) -> str:
 class LuaVM:
     """One sandboxed Lua 5.4 runtime. Not thread-safe: one flow uses it from one thread at a time."""
 
-    __slots__ = ("runtime", "_compile", "_invoke", "_clear_hook", "_box", "_functions", "_chunks", "_table_from",
+    __slots__ = ("runtime", "_invoke", "_clear_hook", "_box", "_ids", "_sent", "_chunks", "_table_from",
                  "_lua_type", "deadline", "timeout", "memory_limit", "result_budget", "result_size",
                  "stop_check", "on_print", "_reason", "__weakref__")
 
@@ -584,9 +589,10 @@ class LuaVM:
             register_eval=False, register_builtins=False, unpack_returned_tuples=True,
             attribute_filter=_refuse_attributes, max_memory=DEFAULT_MAX_MEMORY_MB << 20,
         )
-        self._compile, self._invoke, self._clear_hook, self._box = self.runtime.execute(
+        self._invoke, self._clear_hook, self._box = self.runtime.execute(
             _BOOTSTRAP_CODE, self._host)
-        self._functions: dict[str, Any] = {}
+        self._ids: dict[str, int] = {}  # node -> its number in this VM (Lua keeps the compiled code by it)
+        self._sent = 0  # numbers given so far
         self._chunks: dict[str, str] = {}  # chunk name -> node
         self._table_from = self.runtime.table_from
         self._lua_type = lua54.lua_type
@@ -620,9 +626,9 @@ class LuaVM:
     def close(self) -> None:
         """Free the runtime now (the Lua state holds the VM's callbacks, so without this only the cyclic garbage
         collector would free it)."""
-        self._functions = {}
+        self._ids = {}
         self._chunks = {}
-        self._compile = self._invoke = self._clear_hook = self._table_from = self._box = None
+        self._invoke = self._clear_hook = self._table_from = self._box = None
         self.runtime = None
         self.stop_check = self.on_print = None
 
@@ -663,21 +669,26 @@ class LuaVM:
             pass
 
     # -- running -------------------------------------------------------------------------------------------------
-    def function_for(self, node: str, code: str) -> Any:
-        """The compiled node function (body of ``function(state)``), compiled once per VM. Code that names
-        ``parallel_results`` bare (a fan-in written as for Python, where TEA passes it) gets it as a local."""
-        fn = self._functions.get(node)
-        if fn is None:
-            chunk = _chunk_name(node, len(self._chunks) + 1)
-            self._chunks[chunk] = node
-            head = "local state = ...; "
-            if "parallel_results" in code:
-                head += "local parallel_results = state.parallel_results; "
-            fn = self._compile(head + code, "=" + chunk)
-            if type(fn) is tuple:
-                raise self._error(str(fn[1]), node)
-            self._functions[node] = fn
-        return fn
+    def _source(self, node: str, code: str) -> tuple[int, Any]:
+        """The node's number in this VM, and on its first run its code for Lua to compile (the body of
+        ``function(state)``) with its chunk name. Code that names ``parallel_results`` bare (a fan-in written as for
+        Python, where TEA passes it) gets it as a local. Call with the memory limit lifted (it makes a Lua table)."""
+        number = self._ids.get(node)
+        if number is not None:
+            return number, None
+        self._sent += 1
+        number = self._ids[node] = self._sent  # never reused: a resent node gets a new one
+        chunk = _chunk_name(node, number)
+        self._chunks[chunk] = node
+        head = "local state = ...; "
+        if "parallel_results" in code:
+            head += "local parallel_results = state.parallel_results; "
+        return number, self._table_from([head + code, "=" + chunk])
+
+    def _resend(self, node: str, source: Any) -> None:
+        """A first run failed, perhaps before its code compiled: the node's next run brings its code again."""
+        if source is not None:
+            del self._ids[node]
 
     def run_node(self, node: str, code: str, state: dict[str, Any]) -> dict[str, Any] | None:
         """Run a Lua node on ``state``; returns the update to merge (None = no change).
@@ -686,19 +697,20 @@ class LuaVM:
         Lua's protection, where running out would abort the process (Lua PANIC). The state counts against the
         limit all the same: if it does not fit, the node fails before it starts.
         """
-        fn = self.function_for(node, code)
         self._reason = None
         runtime = self.runtime
         limit = self.memory_limit
+        source = None
         try:
             runtime.set_max_memory(_UNLIMITED)
+            number, source = self._source(node, code)
             lua_state = _to_lua(self._table_from, state)  # to_lua and to_python inlined: once per node
             if runtime.get_memory_used() > limit:
                 raise LuaNodeError(f"memory limit exceeded (the state passed in needs more than "
                                    f"{limit / (1 << 20):g} MiB in Lua)", kind="memory")
             runtime.set_max_memory(limit)
             self.deadline = time.monotonic() + self.timeout
-            size = self._invoke(fn, lua_state, self.result_budget)
+            size = self._invoke(number, lua_state, self.result_budget, source)
             runtime.set_max_memory(_UNLIMITED)
             if size < 0:
                 result = value = None
@@ -709,6 +721,7 @@ class LuaVM:
         except _ConversionTimeout:
             raise LuaNodeError(f"execution timeout ({self.timeout:g} s)", kind="timeout") from None
         except (LuaMemoryError, MemoryError):
+            self._resend(node, source)
             raise LuaNodeError("memory limit exceeded", kind="memory") from None
         except OverflowError:
             raise LuaNodeError(f"{_too_large(state) or 'a number'} is too large for a Lua integer") from None
@@ -721,6 +734,7 @@ class LuaVM:
                 raise LuaNodeError(f"execution timeout ({self.timeout:g} s)", kind="timeout") from None
             if self._reason == "stopped":
                 raise LuaNodeError("stopped", kind="stopped") from None
+            self._resend(node, source)
             raise self._error(str(exc), node) from None
         finally:
             runtime.set_max_memory(limit)

@@ -198,3 +198,20 @@ def test_the_hook_calls_python_rarely():
         vm.run_node("spin", "while true do end", {})
     cpu = time.process_time() - began
     assert 1 <= len(calls) <= cpu / 0.02 + 3
+
+
+def test_a_node_runs_again_after_its_first_run_failed():
+    """A node's code reaches Lua with its first run and is kept by the VM: a first run that failed (at runtime, or
+    before its code compiled) does not stop the node's next runs in the same VM from working or failing alike."""
+    vm = make_vm()
+    code = "if not state.x then error('no x') end\nreturn { y = state.x }"
+    with pytest.raises(LuaNodeError, match="no x") as first:
+        vm.run_node("n", code, {})
+    assert first.value.line == 1
+    assert vm.run_node("n", code, {"x": 1}) == {"y": 1}
+    assert vm.run_node("n", code, {"x": 2}) == {"y": 2}
+    for _ in range(2):
+        with pytest.raises(LuaNodeError) as broken:
+            vm.run_node("broken", "return {\n", {})
+        assert broken.value.line == 2
+    assert vm.run_node("other", "return { ok = true }", {}) == {"ok": True}
