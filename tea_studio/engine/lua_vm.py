@@ -591,6 +591,7 @@ class LuaVM:
         )
         self._invoke, self._clear_hook, self._box = self.runtime.execute(
             _BOOTSTRAP_CODE, self._host)
+        self.runtime.set_max_memory(_UNLIMITED)  # on only while node code runs (run_node)
         self._ids: dict[str, int] = {}  # node -> its number in this VM (Lua keeps the compiled code by it)
         self._sent = 0  # numbers given so far
         self._chunks: dict[str, str] = {}  # chunk name -> node
@@ -616,7 +617,6 @@ class LuaVM:
         self.timeout = timeout if 0 < timeout < float("inf") else DEFAULT_TIMEOUT_S
         memory = DEFAULT_MAX_MEMORY_MB if max_memory_mb is None else float(max_memory_mb)
         self.memory_limit = int(memory * (1 << 20)) if 1 <= memory < (1 << 40) else DEFAULT_MAX_MEMORY_MB << 20
-        self.runtime.set_max_memory(self.memory_limit)
         if result_budget is not None and result_budget > 0:
             self.result_budget = int(result_budget)
         self.stop_check = stop_check
@@ -693,31 +693,33 @@ class LuaVM:
     def run_node(self, node: str, code: str, state: dict[str, Any]) -> dict[str, Any] | None:
         """Run a Lua node on ``state``; returns the update to merge (None = no change).
 
-        The state goes in and the result comes out with the memory limit lifted: lupa allocates there without
-        Lua's protection, where running out would abort the process (Lua PANIC). The state counts against the
-        limit all the same: if it does not fit, the node fails before it starts.
+        The memory limit is on only while the node's code runs (the VM is unlimited between nodes): the state
+        goes in and the result comes out without it, since lupa allocates there without Lua's protection, where
+        running out would abort the process (Lua PANIC). The state counts against the limit all the same: if it
+        does not fit, the node fails before it starts.
         """
         self._reason = None
         runtime = self.runtime
         limit = self.memory_limit
         source = None
         try:
-            runtime.set_max_memory(_UNLIMITED)
-            number, source = self._source(node, code)
             lua_state = _to_lua(self._table_from, state)  # to_lua and to_python inlined: once per node
             if runtime.get_memory_used() > limit:
                 raise LuaNodeError(f"memory limit exceeded (the state passed in needs more than "
                                    f"{limit / (1 << 20):g} MiB in Lua)", kind="memory")
-            runtime.set_max_memory(limit)
+            number, source = self._source(node, code)
             self.deadline = time.monotonic() + self.timeout
-            size = self._invoke(number, lua_state, self.result_budget, source)
-            runtime.set_max_memory(_UNLIMITED)
+            runtime.set_max_memory(limit)
+            try:
+                size = self._invoke(number, lua_state, self.result_budget, source)
+            finally:
+                runtime.set_max_memory(_UNLIMITED)
             if size < 0:
                 result = value = None
             else:
                 result = self._box[1]
-                value = _to_python(self._lua_type, result, _Watch(self.deadline))
-            self.result_size = max(size, 0)
+                value = _to_python(self._lua_type, result, [0, self.deadline])
+            self.result_size = size if size > 0 else 0
         except _ConversionTimeout:
             raise LuaNodeError(f"execution timeout ({self.timeout:g} s)", kind="timeout") from None
         except (LuaMemoryError, MemoryError):
@@ -736,8 +738,6 @@ class LuaVM:
                 raise LuaNodeError("stopped", kind="stopped") from None
             self._resend(node, source)
             raise self._error(str(exc), node) from None
-        finally:
-            runtime.set_max_memory(limit)
         if result is None:
             return None
         if isinstance(value, dict):
@@ -773,7 +773,7 @@ class LuaVM:
         """Lua -> Python: keys 1..n -> list, other tables -> dict (string keys), {} -> {}, integral floats -> int.
         Past ``deadline`` it raises LuaNodeError(timeout)."""
         try:
-            return _to_python(self._lua_type, value, _Watch(deadline))
+            return _to_python(self._lua_type, value, [0, deadline])
         except _ConversionTimeout:
             raise LuaNodeError(f"execution timeout ({self.timeout:g} s)", kind="timeout") from None
 
@@ -832,21 +832,12 @@ def _number(value: float) -> Any:
     return value
 
 
-class _Watch:
-    """The node's deadline, checked every 1024 tables while a result becomes Python data."""
-
-    __slots__ = ("tables", "deadline")
-
-    def __init__(self, deadline: float) -> None:
-        self.tables = 0
-        self.deadline = deadline
-
-
 class _ConversionTimeout(Exception):
     pass
 
 
-def _to_python(lua_type: Callable[[Any], str | None], value: Any, watch: _Watch) -> Any:
+def _to_python(lua_type: Callable[[Any], str | None], value: Any, watch: list[Any]) -> Any:
+    # watch: [tables converted so far, the node's deadline], checked every 1024 tables (a list: made per node)
     kind = type(value)
     if kind is float:
         return int(value) if value.is_integer() else value
@@ -856,8 +847,8 @@ def _to_python(lua_type: Callable[[Any], str | None], value: Any, watch: _Watch)
         return value.decode("utf-8", "replace")
     if lua_type(value) != "table":
         return None  # functions, coroutines and userdata do not leave their VM
-    watch.tables += 1
-    if not watch.tables & 1023 and time.monotonic() > watch.deadline:
+    tables = watch[0] = watch[0] + 1
+    if not tables & 1023 and time.monotonic() > watch[1]:
         raise _ConversionTimeout
     items = list(value.items())
     if not items:
