@@ -188,6 +188,7 @@ class _RunContext:
         self.sink = sink
         self.control = control
         self.record_states = record_states
+        self.template_names = workflow_names(plan.settings, plan.sections)  # what every walk's templates also see
         self.strategy = strategy or plan.limits.strategy
         self._given = executors_mod.given_strategy(executor) if executor is not None else None
         self._session = strategies
@@ -310,7 +311,7 @@ class _Flow:
         """Run from node ``name`` until __end__ or a node in ``stop_at`` (not run); returns the state. ``once``:
         run node ``name`` alone (no fork, no route taken). Every template rendered meanwhile also sees the
         workflow's ``settings`` and ``data``, as in TEA."""
-        with template_names(workflow_names(self.plan.settings, self.plan.sections)):
+        with template_names(self.ctx.template_names):
             return self._walk(name, state, stop_at, once)
 
     def _walk(self, name: str, state: dict[str, Any], stop_at: frozenset[str], once: bool) -> dict[str, Any]:
