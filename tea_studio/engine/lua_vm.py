@@ -58,8 +58,8 @@ local PROMPT_ARMED <const> = 5  -- one per statement: Lua folds only the last co
 local S = {false, 0, huge, EVERY_BASE, false,
            host, libraries, math, sethook, clock, debug.getinfo, raw_pcall, raw_setmetatable, error, type,
            select, tostring, next, rawget, ipairs, getmetatable}
--- What node code must not reach, dropped from the loaded-modules table too, and the garbage collector frees it now:
--- before the sandbox's own objects exist, so that collection has less to walk.
+-- What node code must not reach, dropped from the loaded-modules table too, so that the collection of invoke(0)
+-- (LuaVM.settle) frees it.
 local registry, loaded = debug.getregistry(), package.loaded
 for _, name in ipairs({"os", "io", "debug", "package", "python", "loadfile", "dofile", "load", "require",
                        "collectgarbage", "warn"}) do
@@ -67,7 +67,6 @@ for _, name in ipairs({"os", "io", "debug", "package", "python", "loadfile", "do
 end
 registry._IO_input, registry._IO_output, registry["FILE*"], registry._PRELOAD = nil, nil, nil, nil
 libraries.string.dump = nil
-heap_kb("collect")
 local library, tick
 local result_budget = huge  -- the estimated bytes a result may have as Python data (set per node)
 
@@ -250,6 +249,10 @@ local box, compiled = {false}, {}
 local function invoke(id, state, budget, source)
   local fn = compiled[id]
   if fn == nil then
+    if id == 0 then  -- not a node: one full collection (LuaVM.settle)
+      heap_kb("collect")
+      return 0
+    end
     local problem
     fn, problem = raw_load(source[1], source[2], "t", G)
     if fn == nil then error(problem, 0) end
@@ -580,7 +583,7 @@ def _chunk_name(node: str, number: int) -> str:
 class LuaVM:
     """One sandboxed Lua 5.4 runtime. Not thread-safe: one flow uses it from one thread at a time."""
 
-    __slots__ = ("runtime", "_invoke", "_clear_hook", "_box", "_ids", "_sent", "_chunks", "_table_from",
+    __slots__ = ("runtime", "_invoke", "_clear_hook", "_box", "_ids", "_sent", "_settled", "_chunks", "_table_from",
                  "_lua_type", "deadline", "timeout", "memory_limit", "result_budget", "result_size",
                  "stop_check", "on_print", "_reason", "__weakref__")
 
@@ -594,6 +597,7 @@ class LuaVM:
         self.runtime.set_max_memory(_UNLIMITED)  # on only while node code runs (run_node)
         self._ids: dict[str, int] = {}  # node -> its number in this VM (Lua keeps the compiled code by it)
         self._sent = 0  # numbers given so far
+        self._settled = False
         self._chunks: dict[str, str] = {}  # chunk name -> node
         self._table_from = self.runtime.table_from
         self._lua_type = lua54.lua_type
@@ -685,6 +689,14 @@ class LuaVM:
             head += "local parallel_results = state.parallel_results; "
         return number, self._table_from([head + code, "=" + chunk])
 
+    def settle(self) -> None:
+        """Free what the sandbox dropped from the fresh runtime (io, os, package, debug: about 6 KiB a VM) with one
+        full collection, off the branches' critical path: the pool does it in the background after creating a
+        VM; a VM made otherwise does it before its first node."""
+        if not self._settled:
+            self._settled = True
+            self._invoke(0)
+
     def _resend(self, node: str, source: Any) -> None:
         """A first run failed, perhaps before its code compiled: the node's next run brings its code again."""
         if source is not None:
@@ -698,6 +710,8 @@ class LuaVM:
         running out would abort the process (Lua PANIC). The state counts against the limit all the same: if it
         does not fit, the node fails before it starts.
         """
+        if not self._settled:
+            self.settle()
         self._reason = None
         runtime = self.runtime
         limit = self.memory_limit
@@ -934,7 +948,9 @@ class _VMPool:
                 if self._discarded:
                     self._discarded.popleft().close()
                 elif len(self._ready) < self.size:
-                    self._ready.append(LuaVM())
+                    vm = LuaVM()
+                    vm.settle()
+                    self._ready.append(vm)
                 else:
                     break
                 time.sleep(0)  # hand the GIL to running flows between two VMs

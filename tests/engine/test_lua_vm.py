@@ -215,3 +215,17 @@ def test_a_node_runs_again_after_its_first_run_failed():
             vm.run_node("broken", "return {\n", {})
         assert broken.value.line == 2
     assert vm.run_node("other", "return { ok = true }", {}) == {"ok": True}
+
+
+def test_settling_frees_what_the_sandbox_dropped():
+    """io, os, package and debug are created by every new runtime and dropped by the sandbox: one collection,
+    made by the pool in the background (or before a VM's first node), gives their memory back."""
+    vm = LuaVM()
+    fresh = vm.memory_kb()
+    vm.settle()
+    assert vm.memory_kb() < fresh - 3
+    assert vm.run_node("n", "return { io = type(io), os = type(os), d = type(debug) }", {}) == \
+        {"io": "nil", "os": "nil", "d": "nil"}
+    unsettled = LuaVM()
+    assert unsettled.run_node("n", "return { ok = true }", {}) == {"ok": True}
+    assert unsettled.memory_kb() < fresh - 3
