@@ -898,16 +898,16 @@ class _VMPool:
         self._holds = 0
 
     def hold(self) -> None:
-        """A fork is running its branches: keep the GIL for them (background work waits for release())."""
+        """A fork is running its branches: keep the GIL for them (background work waits)."""
         with self._lock:
             self._holds += 1
 
     def release(self) -> None:
+        """The fork has joined. Background work stays asleep until a VM is taken or discarded outside a fork, or
+        the run ends (:func:`wake_pool`): freeing the fork's VMs and making new ones meanwhile would compete for the
+        GIL with the rest of the run (its fan-in, its next nodes), which then waits."""
         with self._lock:
             self._holds -= 1
-            idle = self._holds == 0
-        if idle:
-            self._wake()
 
     def take(self) -> LuaVM:
         try:
@@ -976,6 +976,11 @@ def hold_pool() -> None:
 
 def release_pool() -> None:
     _POOL.release()
+
+
+def wake_pool() -> None:
+    """A run has ended: free the VMs its branches used and make new ones (the time between runs is for that)."""
+    _POOL._wake()
 
 
 def warm_pool(count: int) -> None:

@@ -49,7 +49,7 @@ from tea_studio.engine.expressions import (
     template_names,
     workflow_names,
 )
-from tea_studio.engine.lua_vm import LuaNodeError, LuaVM, discard_vm, take_vm, warm_pool
+from tea_studio.engine.lua_vm import LuaNodeError, LuaVM, discard_vm, take_vm, wake_pool, warm_pool
 from tea_studio.engine.plan import UNSUPPORTED, Fork, Plan, PlanError, Route, build_plan
 from tea_studio.engine.prolog_node import PrologNodeError, run_prolog_node
 from tea_studio.engine.python_node import PythonNodeError, run_python_node
@@ -752,6 +752,7 @@ class WorkflowRun:
         finally:
             flow.end_vm()
             ctx.close()
+            wake_pool()
         self.state = final
         sink.emit(RunFinished(t=time.monotonic(), state=final, timing_ms=(time.perf_counter() - began) * 1000.0))
         return final
