@@ -229,3 +229,18 @@ def test_settling_frees_what_the_sandbox_dropped():
     unsettled = LuaVM()
     assert unsettled.run_node("n", "return { ok = true }", {}) == {"ok": True}
     assert unsettled.memory_kb() < fresh - 3
+
+
+def test_the_pool_stays_quiet_after_a_fork_until_the_run_ends():
+    """Freeing a fork's VMs and making new ones would compete for the GIL with the rest of the run: after the join
+    the pool waits for the run's end (wake_pool) before it does background work."""
+    from tea_studio.engine.lua_vm import _VMPool
+
+    pool = _VMPool(size=0)
+    pool.hold()
+    vm = pool.take()  # the pool is empty: made here, and the pool thread stays asleep while the fork holds it
+    pool.discard(vm)
+    pool.release()
+    assert pool._thread is None and len(pool._discarded) == 1
+    pool._wake()  # what wake_pool() does at the end of a run
+    assert pool._thread is not None
