@@ -61,6 +61,7 @@ def _capped(value: Any, default: float, minimum: float, cap: float | None) -> fl
 
 
 _FIXED_SIZES = {int: 32, float: 32, bool: 32, type(None): 32}  # what one number, boolean or None counts
+_STR_BASE = 49  # what a str counts besides its characters
 
 
 def estimate_size(value: Any, limit: int | None = None) -> int:
@@ -68,7 +69,7 @@ def estimate_size(value: Any, limit: int | None = None) -> int:
     time they appear); stops counting past ``limit`` (a value that contains itself would never end)."""
     kind = type(value)
     if kind is str:  # most values a node sets are one scalar: no walk
-        return 49 + len(value)
+        return _STR_BASE + len(value)
     fixed = _FIXED_SIZES.get(kind)
     if fixed is not None:
         return fixed
@@ -87,7 +88,7 @@ def estimate_size(value: Any, limit: int | None = None) -> int:
             total += 56 + 8 * len(item)
             stack.extend(item)
         elif kind is str:
-            total += 49 + len(item)
+            total += _STR_BASE + len(item)
         elif kind in fixed_sizes:
             total += fixed_sizes[kind]
         else:
@@ -140,19 +141,20 @@ class FlowHeld:
 
     def update(self, update: dict[str, Any]) -> None:
         """Charge the keys ``update`` sets, for what they add over the values they replace. Runs after every
-        node: a scalar is sized inline, and a key whose size is unchanged (a loop's counter) is not written."""
+        node: a key whose size is unchanged (a loop's counter) is not written."""
         sizes = self.sizes
-        fixed_sizes = _FIXED_SIZES
+        limit = self.budget.limit
         delta = 0
         changed = None
+        fixed_sizes = _FIXED_SIZES
         for key, value in update.items():
-            kind = type(value)
+            kind = type(value)  # scalars (most values) sized here: estimate_size's first two rules, without a call
             if kind is str:
-                size = 49 + len(value)
+                size = _STR_BASE + len(value)
             else:
                 size = fixed_sizes.get(kind)
                 if size is None:
-                    size = estimate_size(value, self.budget.limit)
+                    size = estimate_size(value, limit)
             old = sizes.get(key)
             if size != old:
                 if changed is None:

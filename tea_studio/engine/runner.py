@@ -332,7 +332,6 @@ class _Flow:
         remote_stop = self.ctx.remote_stop
         counts = self.counts
         routes = plan.routes
-        held_update = self.held.update
         siblings, join_at = self.siblings, self.join_at
         monotonic, perf_counter = time.monotonic, time.perf_counter
         while True:
@@ -360,15 +359,12 @@ class _Flow:
             try:
                 update = pinned_update(pin) if pinned else self._execute(step, state)
                 if update:
-                    held_update(update)  # self.hold, inlined: it runs after every node
-            except (RunError, BudgetExceeded) as exc:
+                    self.hold(update, name)
+            except RunError as exc:
                 elapsed = (perf_counter() - started) * 1000.0
-                error = exc if isinstance(exc, RunError) else RunError(str(exc), name, branch)
                 sink.emit(NodeFinished(t=monotonic(), node=name, branch=branch, timing_ms=elapsed, ok=False,
-                                       error=error.message, line=error.line))
-                if error is exc:
-                    raise
-                raise error from None
+                                       error=exc.message, line=exc.line))
+                raise
             elapsed = (perf_counter() - started) * 1000.0
             if update:
                 state = {**state, **update}
