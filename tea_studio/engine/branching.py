@@ -38,6 +38,7 @@ class BranchOutcome:
     stopped: bool = False
     cancelled: bool = False  # a dynamic_parallel item never started because another failed (fail_fast)
     events: list[Any] = field(default_factory=list)
+    held: int | None = None  # bytes of ``state`` the run's budget counts already (a branch run in this process)
 
 
 def failed_outcome(index: int, name: str, message: str, *, node: str | None = None, failed_branch: str = "",

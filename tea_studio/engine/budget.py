@@ -168,6 +168,24 @@ class FlowHeld:
             self.total += delta
         sizes.update(changed)
 
+    def start_from(self, other: FlowHeld) -> None:
+        """Start as a copy of ``other``'s account: a branch's state is a copy of its fork's, sized already."""
+        self.budget.charge(other.total)
+        self.sizes = dict(other.sizes)
+        self.total = other.total
+
+    def take_over(self, key: str, size: int, counted: int) -> None:
+        """Hold ``key`` at ``size`` bytes, ``counted`` of which the budget counts already: the final states of
+        branches run in this process become their fork's ``parallel_results`` without being sized again."""
+        old = self.sizes.get(key, 0)
+        try:
+            self.budget.charge(size - counted - old)
+        except BudgetExceeded:
+            self.budget.charge(-counted)  # the branches' states are dropped with the failing fork
+            raise
+        self.sizes[key] = size
+        self.total += size - old
+
     def release(self) -> None:
         """The flow has ended and its state is no longer held (or it was handed to its fork as a result)."""
         self.budget.charge(-self.total)

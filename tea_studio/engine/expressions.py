@@ -410,10 +410,20 @@ class template_names:  # named as the function it replaced: `with template_names
         self.names = names
 
     def __enter__(self) -> None:
-        self.token = _names.set({**(_names.get() or {}), **self.names})
+        self.token = push_names(self.names)
 
     def __exit__(self, *exc_info: object) -> None:
         _names.reset(self.token)
+
+
+def push_names(names: dict[str, Any]) -> contextvars.Token:
+    """Add ``names`` for this thread until :func:`pop_names` (what ``with template_names(names)`` does, without
+    the object: a walk does it once per branch)."""
+    outer = _names.get()
+    return _names.set(names if outer is None else {**outer, **names})
+
+
+pop_names = _names.reset
 
 
 def workflow_names(settings: dict[str, Any] | None, sections: dict[str, Any] | None) -> dict[str, Any]:

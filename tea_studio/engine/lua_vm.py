@@ -580,6 +580,17 @@ def _chunk_name(node: str, number: int) -> str:
     return name.encode("utf-8")[:_CHUNK_NAME_MAX - 8].decode("utf-8", "ignore") + f"~{number}"
 
 
+def _valid_limits(timeout: float | None, max_memory_mb: float | None) -> tuple[float, int]:
+    """(timeout in seconds, memory limit in bytes): positive and finite, else the default."""
+    timeout = DEFAULT_TIMEOUT_S if timeout is None else float(timeout)
+    memory = DEFAULT_MAX_MEMORY_MB if max_memory_mb is None else float(max_memory_mb)
+    return (timeout if 0 < timeout < float("inf") else DEFAULT_TIMEOUT_S,
+            int(memory * (1 << 20)) if 1 <= memory < (1 << 40) else DEFAULT_MAX_MEMORY_MB << 20)
+
+
+_LIMITS: dict[tuple[Any, Any], tuple[float, int]] = {}
+
+
 class LuaVM:
     """One sandboxed Lua 5.4 runtime. Not thread-safe: one flow uses it from one thread at a time."""
 
@@ -617,10 +628,13 @@ class LuaVM:
         """Set the per-node timeout (seconds), the memory limit (MiB; None = the default), the size a result may
         have once it is Python data (bytes), and the callbacks. Limits must be positive and finite (the
         validator and the run's caps see to that); anything else falls back to the default."""
-        timeout = DEFAULT_TIMEOUT_S if timeout is None else float(timeout)
-        self.timeout = timeout if 0 < timeout < float("inf") else DEFAULT_TIMEOUT_S
-        memory = DEFAULT_MAX_MEMORY_MB if max_memory_mb is None else float(max_memory_mb)
-        self.memory_limit = int(memory * (1 << 20)) if 1 <= memory < (1 << 40) else DEFAULT_MAX_MEMORY_MB << 20
+        limits = _LIMITS.get((timeout, max_memory_mb))  # every branch of a run asks for the same
+        if limits is None:
+            limits = _valid_limits(timeout, max_memory_mb)
+            if len(_LIMITS) >= 64:
+                _LIMITS.clear()
+            _LIMITS[(timeout, max_memory_mb)] = limits
+        self.timeout, self.memory_limit = limits
         if result_budget is not None and result_budget > 0:
             self.result_budget = int(result_budget)
         self.stop_check = stop_check
@@ -687,7 +701,7 @@ class LuaVM:
         head = "local state = ...; "
         if "parallel_results" in code:
             head += "local parallel_results = state.parallel_results; "
-        return number, self._table_from([head + code, "=" + chunk])
+        return number, self._table_from({1: head + code, 2: "=" + chunk})  # a dict: lupa's fast path
 
     def settle(self) -> None:
         """Free what the sandbox dropped from the fresh runtime (io, os, package, debug: about 6 KiB a VM) with one

@@ -107,6 +107,7 @@ class Plan:
     interrupt_before: frozenset[str] = frozenset()
     interrupt_after: frozenset[str] = frozenset()
     has_lua: bool = False
+    has_streams: bool = False  # a node (or a construct's inner step) writes stream channels
     breakpoints: frozenset[tuple[str, str]] = frozenset()  # (node, "before"|"after") from config and nodes
     pins: dict[str, Any] = field(default_factory=dict)  # node -> pinned output used instead of running it
     settings: dict[str, Any] = field(default_factory=dict)
@@ -206,6 +207,10 @@ def _runs_lua(step: Step) -> bool:
     return step.kind == "lua" or any(_runs_lua(inner) for inner in step.inner)
 
 
+def _writes_streams(step: Step) -> bool:
+    return step.streams is not None or any(_writes_streams(inner) for inner in step.inner)
+
+
 def build_plan(workflow: Workflow, depth: int = 0) -> Plan:
     """Resolve routing, forks and settings. Raises :class:`PlanError` for what cannot run at all."""
     nodes = [node for node in workflow.nodes if node.name]
@@ -248,6 +253,7 @@ def build_plan(workflow: Workflow, depth: int = 0) -> Plan:
         interrupt_before=before,
         interrupt_after=after,
         has_lua=any(_runs_lua(step) for step in steps.values()),
+        has_streams=any(_writes_streams(step) for step in steps.values()),
         settings=dict(workflow.section("settings")),
         workflow_dir=os.path.dirname(os.path.abspath(workflow.path)) if workflow.path else None,
         sections=dict(workflow.extra),

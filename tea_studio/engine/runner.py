@@ -21,7 +21,7 @@ from typing import Any
 from tea_studio.engine import executors as executors_mod
 from tea_studio.engine.actions import ActionContext, ActionError, ActionStopped, node_update, run_action
 from tea_studio.engine.branching import STOPPED, BranchOutcome, BranchStrategy, ForkRequest
-from tea_studio.engine.budget import BudgetExceeded, EngineCaps, FlowHeld, StateBudget, capped_limits
+from tea_studio.engine.budget import BudgetExceeded, EngineCaps, FlowHeld, StateBudget, capped_limits, estimate_size
 from tea_studio.engine.constructs import CONSTRUCT_KINDS, run_construct, run_item
 from tea_studio.engine.errors import RunError, RunStopped
 from tea_studio.engine.events import (
@@ -46,6 +46,8 @@ from tea_studio.engine.expressions import (
     ExpressionLimitError,
     edge_condition_holds,
     goto_condition_holds,
+    pop_names,
+    push_names,
     template_names,
     workflow_names,
 )
@@ -54,7 +56,7 @@ from tea_studio.engine.plan import UNSUPPORTED, Fork, Plan, PlanError, Route, bu
 from tea_studio.engine.prolog_node import PrologNodeError, run_prolog_node
 from tea_studio.engine.python_node import PythonNodeError, run_python_node
 from tea_studio.engine.start import StartAt, walk_from
-from tea_studio.engine.streams import adopt, branch_state, gather, hand_over, run_stream_node
+from tea_studio.engine.streams import STREAMS_KEY, adopt, branch_state, gather, hand_over, run_stream_node
 from tea_studio.workflow.model import END, STRATEGIES, Workflow
 from tea_studio.workflow.routes import GOTO, NEXT, RULE
 
@@ -202,6 +204,17 @@ class _RunContext:
         # Python nodes may change state values in place: events then keep a copy of each update they report.
         self.copy_updates = not set(map(_KIND, plan.steps.values())) <= _OWN_UPDATES
         self.budget = StateBudget()  # the states and results this run holds outside the Lua VMs
+        self.walk_setup: tuple[Any, ...] | None = None
+
+    def make_walk_setup(self) -> tuple[Any, ...]:
+        """What every walk of this run reads before its first node, gathered once (a run has a walk per branch)."""
+        plan, sink = self.plan, self.sink
+        if type(sink) is LogBudgetSink:  # it only counts log lines: node events go straight past it
+            sink = sink.sink
+        self.walk_setup = (plan.steps, plan.forks, plan.routes, plan.pins, plan.limits.lua_timeout,
+                           plan.limits.max_iterations, plan.breakpoints, sink, self.record_states, self.copy_updates,
+                           self.remote_stop)
+        return self.walk_setup
 
     @property
     def session(self) -> executors_mod.Strategies:
@@ -227,6 +240,10 @@ class _RunContext:
                 if owned:
                     self._owned.append(strategy)
             return strategy
+
+    def stopped(self) -> bool:
+        """Whether the run was stopped (also when Stop arrives from outside this worker)."""
+        return self.control._stopped or (self.remote_stop is not None and self.remote_stop())
 
     def prepare(self) -> None:
         """Warm what the run's forks will need (process workers) while the main flow runs."""
@@ -279,10 +296,12 @@ class _Flow:
             self.vm = self.new_vm()
         return self.vm
 
-    def end_vm(self) -> float | None:
-        """The flow has ended: its state no longer counts against the run's budget (a branch's result is counted
-        again at its fan-in), and its VM is discarded (never used again); returns the VM's memory in KiB."""
-        self.held.release()
+    def end_vm(self, keep_held: bool = False) -> float | None:
+        """The flow has ended: its state no longer counts against the run's budget (unless ``keep_held``: a
+        branch whose final state its fork takes over as a result), and its VM is discarded (never used again);
+        returns the VM's memory in KiB."""
+        if not keep_held:
+            self.held.release()
         vm, self.vm = self.vm, None
         if vm is None:
             return None
@@ -296,12 +315,7 @@ class _Flow:
 
     def stop_check(self) -> Callable[[], bool]:
         """Whether the run was stopped (also when Stop arrives from outside this branch's worker)."""
-        control, remote_stop = self.control, self.ctx.remote_stop
-
-        def stop() -> bool:
-            return control.stopped or (remote_stop is not None and remote_stop())
-
-        return stop
+        return self.ctx.stopped
 
     def _print(self, text: str) -> None:
         self.sink.emit(LogLine(t=time.monotonic(), node=self.current, branch=self.branch, text=text))
@@ -311,27 +325,19 @@ class _Flow:
         """Run from node ``name`` until __end__ or a node in ``stop_at`` (not run); returns the state. ``once``:
         run node ``name`` alone (no fork, no route taken). Every template rendered meanwhile also sees the
         workflow's ``settings`` and ``data``, as in TEA."""
-        with template_names(self.ctx.template_names):
+        token = push_names(self.ctx.template_names)
+        try:
             return self._walk(name, state, stop_at, once)
+        finally:
+            pop_names(token)
 
     def _walk(self, name: str, state: dict[str, Any], stop_at: frozenset[str], once: bool) -> dict[str, Any]:
-        plan = self.plan
-        steps = plan.steps
-        forks = plan.forks
-        pins = plan.pins
-        timeout = plan.limits.lua_timeout
+        ctx = self.ctx
+        setup = ctx.walk_setup or ctx.make_walk_setup()
+        steps, forks, routes, pins, timeout, limit, static_breaks, sink, record, copy_updates, remote_stop = setup
         control = self.control
-        limit = plan.limits.max_iterations
-        static_breaks = plan.breakpoints
-        sink = self.sink
-        if type(sink) is LogBudgetSink:  # it only counts log lines: node events go straight past it
-            sink = sink.sink
-        record = self.ctx.record_states
-        copy_updates = self.ctx.copy_updates
         branch = self.branch
-        remote_stop = self.ctx.remote_stop
         counts = self.counts
-        routes = plan.routes
         siblings, join_at = self.siblings, self.join_at
         monotonic, perf_counter = time.monotonic, time.perf_counter
         while True:
@@ -383,17 +389,22 @@ class _Flow:
                 name = fork.fan_in
                 continue
             candidates = routes[name]
-            if candidates and candidates[0].kind is NEXT:  # a NEXT route is always the only one
+            first = candidates[0] if candidates else None
+            if first is not None and first.condition is None and first.when is None:  # taken whatever the state
+                target = first.target
                 # `to: [a, b, c]` forks: a branch never runs on into a sibling branch by list order
-                target = candidates[0].target
-                name = join_at if target in siblings else target
+                name = join_at if first.kind is NEXT and target in siblings else target
             else:
                 name = self.next_node(name, candidates, state, update)
 
-    def hold(self, update: dict[str, Any], node: str | None) -> None:
-        """Count what ``update`` adds to the run's states against its memory budget."""
+    def hold(self, update: dict[str, Any], node: str | None, sized_as: FlowHeld | None = None) -> None:
+        """Count what ``update`` adds to the run's states against its memory budget (``sized_as``: the account
+        of a flow whose state ``update`` copies, so nothing is sized again)."""
         try:
-            self.held.update(update)
+            if sized_as is None:
+                self.held.update(update)
+            else:
+                self.held.start_from(sized_as)
         except BudgetExceeded as exc:
             raise RunError(str(exc), node, self.branch) from None
 
@@ -531,8 +542,11 @@ class _Flow:
         names = [prefix + start for start in fork.branches]
         ctx = self.ctx
 
+        # A static fork's branches start from this flow's state, sized already (unless streams were added to it).
+        sized = self.held if fork.items is None and len(self.held.sizes) == len(state) else None
+
         def run_here(i: int) -> BranchOutcome:
-            return _run_branch(ctx, names[i], fork.branches[i], i, fork, copy_state(state), inner_stop)
+            return _run_branch(ctx, names[i], fork.branches[i], i, fork, copy_state(state), inner_stop, sized)
 
         request = ForkRequest(self.plan, fork, names, state, inner_stop, self.sink, self.control,
                               ctx.record_states, bool(self.branch), run_here,
@@ -540,7 +554,8 @@ class _Flow:
         outcomes = strategy.run_fork(request)
         if self.control.stopped:
             raise RunStopped(fork.node, self.branch)
-        gather(self, outcomes)
+        if self.plan.has_streams or self.channels:
+            gather(self, outcomes)
         return outcomes
 
     def check_picklable(self, fork: Fork, state: dict[str, Any]) -> None:
@@ -551,10 +566,23 @@ class _Flow:
 
     def _join(self, fork: Fork, state: dict[str, Any], outcomes: list[BranchOutcome]) -> dict[str, Any]:
         failures = [o for o in outcomes if not o.ok]
-        results = [o.state for o in outcomes if o.ok]
+        results = []
+        size, counted, limit = 56, 0, self.ctx.budget.limit  # estimate_size's list
+        for outcome in outcomes:
+            if outcome.ok:
+                result = outcome.state
+                results.append(result)
+                if outcome.held is None:  # run elsewhere: not counted here yet
+                    size += 8 + estimate_size(result, limit)
+                else:
+                    size += 72 + 100 * len(result) + outcome.held  # estimate_size's dict around the held values
+                    counted += outcome.held
         joined = dict(state)
         joined["parallel_results"] = results
-        self.hold({"parallel_results": results}, fork.node)
+        try:
+            self.held.take_over("parallel_results", size, counted)
+        except BudgetExceeded as exc:
+            raise RunError(str(exc), fork.node, self.branch) from None
         continue_on_error = self.plan.limits.on_branch_error == "continue"
         if failures and not continue_on_error:
             first = failures[0]
@@ -600,24 +628,40 @@ class _OtherStarts:
         return name != self.own and name in self.starts
 
 
+_THIS_THREAD = threading.local()
+
+
+def _thread_where() -> str:
+    """Where a branch runs on this thread, for its BranchStarted (worked out once per thread)."""
+    where = getattr(_THIS_THREAD, "where", None)
+    if where is None:
+        where = _THIS_THREAD.where = f"thread {threading.current_thread().name}"
+    return where
+
+
 def _run_branch(ctx: _RunContext, name: str, start: str, index: int, fork: Fork, state: dict[str, Any],
-                stop_at: frozenset[str]) -> BranchOutcome:
-    """Run one branch in the current worker with a fresh VM; never raises."""
+                stop_at: frozenset[str], sized: FlowHeld | None = None) -> BranchOutcome:
+    """Run one branch in the current worker with a fresh VM; never raises. ``sized``: the account of the forking
+    flow when ``state`` is a copy of its state (a static fork run in this process): the branch's final state is
+    then handed to the fork's account as it is (``BranchOutcome.held``)."""
     began = time.perf_counter()
     sink = ctx.sink
+    if type(sink) is LogBudgetSink:  # it only counts log lines: branch events go straight past it
+        sink = sink.sink
     flow = _Flow(ctx, name)
     vm_ready_us = 0.0
     if ctx.plan.has_lua:
         flow.vm = flow.new_vm()
         vm_ready_us = (time.perf_counter() - began) * 1e6
-    where = f"thread {threading.current_thread().name}"
+    where = _thread_where()
     if ctx.where:
         where = ctx.where if ctx.remote_stop is not None and ctx.entry_branch == name else f"{ctx.where}, {where}"
     sink.emit(BranchStarted(t=time.monotonic(), branch=name, fork=fork.node, fan_in=fork.fan_in, index=index,
                             vm_ready_us=vm_ready_us, where=where))
     try:
-        adopt(flow, state)
-        flow.hold(state, None)
+        if STREAMS_KEY in state:
+            adopt(flow, state)
+        flow.hold(state, None, sized)
         if fork.items is not None:
             final = run_item(flow, fork, index, state)
         else:
@@ -642,11 +686,12 @@ def _run_branch(ctx: _RunContext, name: str, start: str, index: int, fork: Fork,
         return BranchOutcome(index, name, False, error=message, detail=f"branch '{name}': {message}",
                              node=flow.current or None, failed_branch=name, timing_ms=timing)
     timing = (time.perf_counter() - began) * 1000.0
-    memory = flow.end_vm()
+    memory = flow.end_vm(keep_held=sized is not None)
     sink.emit(BranchFinished(t=time.monotonic(), branch=name, fork=fork.node, fan_in=fork.fan_in, index=index,
                              ok=True, timing_ms=timing, state=copy_state(final) if ctx.record_states else None,
                              vm_memory_kb=memory))
-    return BranchOutcome(index, name, True, state=hand_over(flow, final), timing_ms=timing)
+    return BranchOutcome(index, name, True, state=hand_over(flow, final) if flow.channels else final,
+                         timing_ms=timing, held=flow.held.total if sized is not None else None)
 
 
 def run_branch_remote(sink: EventSink, stop: Callable[[], bool] | None, where: str, plan: Plan, name: str,
