@@ -220,8 +220,19 @@ local function measure(value, depth, seen)
     else
       fail(depth, 5, key_kind)  -- a key of another type
     end
-    if seen == nil and type(item) == "table" then seen = {[value] = true} end
-    size = size + measure(item, depth + 1, seen)
+    local item_kind = type(item)
+    if item_kind == "string" then  -- scalars measured here: no call for most values
+      if not utf8_len(item) then fail(depth + 1, 7) end
+      size = size + #item + 49
+    elseif item_kind == "number" then
+      if item ~= item or item == huge or item == -huge then fail(depth + 1, 8) end
+      size = size + 32
+    elseif item_kind == "table" then
+      if seen == nil then seen = {[value] = true} end
+      size = size + measure(item, depth + 1, seen)
+    else
+      size = size + 16
+    end
     if size > result_budget then fail(depth, 6) end  -- too large
   end
   if not all_strings and not (all_integers and max_key == count) then
@@ -881,11 +892,12 @@ def _to_python(lua_type: Callable[[Any], str | None], value: Any, watch: list[An
     items = list(value.items())
     if not items:
         return {}
-    n = len(items)
-    keys = [key for key, _ in items]
-    if all(type(key) is int for key in keys) and min(keys) == 1 and max(keys) == n:
-        ordered = sorted(items, key=lambda kv: kv[0]) if keys != list(range(1, n + 1)) else items
-        return [_to_python(lua_type, item, watch) for _, item in ordered]
+    if type(items[0][0]) is not str:  # a table with a text key is never a list: most results skip this
+        n = len(items)
+        keys = [key for key, _ in items]
+        if all(type(key) is int for key in keys) and min(keys) == 1 and max(keys) == n:
+            ordered = sorted(items, key=lambda kv: kv[0]) if keys != list(range(1, n + 1)) else items
+            return [_to_python(lua_type, item, watch) for _, item in ordered]
     out: dict[str, Any] = {}
     for key, item in items:
         if type(key) is float:
