@@ -143,30 +143,24 @@ class FlowHeld:
         """Charge the keys ``update`` sets, for what they add over the values they replace. Runs after every
         node: a key whose size is unchanged (a loop's counter) is not written."""
         sizes = self.sizes
-        limit = self.budget.limit
         delta = 0
         changed = None
-        fixed_sizes = _FIXED_SIZES
         for key, value in update.items():
             kind = type(value)  # scalars (most values) sized here: estimate_size's first two rules, without a call
-            if kind is str:
-                size = _STR_BASE + len(value)
-            else:
-                size = fixed_sizes.get(kind)
-                if size is None:
-                    size = estimate_size(value, limit)
+            size = _STR_BASE + len(value) if kind is str else (
+                _FIXED_SIZES.get(kind) or estimate_size(value, self.budget.limit))
             old = sizes.get(key)
             if size != old:
                 if changed is None:
-                    changed = {}
-                changed[key] = size
+                    changed = {key: size}
+                else:
+                    changed[key] = size
                 delta += size - (old or 0)
-        if changed is None:
-            return
-        if delta:  # sizes that only moved between keys change nothing: no lock
-            self.budget.charge(delta)
-            self.total += delta
-        sizes.update(changed)
+        if changed is not None:
+            if delta:  # sizes that only moved between keys change nothing: no lock
+                self.budget.charge(delta)
+                self.total += delta
+            sizes.update(changed)
 
     def start_from(self, other: FlowHeld) -> None:
         """Start as a copy of ``other``'s account: a branch's state is a copy of its fork's, sized already."""

@@ -581,12 +581,39 @@ _POSITION = re.compile(r"^(?P<chunk>[^\n]*?):(?P<line>\d+): (?P<msg>.*)$", re.S)
 
 
 _CHUNK_NAME_MAX = 48  # Lua cuts a chunk name at LUA_IDSIZE (60 bytes) in its messages
+# What every VM works out again for the same node (a fork's branches run the same nodes in fresh VMs): chunk names
+# that need no number, and the code Lua compiles for a node's code.
+_SHORT_NAMES: dict[str, str] = {}
+_BODIES: dict[str, str] = {}
+
+
+def _remember(cache: dict[str, str], key: str, value: str) -> None:
+    if len(cache) >= 1024:  # a long studio session edits many nodes: start again rather than grow
+        cache.clear()
+    cache[key] = value
+
+
+def _body(code: str) -> str:
+    """The node's code as the body of ``function(state)``. Code that names ``parallel_results`` bare (a fan-in
+    written as for Python, where TEA passes it) gets it as a local."""
+    body = _BODIES.get(code)
+    if body is None:
+        head = "local state = ...; "
+        if "parallel_results" in code:
+            head += "local parallel_results = state.parallel_results; "
+        body = head + code
+        _remember(_BODIES, code, body)
+    return body
 
 
 def _chunk_name(node: str, number: int) -> str:
     """The name Lua reports for a node's code: the node name, shortened (and numbered) when Lua would cut it."""
+    name = _SHORT_NAMES.get(node)
+    if name is not None:
+        return name
     name = node.replace("\n", " ")
     if len(name.encode("utf-8")) <= _CHUNK_NAME_MAX:
+        _remember(_SHORT_NAMES, node, name)
         return name
     return name.encode("utf-8")[:_CHUNK_NAME_MAX - 8].decode("utf-8", "ignore") + f"~{number}"
 
@@ -699,9 +726,8 @@ class LuaVM:
 
     # -- running -------------------------------------------------------------------------------------------------
     def _source(self, node: str, code: str) -> tuple[int, Any]:
-        """The node's number in this VM, and on its first run its code for Lua to compile (the body of
-        ``function(state)``) with its chunk name. Code that names ``parallel_results`` bare (a fan-in written as for
-        Python, where TEA passes it) gets it as a local. Call with the memory limit lifted (it makes a Lua table)."""
+        """The node's number in this VM, and on its first run its code for Lua to compile (:func:`_body`) with its
+        chunk name. Call with the memory limit lifted (it makes a Lua table)."""
         number = self._ids.get(node)
         if number is not None:
             return number, None
@@ -709,15 +735,12 @@ class LuaVM:
         number = self._ids[node] = self._sent  # never reused: a resent node gets a new one
         chunk = _chunk_name(node, number)
         self._chunks[chunk] = node
-        head = "local state = ...; "
-        if "parallel_results" in code:
-            head += "local parallel_results = state.parallel_results; "
-        return number, self._table_from({1: head + code, 2: "=" + chunk})  # a dict: lupa's fast path
+        return number, self._table_from({1: _body(code), 2: "=" + chunk})  # a dict: lupa's fast path
 
     def settle(self) -> None:
         """Free what the sandbox dropped from the fresh runtime (io, os, package, debug: about 6 KiB a VM) with one
         full collection, off the branches' critical path: the pool does it in the background after creating a
-        VM; a VM made otherwise does it before its first node."""
+        VM; a VM made otherwise does it before its first node, except one made because the pool ran dry."""
         if not self._settled:
             self._settled = True
             self._invoke(0)
@@ -941,7 +964,10 @@ class _VMPool:
         except IndexError:
             vm = None
         self._wake()
-        return vm if vm is not None else LuaVM()
+        if vm is None:  # the pool ran dry (a wide fork): a branch waits for this VM, so it skips the collection
+            vm = LuaVM()
+            vm._settled = True
+        return vm
 
     def discard(self, vm: LuaVM) -> None:
         vm.stop_check = vm.on_print = None
