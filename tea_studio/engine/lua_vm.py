@@ -171,6 +171,7 @@ rawset(string_meta, "__metatable", raw_setmetatable({}, {
 -- keys that stay distinct as text. A problem is reported by the library (keys[d]: the key at depth d), which
 -- words it and names the path of the value.
 local keys = {}
+local measured = 0  -- entries of the result measured so far: past 4096 the limit hook is on again
 local function fail(depth, problem, detail)
   lib().fail(keys, depth, problem, detail or result_budget)
 end
@@ -199,6 +200,8 @@ local function measure(value, depth, seen)
   local size, count, max_key, all_integers, all_strings = 256, 0, 0, true, true
   for key, item in next, value do
     count = count + 1
+    measured = measured + 1
+    if measured == 4096 then sethook(tick, "", EVERY_BASE) end  -- a big result: bounded by the limits again
     keys[depth + 1] = key
     local key_kind = type(key)
     if key_kind == "string" then
@@ -275,6 +278,8 @@ local function invoke(id, state, budget, source)
   S[LAST_TICK], S[NEXT_CHECK], S[EVERY] = now, now + INTERVAL, EVERY_BASE  -- each node starts with the usual count
   sethook(tick, "", EVERY_BASE)
   local ok, result = raw_xpcall(fn, locate, state)
+  -- The node's code has returned: the hook (which slows every instruction) is off while a small result is measured.
+  sethook()
   if not ok then
     S[NEXT_CHECK], S[LAST_TICK] = 0, huge
     error(result, 0)
@@ -283,6 +288,7 @@ local function invoke(id, state, budget, source)
     S[NEXT_CHECK], S[LAST_TICK] = 0, huge
     return -1
   end
+  measured = 0
   local size = measure(result, 0, nil)
   S[NEXT_CHECK], S[LAST_TICK] = 0, huge
   box[1] = result
