@@ -15,8 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
+class _EventType(type):
+    """The type of every event class: building an event goes through :func:`_direct_build`'s ``__call__``."""
+
+
 @dataclass(frozen=True, kw_only=True)
-class RunEvent:
+class RunEvent(metaclass=_EventType):
     t: float
 
 
@@ -238,36 +242,38 @@ EVENT_TYPES: dict[str, type[RunEvent]] = {
 _TYPE_NAMES = {cls: name for name, cls in EVENT_TYPES.items()}
 
 
-def _direct_init(cls: type[RunEvent]) -> None:
-    """Give ``cls`` an ``__init__`` with the dataclass's keyword-only signature that fills the instance's dict
-    directly. A frozen dataclass's own sets each field through ``object.__setattr__``, which made building the two
-    events of every node several times dearer; the class stays a frozen dataclass in all else."""
-    lines, names = [], {"_MISSING": dataclasses.MISSING}
+def _direct_build(cls: type[RunEvent]) -> None:
+    """Make ``cls(...)`` build the event with the dataclass's keyword-only signature, without the dataclass's own
+    ``__init__``: a frozen dataclass sets each field through ``object.__setattr__``, and filling the instance's
+    dict key by key is dear too. The fields are set on a plain draft object of the same layout (the interpreter's
+    fastest attribute stores), which then becomes an instance of ``cls``; it stays a frozen dataclass in all else
+    (pickling, ``dataclasses.replace``, equality, hashing). Events of every node are built this way."""
+    draft = type(f"{cls.__name__}Draft", (), {})
+    names: dict[str, Any] = {"_MISSING": dataclasses.MISSING, "_Draft": draft}
     params, body = [], []
     for f in dataclasses.fields(cls):
         if f.default is not dataclasses.MISSING:
             names[f"_d_{f.name}"] = f.default
             params.append(f"{f.name}=_d_{f.name}")
-            body.append(f"d[{f.name!r}] = {f.name}")
+            body.append(f"d.{f.name} = {f.name}")
         elif f.default_factory is not dataclasses.MISSING:
             names[f"_f_{f.name}"] = f.default_factory
             params.append(f"{f.name}=_MISSING")
-            body.append(f"d[{f.name!r}] = _f_{f.name}() if {f.name} is _MISSING else {f.name}")
+            body.append(f"d.{f.name} = _f_{f.name}() if {f.name} is _MISSING else {f.name}")
         else:
             params.append(f.name)
-            body.append(f"d[{f.name!r}] = {f.name}")
-    lines.append(f"def __init__(self, *, {', '.join(params)}):")
-    lines.append("    d = self.__dict__")
+            body.append(f"d.{f.name} = {f.name}")
+    lines = [f"def __call__(cls, *, {', '.join(params)}):", "    d = _Draft()"]
     lines += [f"    {line}" for line in body]
+    lines += ["    d.__class__ = cls", "    return d"]
     exec("\n".join(lines), names)  # noqa: S102 - the source is made here from the class's own field names
-    init = names["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    init.__doc__ = cls.__init__.__doc__
-    cls.__init__ = init  # type: ignore[misc]
+    build = names["__call__"]
+    build.__qualname__ = f"{cls.__qualname__}.__call__"
+    cls.__class__ = type(f"{cls.__name__}Type", (_EventType,), {"__call__": build})
 
 
 for _cls in EVENT_TYPES.values():
-    _direct_init(_cls)
+    _direct_build(_cls)
 del _cls
 
 
