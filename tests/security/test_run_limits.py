@@ -279,3 +279,33 @@ def test_a_flow_is_charged_for_what_its_updates_change_and_a_refused_update_chan
     assert held.sizes == sizes and budget.used == held.total  # the refused update left the flow as it was
     held.release()
     assert budget.used == 0 and not held.sizes
+
+
+def test_branch_states_become_their_forks_results_without_being_counted_twice():
+    budget = StateBudget(1)
+    fork = FlowHeld(budget)
+    fork.update({"base": "x" * 1000})
+    branches = [FlowHeld(budget) for _ in range(3)]
+    for branch in branches:
+        branch.start_from(fork)  # a copy of the fork's state, sized once
+        branch.update({"part": "y" * 2000})
+    counted = sum(branch.total for branch in branches)
+    assert budget.used == fork.total + counted
+    fork.take_over("parallel_results", counted + 500, counted)  # the results hand their bytes over
+    assert budget.used == fork.total == 1000 + 49 + counted + 500
+    fork.release()
+    assert budget.used == 0
+    with pytest.raises(BudgetExceeded):  # results that do not fit: the branches' bytes are dropped with them
+        FlowHeld(budget).take_over("parallel_results", 2 << 20, 0)
+    assert budget.used == 0
+
+
+def test_fan_in_results_that_fit_the_budget_once_are_counted_once():
+    nodes = "".join(f"  - name: b{i}\n    language: lua\n    run: return {{ s = string.rep('x', 20 * 1024 * 1024) }}\n"
+                    for i in range(3))
+    edges = "".join(f"  - {{from: fork, to: b{i}, type: parallel, fan_in: join}}\n  - {{from: b{i}, to: join}}\n"
+                    for i in range(3))
+    workflow = load_workflow_text("name: fit\nsettings:\n  lua: {max_memory_mb: 64}\nnodes:\n  - name: fork\n"
+                                  f"{nodes}  - name: join\nedges:\n{edges}")
+    state = WorkflowRun(workflow, caps=EngineCaps(state_budget_mb=80)).run()  # 60 MiB of results, not 120
+    assert [len(result["s"]) for result in state["parallel_results"]] == [20 << 20] * 3
