@@ -591,6 +591,7 @@ _CHUNK_NAME_MAX = 48  # Lua cuts a chunk name at LUA_IDSIZE (60 bytes) in its me
 # that need no number, and the code Lua compiles for a node's code.
 _SHORT_NAMES: dict[str, str] = {}
 _BODIES: dict[str, str] = {}
+_BODY_CACHED_MAX = 16 << 10
 
 
 def _remember(cache: dict[str, str], key: str, value: str) -> None:
@@ -608,7 +609,8 @@ def _body(code: str) -> str:
         if "parallel_results" in code:
             head += "local parallel_results = state.parallel_results; "
         body = head + code
-        _remember(_BODIES, code, body)
+        if len(code) <= _BODY_CACHED_MAX:  # the cache holds at most 1024 x 16 KiB
+            _remember(_BODIES, code, body)
     return body
 
 

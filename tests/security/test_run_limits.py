@@ -99,13 +99,18 @@ def test_every_limit_ends_its_branch_in_time_while_siblings_finish(strategy):
     assert finished["healthy"].ok and finished["healthy_too"].ok
 
 
-def test_results_beyond_the_run_budget_fail_the_run():
+def _fat_fan_out(branches: int):
+    """A fork whose branches each return 20 MiB of text to one fan-in."""
     nodes = "".join(f"  - name: b{i}\n    language: lua\n    run: return {{ s = string.rep('x', 20 * 1024 * 1024) }}\n"
-                    for i in range(6))
+                    for i in range(branches))
     edges = "".join(f"  - {{from: fork, to: b{i}, type: parallel, fan_in: join}}\n  - {{from: b{i}, to: join}}\n"
-                    for i in range(6))
-    workflow = load_workflow_text("name: fat\nsettings:\n  lua: {max_memory_mb: 64}\nnodes:\n  - name: fork\n"
-                                  f"{nodes}  - name: join\nedges:\n{edges}")
+                    for i in range(branches))
+    return load_workflow_text("name: fat\nsettings:\n  lua: {max_memory_mb: 64}\nnodes:\n  - name: fork\n"
+                              f"{nodes}  - name: join\nedges:\n{edges}")
+
+
+def test_results_beyond_the_run_budget_fail_the_run():
+    workflow = _fat_fan_out(6)
     with pytest.raises(RunError, match="memory budget exceeded"):
         WorkflowRun(workflow, caps=EngineCaps(state_budget_mb=64)).run()
     state = WorkflowRun(workflow, caps=EngineCaps(state_budget_mb=512)).run()
@@ -301,11 +306,5 @@ def test_branch_states_become_their_forks_results_without_being_counted_twice():
 
 
 def test_fan_in_results_that_fit_the_budget_once_are_counted_once():
-    nodes = "".join(f"  - name: b{i}\n    language: lua\n    run: return {{ s = string.rep('x', 20 * 1024 * 1024) }}\n"
-                    for i in range(3))
-    edges = "".join(f"  - {{from: fork, to: b{i}, type: parallel, fan_in: join}}\n  - {{from: b{i}, to: join}}\n"
-                    for i in range(3))
-    workflow = load_workflow_text("name: fit\nsettings:\n  lua: {max_memory_mb: 64}\nnodes:\n  - name: fork\n"
-                                  f"{nodes}  - name: join\nedges:\n{edges}")
-    state = WorkflowRun(workflow, caps=EngineCaps(state_budget_mb=80)).run()  # 60 MiB of results, not 120
+    state = WorkflowRun(_fat_fan_out(3), caps=EngineCaps(state_budget_mb=80)).run()  # 60 MiB of results, not 120
     assert [len(result["s"]) for result in state["parallel_results"]] == [20 << 20] * 3
