@@ -542,8 +542,8 @@ class _Flow:
         names = [prefix + start for start in fork.branches]
         ctx = self.ctx
 
-        # A static fork's branches start from this flow's state, sized already (unless streams were added to it).
-        sized = self.held if fork.items is None and len(self.held.sizes) == len(state) else None
+        # The branches start from this flow's state, sized already (unless streams were added to it).
+        sized = self.held if len(self.held.sizes) == len(state) else None
 
         def run_here(i: int) -> BranchOutcome:
             return _run_branch(ctx, names[i], fork.branches[i], i, fork, copy_state(state), inner_stop, sized)
@@ -642,8 +642,9 @@ def _thread_where() -> str:
 def _run_branch(ctx: _RunContext, name: str, start: str, index: int, fork: Fork, state: dict[str, Any],
                 stop_at: frozenset[str], sized: FlowHeld | None = None) -> BranchOutcome:
     """Run one branch in the current worker with a fresh VM; never raises. ``sized``: the account of the forking
-    flow when ``state`` is a copy of its state (a static fork run in this process): the branch's final state is
-    then handed to the fork's account as it is (``BranchOutcome.held``)."""
+    flow when ``state`` is a copy of its state (a fork run in this process). A static fork's branch then hands its
+    final state to the fork's account as it is (``BranchOutcome.held``); a dynamic_parallel item's result is
+    sized by the node that collects it."""
     began = time.perf_counter()
     sink = ctx.sink
     if type(sink) is LogBudgetSink:  # it only counts log lines: branch events go straight past it
@@ -686,12 +687,13 @@ def _run_branch(ctx: _RunContext, name: str, start: str, index: int, fork: Fork,
         return BranchOutcome(index, name, False, error=message, detail=f"branch '{name}': {message}",
                              node=flow.current or None, failed_branch=name, timing_ms=timing)
     timing = (time.perf_counter() - began) * 1000.0
-    memory = flow.end_vm(keep_held=sized is not None)
+    handed = sized is not None and fork.items is None
+    memory = flow.end_vm(keep_held=handed)
     sink.emit(BranchFinished(t=time.monotonic(), branch=name, fork=fork.node, fan_in=fork.fan_in, index=index,
                              ok=True, timing_ms=timing, state=copy_state(final) if ctx.record_states else None,
                              vm_memory_kb=memory))
     return BranchOutcome(index, name, True, state=hand_over(flow, final) if flow.channels else final,
-                         timing_ms=timing, held=flow.held.total if sized is not None else None)
+                         timing_ms=timing, held=flow.held.total if handed else None)
 
 
 def run_branch_remote(sink: EventSink, stop: Callable[[], bool] | None, where: str, plan: Plan, name: str,
