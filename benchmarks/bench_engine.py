@@ -65,6 +65,8 @@ def vm_ready(keep_alive: bool) -> float:
 def _pool_idle() -> None:
     """Wait until the background pool has filled (what the idle time between two runs in the studio gives)."""
     pool = lua_vm._POOL
+    if pool._thread is None:
+        return  # nothing has used the pool yet: it makes no VMs until then
     deadline = time.monotonic() + 5
     while (len(pool._ready) < pool.size or pool._discarded) and time.monotonic() < deadline:
         time.sleep(0.002)
